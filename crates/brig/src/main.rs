@@ -1,1 +1,77 @@
-fn main() {}
+//! `brig`: incident response for AI agents. One binary; this file is only the command line.
+//! Each subcommand lives in its own module and calls into the library crates.
+
+mod exit;
+mod ingest;
+mod init;
+mod ledger_cmd;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Exit;
+
+const ABOUT: &str = "Incident response for AI agents.
+
+Brig records every agent action in a tamper-evident ledger (an RFC 6962 Merkle log with
+C2SP signed checkpoints) that anyone can verify offline with one public key.";
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  error (bad arguments, unreadable files, store failure); nothing already recorded is lost
+  2  command-line usage error
+  3  brig ingest: some input lines were rejected (the valid ones were recorded)
+  4  verification failed: the ledger or a proof does not check out";
+
+#[derive(Parser)]
+#[command(name = "brig", version, about = ABOUT, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory with an empty ledger and a new Ed25519 signing key.
+    ///
+    /// Prints the verifier key (vkey). Keep a copy outside the data directory: auditors
+    /// verify checkpoints and proofs with it alone.
+    Init(init::InitArgs),
+    /// Append events from a JSONL file (Brig's event JSON, one object per line) or `-` for stdin.
+    ///
+    /// Each valid line is recorded durably; each invalid line is reported with its line number
+    /// and reason and skipped. Events whose `id` is already recorded are skipped as duplicates.
+    /// A signed checkpoint is made at the end (and every --checkpoint-interval seconds).
+    Ingest(ingest::IngestArgs),
+    /// Inspect, checkpoint, prove and verify the ledger.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
+}
+
+/// Where the state lives. Shared by every command that touches state.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Data directory (created by `brig init`).
+    #[arg(long, env = "BRIG_DATA", default_value = brig_store::DEFAULT_DATA_DIR, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => init::run(a),
+        Command::Ingest(a) => ingest::run(a),
+        Command::Ledger(c) => ledger_cmd::run(c),
+    };
+    match result {
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("brig: error: {e:#}");
+            ExitCode::from(Exit::Error as u8)
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Group commit: one writer thread, many submitters, one fsync per group.
+//!
+//! Submitters prepare events on their own threads ([`Prepared::new`] does the JSON, the
+//! salting and the hashing) and hand batches to the writer. The writer takes every batch
+//! that is waiting, appends them all in one durable transaction, then answers each
+//! submitter. Under load, groups grow and the fsync cost is shared; when idle, a single
+//! event is committed at once. The writer also signs a checkpoint every `interval` when the
+//! tree has grown, and a last one when the appender is closed.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::ledger::{Ledger, LedgerError, Prepared, Receipt};
+use crate::note::NoteSigner;
+use crate::store::{LedgerStore, StoredCheckpoint};
+
+/// Most events committed in one transaction.
+const MAX_GROUP: usize = 16_384;
+
+/// The writer's answer to one submission.
+pub type AppendResult = Result<Vec<Receipt>, String>;
+
+struct Job {
+    batch: Vec<Prepared>,
+    reply: SyncSender<AppendResult>,
+}
+
+/// Checkpoint policy for the writer.
+pub struct Checkpointing {
+    pub signer: NoteSigner,
+    /// Sign a new checkpoint when this much time has passed and the tree grew.
+    pub interval: Duration,
+}
+
+/// What the writer did, returned by [`Appender::finish`].
+#[derive(Debug, Default)]
+pub struct AppenderStats {
+    pub appended: u64,
+    pub duplicates: u64,
+    pub commits: u64,
+    pub last_checkpoint: Option<StoredCheckpoint>,
+}
+
+/// Handle to the writer thread.
+pub struct Appender {
+    jobs: Option<SyncSender<Job>>,
+    writer: Option<JoinHandle<Result<AppenderStats, LedgerError>>>,
+}
+
+impl Appender {
+    /// Starts the writer thread over `ledger`.
+    pub fn start<S: LedgerStore + 'static>(
+        ledger: Ledger<S>,
+        checkpointing: Option<Checkpointing>,
+    ) -> Self {
+        let (jobs, rx) = mpsc::sync_channel::<Job>(64);
+        let writer = std::thread::Builder::new()
+            .name("brig-ledger-writer".into())
+            .spawn(move || write_loop(ledger, rx, checkpointing))
+            .expect("cannot start the ledger writer thread");
+        Appender {
+            jobs: Some(jobs),
+            writer: Some(writer),
+        }
+    }
+
+    /// Queues a batch; the returned receiver yields its receipts once they are durable.
+    pub fn submit(&self, batch: Vec<Prepared>) -> Receiver<AppendResult> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        let job = Job { batch, reply };
+        if let Some(jobs) = &self.jobs {
+            if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                let _ = job
+                    .reply
+                    .send(Err("the ledger writer has stopped".to_string()));
+            }
+        }
+        rx
+    }
+
+    /// Appends and waits until durable.
+    pub fn append(&self, batch: Vec<Prepared>) -> AppendResult {
+        self.submit(batch)
+            .recv()
+            .unwrap_or_else(|_| Err("the ledger writer has stopped".into()))
+    }
+
+    /// Stops accepting work, lets the writer finish what is queued, signs a last checkpoint.
+    pub fn finish(mut self) -> Result<AppenderStats, LedgerError> {
+        self.jobs.take();
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(LedgerError::Writer("the writer thread panicked".into())),
+            None => Ok(AppenderStats::default()),
+        }
+    }
+}
+
+impl Drop for Appender {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn write_loop<S: LedgerStore>(
+    mut ledger: Ledger<S>,
+    rx: Receiver<Job>,
+    checkpointing: Option<Checkpointing>,
+) -> Result<AppenderStats, LedgerError> {
+    let mut stats = AppenderStats::default();
+    let tick = checkpointing
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |c| c.interval);
+    let mut last_checkpoint = Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = match rx.recv_timeout(tick) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(first) = first {
+            let mut group = vec![first];
+            let mut events = group[0].batch.len();
+            while events < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        events += job.batch.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            commit_group(&mut ledger, group, &mut stats);
+            dirty = true;
+        }
+        if let Some(c) = &checkpointing {
+            if dirty && last_checkpoint.elapsed() >= c.interval {
+                stats.last_checkpoint = Some(ledger.checkpoint(&c.signer)?);
+                last_checkpoint = Instant::now();
+                dirty = false;
+            }
+        }
+    }
+    if let Some(c) = &checkpointing {
+        stats.last_checkpoint = Some(ledger.checkpoint(&c.signer)?);
+    }
+    Ok(stats)
+}
+
+/// Appends every job's events in one transaction and answers each job with its share.
+fn commit_group<S: LedgerStore>(ledger: &mut Ledger<S>, group: Vec<Job>, stats: &mut AppenderStats) {
+    let mut all = Vec::with_capacity(group.iter().map(|j| j.batch.len()).sum());
+    let mut replies = Vec::with_capacity(group.len());
+    for job in group {
+        replies.push((job.batch.len(), job.reply));
+        all.extend(job.batch);
+    }
+    match ledger.append(&all) {
+        Ok(receipts) => {
+            stats.commits += 1;
+            let mut rest = receipts.as_slice();
+            for (n, reply) in replies {
+                let (mine, tail) = rest.split_at(n);
+                rest = tail;
+                for r in mine {
+                    if r.duplicate {
+                        stats.duplicates += 1;
+                    } else {
+                        stats.appended += 1;
+                    }
+                }
+                let _ = reply.send(Ok(mine.to_vec()));
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for (_, reply) in replies {
+                let _ = reply.send(Err(msg.clone()));
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Exit codes that mean something to scripts (documented in `brig --help`).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Ok = 0,
+    Error = 1,
+    /// Some input lines were rejected; the valid ones were recorded.
+    Rejected = 3,
+    /// The ledger or a proof failed verification.
+    Invalid = 4,
+}

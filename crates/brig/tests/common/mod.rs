@@ -1,0 +1,105 @@
+//! Shared helpers for the `brig` command-line tests: run the real binary on a real data
+//! directory.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn brig() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_brig"))
+}
+
+/// Runs `brig ARGS… --data DIR` and returns its output.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    let out = brig()
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("brig runs");
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh data directory inside `tmp`.
+pub fn init(tmp: &Path) -> PathBuf {
+    let data = tmp.join("brig-data");
+    let o = run(&data, &["init", "--origin", "brig.test/ledger"]);
+    assert!(o.status.success(), "init failed: {}", stderr(&o));
+    data
+}
+
+/// A small deterministic PRNG (xorshift64*), so failures can be replayed from the seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `n` realistic agent events (tool calls with arguments, decisions, results), as JSONL lines.
+pub fn event_lines(n: usize, seed: u64) -> Vec<String> {
+    let mut rng = Rng::new(seed);
+    let tools = ["read_text_file", "write_file", "bash", "http_request", "send_email"];
+    (0..n)
+        .map(|i| {
+            let tool = tools[rng.below(tools.len() as u64) as usize];
+            let session = format!("sess-{}", i / 50);
+            match i % 3 {
+                0 => serde_json::json!({
+                    "source": "mcp-proxy", "agent": "repo-assistant", "workflow": "billing",
+                    "session": session, "kind": "tool.call", "tool": tool, "call": i.to_string(),
+                    "actions": [{"action": "file.read", "target": format!("/srv/repos/billing/src/mod_{}.py", rng.below(500))}],
+                    "payload": {"arguments": {"path": format!("/srv/repos/billing/src/mod_{}.py", rng.below(500)), "seed": rng.next()}}
+                }),
+                1 => serde_json::json!({
+                    "source": "mcp-proxy", "agent": "repo-assistant", "workflow": "billing",
+                    "session": session, "kind": "policy.decision", "tool": tool, "call": (i - 1).to_string(),
+                    "decision": {"effect": if rng.below(10) == 0 { "deny" } else { "allow" }, "policies": ["least-privilege"]}
+                }),
+                _ => serde_json::json!({
+                    "source": "mcp-proxy", "agent": "repo-assistant", "workflow": "billing",
+                    "session": session, "kind": "tool.result", "tool": tool, "call": (i - 2).to_string(),
+                    "attrs": {"status": "ok"},
+                    "payload": {"result": format!("{} lines of output, checksum {:x}", rng.below(300), rng.next())}
+                }),
+            }
+            .to_string()
+        })
+        .collect()
+}
+
+/// Writes lines to a JSONL file in `dir` and returns its path.
+pub fn write_jsonl(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// Ingests `lines` into `data`, asserting success.
+pub fn ingest(data: &Path, tmp: &Path, name: &str, lines: &[String]) {
+    let file = write_jsonl(tmp, name, lines);
+    let o = run(data, &["ingest", file.to_str().unwrap()]);
+    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+}
+
+pub fn db(data: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(data.join("ledger.db")).unwrap()
+}
