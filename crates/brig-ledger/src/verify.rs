@@ -149,7 +149,7 @@ pub fn verify<S: LedgerStore + ?Sized>(
     store.scan(0, u64::MAX, &mut |row| {
         scan.row(row.index, &row.leaf, &row.hashes);
         if let Some(f) = progress {
-            if scan.expected % 65_536 == 0 {
+            if scan.expected.is_multiple_of(65_536) {
                 f(scan.expected);
             }
         }

@@ -53,10 +53,10 @@ fn acknowledged_events_survive_sigkill() {
                 }
             })
         };
-        let stdout = child.stdout.take().unwrap();
+        let child_out = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut got = Vec::new();
-            for line in BufReader::new(stdout).lines() {
+            for line in BufReader::new(child_out).lines() {
                 let Ok(line) = line else { break };
                 // A line cut by the kill is not an acknowledgement.
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
