@@ -153,7 +153,11 @@ fn write_loop<S: LedgerStore>(
 }
 
 /// Appends every job's events in one transaction and answers each job with its share.
-fn commit_group<S: LedgerStore>(ledger: &mut Ledger<S>, group: Vec<Job>, stats: &mut AppenderStats) {
+fn commit_group<S: LedgerStore>(
+    ledger: &mut Ledger<S>,
+    group: Vec<Job>,
+    stats: &mut AppenderStats,
+) {
     let mut all = Vec::with_capacity(group.iter().map(|j| j.batch.len()).sum());
     let mut replies = Vec::with_capacity(group.len());
     for job in group {

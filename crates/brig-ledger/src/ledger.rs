@@ -47,7 +47,8 @@ pub struct Prepared {
     pub event: Event,
     pub leaf: Vec<u8>,
     pub leaf_hash: Hash,
-    pub blobs: Vec<Blob>,
+    /// Payload parts, by name, as sealed.
+    pub blobs: Vec<(String, Blob)>,
     /// The caller chose the id, so it may be a re-submission: checked for duplicates.
     pub caller_id: bool,
 }
@@ -160,8 +161,8 @@ impl<S: LedgerStore> Ledger<S> {
                 leaf: &p.leaf,
                 hashes: &self.hashes,
             })?;
-            for b in &p.blobs {
-                tx.insert_blob(b)?;
+            for (part, b) in &p.blobs {
+                tx.insert_blob(index, part, b)?;
             }
             receipts.push(Receipt {
                 index,

@@ -10,6 +10,10 @@
 //! perfect subtree `(level, k)` sits in the row of its last leaf, `(k + 1) · 2^level − 1`, at
 //! offset `32 · level`: one row read per node, which makes proofs O(log n) reads, without a
 //! second table to keep in step.
+//!
+//! Payload blobs are located by (event index, part name), so they are written in the same
+//! order as the events (a random-keyed digest index cost half the append throughput), and
+//! each is checked against the salted digest its leaf recorded.
 
 use brig_model::{Blob, EventId};
 
@@ -49,6 +53,14 @@ pub struct LeafRow {
     pub hashes: Vec<u8>,
 }
 
+/// A payload blob as stored: which event and part it belongs to, and the blob itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub index: u64,
+    pub part: String,
+    pub blob: Blob,
+}
+
 /// A signed checkpoint as stored. `note` is the authority; `size` and `root` are a cache
 /// for lookups and are checked against the note by `verify`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +84,8 @@ pub trait AppendTx {
     /// Index of the event with this id, if it is already recorded.
     fn find_event(&mut self, id: &EventId) -> Result<Option<u64>, StoreError>;
     fn insert_leaf(&mut self, row: &NewLeafRow<'_>) -> Result<(), StoreError>;
-    fn insert_blob(&mut self, blob: &Blob) -> Result<(), StoreError>;
+    /// Stores payload part `part` of the event at `index`.
+    fn insert_blob(&mut self, index: u64, part: &str, blob: &Blob) -> Result<(), StoreError>;
     /// Makes the transaction durable: when this returns `Ok`, the rows survive a crash or
     /// power loss.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -94,9 +107,11 @@ pub trait LedgerStore: Send {
         f: &mut dyn FnMut(LeafRow) -> bool,
     ) -> Result<(), StoreError>;
     fn find_event(&mut self, id: &EventId) -> Result<Option<u64>, StoreError>;
-    fn blob(&mut self, digest: &[u8; 32]) -> Result<Option<Blob>, StoreError>;
-    /// Calls `f` for every stored blob (any order). `f` returns false to stop.
-    fn scan_blobs(&mut self, f: &mut dyn FnMut(Blob) -> bool) -> Result<(), StoreError>;
+    /// Payload part `part` of the event at `index`. Its integrity is the caller's to check
+    /// against the digest the leaf recorded ([`Blob::is_intact`], and the digest itself).
+    fn blob(&mut self, index: u64, part: &str) -> Result<Option<Blob>, StoreError>;
+    /// Calls `f` for every stored blob, in event order. `f` returns false to stop.
+    fn scan_blobs(&mut self, f: &mut dyn FnMut(StoredBlob) -> bool) -> Result<(), StoreError>;
     fn add_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<u64, StoreError>;
     /// All checkpoints in insertion order.
     fn checkpoints(&mut self) -> Result<Vec<StoredCheckpoint>, StoreError>;

@@ -26,6 +26,8 @@ use crate::store::{LedgerStore, StoreError, StoreNodes, StoredCheckpoint};
 
 /// Stop collecting after this many problems; the first ones are the ones that matter.
 const MAX_PROBLEMS: usize = 50;
+/// Problems of one kind listed before the rest are only counted.
+const MAX_PER_KIND: usize = 5;
 
 /// What kind of damage was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -43,6 +45,22 @@ pub enum ProblemKind {
     BlobAltered,
     NonCanonicalLeaf,
     MissingPayload,
+}
+
+impl ProblemKind {
+    /// Found in one row's own content, so its index is exact.
+    fn is_row_level(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::MissingRow
+                | ProblemKind::LeafAltered
+                | ProblemKind::SubtreeMismatch
+                | ProblemKind::MalformedRow
+                | ProblemKind::NonCanonicalLeaf
+                | ProblemKind::BlobAltered
+                | ProblemKind::MissingPayload
+        )
+    }
 }
 
 /// One finding. `index` is the first leaf index it implicates, when there is one.
@@ -76,6 +94,8 @@ pub struct VerifyReport {
     /// signed.
     pub unsigned_tail: u64,
     pub problems: Vec<Problem>,
+    /// Further problems found but not listed (see `problems` for the first ones).
+    pub suppressed: u64,
 }
 
 fn ser_opt_b64<S: serde::Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
@@ -91,14 +111,27 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
-    /// The lowest leaf index any problem implicates.
+    /// The lowest leaf index any problem implicates. Problems found in the rows themselves
+    /// are precise; a checkpoint that does not match only bounds where the damage starts, so
+    /// it counts only when no row shows anything.
     pub fn first_bad_index(&self) -> Option<u64> {
-        self.problems.iter().filter_map(|p| p.index).min()
+        let rows = self
+            .problems
+            .iter()
+            .filter(|p| p.kind.is_row_level())
+            .filter_map(|p| p.index)
+            .min();
+        rows.or_else(|| self.problems.iter().filter_map(|p| p.index).min())
     }
 
+    /// Records a problem; after [`MAX_PER_KIND`] of one kind, only counts them, so that one
+    /// shifted row does not bury the report under thousands of consequences.
     fn push(&mut self, p: Problem) {
-        if self.problems.len() < MAX_PROBLEMS {
+        let same = self.problems.iter().filter(|q| q.kind == p.kind).count();
+        if same < MAX_PER_KIND && self.problems.len() < MAX_PROBLEMS {
             self.problems.push(p);
+        } else {
+            self.suppressed += 1;
         }
     }
 }
@@ -133,6 +166,7 @@ pub fn verify<S: LedgerStore + ?Sized>(
 
     let mut scan = Scan {
         frontier: Frontier::new(),
+        stored: Vec::new(),
         completed: Vec::new(),
         pending: &pending,
         next_cp: 0,
@@ -247,15 +281,20 @@ fn open_all(
 }
 
 struct Scan<'a> {
+    /// The tree recomputed from the leaf bytes: what checkpoints are compared with.
     frontier: Frontier,
+    /// The same compact range built from the *stored* hashes, to check each stored subtree
+    /// hash against its stored children: a damaged row then shows up once, where it is,
+    /// instead of in every ancestor.
+    stored: Vec<Hash>,
     completed: Vec<Hash>,
     pending: &'a [Pending],
     next_cp: usize,
     expected: u64,
     deep: bool,
     report: &'a mut VerifyReport,
-    /// Payload digests the leaves reference (deep mode).
-    referenced: Vec<(u64, [u8; 32])>,
+    /// Payload parts the leaves reference, with their digests (deep mode).
+    referenced: Vec<(u64, String, [u8; 32])>,
     /// Checkpoints whose root matched, in size order.
     verified: Vec<Checkpoint>,
 }
@@ -289,32 +328,35 @@ impl Scan<'_> {
                 index: Some(position),
                 checkpoint: None,
                 what: format!(
-                    "row {index} holds {} hash bytes; a leaf at position {position} needs {want_len}",
+                    "row {index} holds {} hash bytes; a leaf at position {position} needs {want_len} (rows removed or reordered)",
                     hashes.len()
                 ),
             });
-        } else if hashes[..32] != leaf_hash {
-            self.report.push(Problem {
-                kind: ProblemKind::LeafAltered,
-                index: Some(position),
-                checkpoint: None,
-                what: format!(
-                    "event {position}: its bytes no longer hash to the leaf hash recorded when it was appended (leaf altered)"
-                ),
-            });
-        } else if let Some(level) = (0..self.completed.len())
-            .find(|&l| hashes[32 * (l + 1)..32 * (l + 2)] != self.completed[l])
-        {
-            let first = position + 1 - (1u64 << (level + 1));
-            self.report.push(Problem {
-                kind: ProblemKind::SubtreeMismatch,
-                index: Some(first),
-                checkpoint: None,
-                what: format!(
-                    "events {first}..={position}: the subtree hash recorded at level {} differs from the one recomputed (events removed, reordered or replaced)",
-                    level + 1
-                ),
-            });
+            // Carry on from the recomputed tree, so later rows are still checked.
+            self.stored = self.frontier.nodes().to_vec();
+        } else {
+            if hashes[..32] != leaf_hash {
+                self.report.push(Problem {
+                    kind: ProblemKind::LeafAltered,
+                    index: Some(position),
+                    checkpoint: None,
+                    what: format!(
+                        "event {position}: its bytes no longer hash to the leaf hash recorded when it was appended (leaf altered)"
+                    ),
+                });
+            }
+            if let Some(level) = self.check_stored(hashes) {
+                let first = position + 1 - (1u64 << level);
+                let half = first + (1u64 << (level - 1));
+                self.report.push(Problem {
+                    kind: ProblemKind::SubtreeMismatch,
+                    index: Some(first),
+                    checkpoint: None,
+                    what: format!(
+                        "events {first}..={position}: the recorded subtree hash does not join the recorded hashes of {first}..{half} and {half}..={position} (events removed, reordered or replaced)"
+                    ),
+                });
+            }
         }
         if self.deep {
             self.deep_check(position, leaf);
@@ -323,11 +365,34 @@ impl Scan<'_> {
         self.check_checkpoints();
     }
 
+    /// Pushes a row's stored hashes onto the stored compact range, checking each stored
+    /// subtree hash against its two stored children. Returns the lowest level that fails.
+    fn check_stored(&mut self, hashes: &[u8]) -> Option<usize> {
+        let stored =
+            |l: usize| -> Hash { hashes[32 * l..32 * (l + 1)].try_into().expect("32 bytes") };
+        let mut bad = None;
+        let mut right = stored(0);
+        for level in 1..hashes.len() / 32 {
+            let left = self
+                .stored
+                .pop()
+                .expect("the stored range mirrors the tree");
+            let recorded = stored(level);
+            if bad.is_none() && merkle::node_hash(&left, &right) != recorded {
+                bad = Some(level);
+            }
+            right = recorded;
+        }
+        self.stored.push(right);
+        bad
+    }
+
     fn deep_check(&mut self, position: u64, leaf: &[u8]) {
         match Event::from_leaf(leaf) {
             Ok(event) => {
-                for r in event.payload.values() {
-                    self.referenced.push((position, r.salted_sha256));
+                for (part, r) in &event.payload {
+                    self.referenced
+                        .push((position, part.clone(), r.salted_sha256));
                 }
             }
             Err(e) => self.report.push(Problem {
@@ -406,24 +471,23 @@ fn check_blobs<S: LedgerStore + ?Sized>(
 ) -> Result<(), StoreError> {
     let mut bad = Vec::new();
     let (mut count, mut bytes) = (0u64, 0u64);
-    store.scan_blobs(&mut |blob| {
+    store.scan_blobs(&mut |s| {
         count += 1;
-        bytes += blob.data.len() as u64;
-        if !blob.is_intact() {
-            bad.push(blob.digest);
+        bytes += s.blob.data.len() as u64;
+        if !s.blob.is_intact() {
+            bad.push((s.index, s.part));
         }
         true
     })?;
     report.blobs = count;
     report.blob_bytes = bytes;
-    for digest in bad {
+    for (index, part) in bad {
         report.push(Problem {
             kind: ProblemKind::BlobAltered,
-            index: None,
+            index: Some(index),
             checkpoint: None,
             what: format!(
-                "payload {} no longer matches its salted digest (content or salt altered)",
-                hex::encode(digest)
+                "event {index}: payload `{part}` no longer matches its salted digest (content or salt altered)"
             ),
         });
     }
@@ -432,21 +496,21 @@ fn check_blobs<S: LedgerStore + ?Sized>(
 
 fn check_payload_refs<S: LedgerStore + ?Sized>(
     store: &mut S,
-    referenced: &[(u64, [u8; 32])],
+    referenced: &[(u64, String, [u8; 32])],
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
-    for (index, digest) in referenced {
-        if store.blob(digest)?.is_none() {
-            report.push(Problem {
-                kind: ProblemKind::MissingPayload,
-                index: Some(*index),
-                checkpoint: None,
-                what: format!(
-                    "event {index}: payload {} is not in the blob store",
-                    hex::encode(digest)
-                ),
-            });
-        }
+    for (index, part, digest) in referenced {
+        let what = match store.blob(*index, part)? {
+            None => "is not in the blob store",
+            Some(b) if &b.digest != digest => "in the blob store is not the one the leaf recorded",
+            Some(_) => continue,
+        };
+        report.push(Problem {
+            kind: ProblemKind::MissingPayload,
+            index: Some(*index),
+            checkpoint: None,
+            what: format!("event {index}: payload `{part}` {what}"),
+        });
     }
     Ok(())
 }

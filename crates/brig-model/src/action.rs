@@ -15,15 +15,16 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
+    // Declared in sorted key order (RFC 8785); see `Event::canonical_bytes`.
     pub action: ActionKind,
-    /// What the action reads or changes: a path, URL, host, address, process, setting.
-    pub target: String,
-    /// Where data goes, for copies, moves, archives and egress (destination path or host).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dest: Option<String>,
     /// Small facts rules need (mode for chmod, method for egress, signal for kill …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<String, Value>,
+    /// Where data goes, for copies, moves, archives and egress (destination path or host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<String>,
+    /// What the action reads or changes: a path, URL, host, address, process, setting.
+    pub target: String,
 }
 
 impl Action {

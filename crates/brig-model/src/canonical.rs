@@ -7,6 +7,12 @@ use serde::Serialize;
 #[error("cannot serialize as canonical JSON (RFC 8785): {0}")]
 pub struct CanonicalError(String);
 
+impl From<serde_json::Error> for CanonicalError {
+    fn from(e: serde_json::Error) -> Self {
+        CanonicalError(e.to_string())
+    }
+}
+
 /// The RFC 8785 canonical JSON bytes of `value`: keys sorted by UTF-16 code units, no
 /// insignificant whitespace, ECMAScript number formatting, minimal string escaping.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {

@@ -184,31 +184,33 @@ pub struct NewEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
-    pub v: u32,
-    pub id: EventId,
-    pub ts: Timestamp,
-    pub source: String,
-    pub agent: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
-    pub kind: EventKind,
-    /// Tool name as the agent called it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-    /// Correlates a call with its decision, approval and result (JSON-RPC id, tool call id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call: Option<String>,
+    // Fields are declared in RFC 8785 key order (sorted), so that plain serde output is
+    // already canonical in the common case; see `Event::canonical_bytes`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
+    pub agent: String,
     /// Small metadata rules and timelines need (status, exit code, rule id, severity …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<String, Value>,
+    /// Correlates a call with its decision, approval and result (JSON-RPC id, tool call id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    pub id: EventId,
+    pub kind: EventKind,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub payload: BTreeMap<String, PayloadRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub source: String,
+    /// Tool name as the agent called it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    pub ts: Timestamp,
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
 }
 
 /// Why an event was refused. Names the field and what is wrong with it.
@@ -290,15 +292,16 @@ impl NewEvent {
     }
 
     /// Checks every field, assigns id and time when missing, and moves each payload part into
-    /// a salted blob. Returns the leaf event and the blobs to store beside it.
-    pub fn seal(self) -> Result<(Event, Vec<Blob>), ValidationError> {
+    /// a salted blob. Returns the leaf event and the blobs to store beside it, each with its
+    /// part name, in part-name order.
+    pub fn seal(self) -> Result<(Event, Vec<(String, Blob)>), ValidationError> {
         self.validate()?;
         let mut blobs = Vec::with_capacity(self.payload.len());
         let mut payload = BTreeMap::new();
         for (name, value) in self.payload {
             let blob = Blob::seal(canonical_json(&value)?);
-            payload.insert(name, blob.payload_ref());
-            blobs.push(blob);
+            payload.insert(name.clone(), blob.payload_ref());
+            blobs.push((name, blob));
         }
         let event = Event {
             v: SCHEMA_VERSION,
@@ -368,12 +371,27 @@ impl NewEvent {
 
 impl Event {
     /// The leaf bytes: RFC 8785 canonical JSON. Refuses leaves over [`MAX_LEAF_LEN`].
+    ///
+    /// Fast path: with fields declared in sorted order and maps kept sorted, serde's output
+    /// *is* the RFC 8785 form (same string escaping) unless a float or a key that sorts
+    /// differently in UTF-16 appears in the free-form `attrs`; those events go through the
+    /// general canonicalizer. Tests hold the two paths equal.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, ValidationError> {
-        let bytes = canonical_json(self)?;
+        let bytes = if self.serde_form_is_canonical() {
+            serde_json::to_vec(self)
+                .map_err(|e| ValidationError::Canonical(CanonicalError::from(e)))?
+        } else {
+            canonical_json(self)?
+        };
         if bytes.len() > MAX_LEAF_LEN {
             return Err(ValidationError::TooLarge { size: bytes.len() });
         }
         Ok(bytes)
+    }
+
+    fn serde_form_is_canonical(&self) -> bool {
+        self.attrs.iter().all(plain_entry)
+            && self.actions.iter().all(|a| a.attrs.iter().all(plain_entry))
     }
 
     /// Parses leaf bytes and checks they are exactly the canonical form of what they say.
@@ -384,6 +402,26 @@ impl Event {
             return Err("leaf is valid JSON but not in canonical (RFC 8785) form".into());
         }
         Ok(event)
+    }
+}
+
+/// True when serde writes this map entry exactly as RFC 8785 would: no floats (number
+/// formatting differs) and no key characters at or above U+E000 (UTF-16 order differs from
+/// code-point order only there).
+fn plain_entry((key, value): (&String, &Value)) -> bool {
+    plain_key(key) && plain_value(value)
+}
+
+fn plain_key(key: &str) -> bool {
+    key.chars().all(|c| c < '\u{E000}')
+}
+
+fn plain_value(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => !n.is_f64(),
+        Value::Array(a) => a.iter().all(plain_value),
+        Value::Object(o) => o.iter().all(plain_entry),
+        _ => true,
     }
 }
 
@@ -412,9 +450,10 @@ mod tests {
         let leaf = String::from_utf8(event.canonical_bytes().unwrap()).unwrap();
         assert!(!leaf.contains("debug: true"), "{leaf}");
         assert_eq!(blobs.len(), 1);
-        assert_eq!(event.payload["arguments"], blobs[0].payload_ref());
+        assert_eq!(event.payload["arguments"], blobs[0].1.payload_ref());
+        assert_eq!(blobs[0].0, "arguments");
         assert_eq!(
-            blobs[0].data,
+            blobs[0].1.data,
             br#"{"content":"debug: true\n","path":"/srv/app/config.yaml"}"#
         );
         assert_eq!(
@@ -491,6 +530,48 @@ mod tests {
             event.canonical_bytes(),
             Err(ValidationError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn fast_canonical_path_equals_rfc8785() {
+        let mut e = call();
+        e.call = Some("7".into());
+        e.workflow = Some("w".into());
+        e.decision = Some(Decision {
+            effect: Effect::Hold,
+            policies: vec!["p1".into()],
+            reason: Some("needs approval: \"quoted\"\n\u{1}\u{7f}\u{2028}é".into()),
+        });
+        e.actions[0].dest = Some("/tmp/x".into());
+        e.actions[0].attrs.insert("mode".into(), json!("0777"));
+        e.attrs.insert("exit_code".into(), json!(-1));
+        e.attrs.insert(
+            "nested".into(),
+            json!({"z": [1, {"b": null, "a": true}], "A": "x"}),
+        );
+        let (event, _) = e.clone().seal().unwrap();
+        assert!(event.serde_form_is_canonical());
+        assert_eq!(
+            event.canonical_bytes().unwrap(),
+            canonical_json(&event).unwrap()
+        );
+        // Floats and keys past U+E000 take the general path, and still come out canonical.
+        for (k, v) in [
+            ("ratio", json!(0.000001)),
+            ("big", json!(1e21)),
+            ("\u{10000}", json!(1)),
+            ("\u{e000}", json!(2)),
+        ] {
+            let mut e2 = e.clone();
+            e2.attrs.insert(k.into(), v);
+            let (event, _) = e2.seal().unwrap();
+            assert!(!event.serde_form_is_canonical(), "{k}");
+            assert_eq!(
+                event.canonical_bytes().unwrap(),
+                canonical_json(&event).unwrap()
+            );
+            assert!(Event::from_leaf(&event.canonical_bytes().unwrap()).is_ok());
+        }
     }
 
     #[test]

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use brig_ledger::appender::{Appender, Checkpointing};
 use brig_ledger::merkle::{self, Hash};
 use brig_ledger::note::{NoteSigner, NoteVerifier};
-use brig_ledger::store::{AppendTx, LeafRow, LedgerStore, StoreError, StoredCheckpoint};
+use brig_ledger::store::{
+    AppendTx, LeafRow, LedgerStore, StoreError, StoredBlob, StoredCheckpoint,
+};
 use brig_ledger::verify::{verify, VerifyOptions};
 use brig_ledger::{Ledger, Prepared};
 use brig_model::{Action, ActionKind, Blob, Decision, Effect, EventId, EventKind, NewEvent};
@@ -64,7 +66,10 @@ fn main() {
     let args = parse_args();
     let tmp = tempfile::tempdir_in(std::env::var("BRIG_BENCH_DIR").unwrap_or_else(|_| ".".into()))
         .expect("temp dir");
-    println!("# brig ledger benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "# brig ledger benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!("# temp dir: {}", tmp.path().display());
     let ledger_db = tmp.path().join("ledger.db");
     let (rows, verifier) = bench_append(&ledger_db, &tmp.path().join("baseline.db"), args.events);
@@ -76,14 +81,29 @@ fn main() {
 /// prompts. Deterministic in `i`.
 fn event(i: usize) -> NewEvent {
     let session = format!("sess-{:06}", i / 40);
-    let tools = ["bash", "read_text_file", "write_file", "http_request", "send_email", "edit_file"];
+    let tools = [
+        "bash",
+        "read_text_file",
+        "write_file",
+        "http_request",
+        "send_email",
+        "edit_file",
+    ];
     let tool = tools[i % tools.len()];
-    let path = format!("/srv/repos/billing/src/module_{}/file_{}.py", i % 97, i % 1009);
+    let path = format!(
+        "/srv/repos/billing/src/module_{}/file_{}.py",
+        i % 97,
+        i % 1009
+    );
     let mut e = match i % 8 {
         0 | 3 | 6 => {
             let mut e = NewEvent::new("mcp-proxy", "repo-assistant", EventKind::ToolCall);
             e.actions.push(Action::new(
-                if tool == "write_file" { ActionKind::FileWrite } else { ActionKind::FileRead },
+                if tool == "write_file" {
+                    ActionKind::FileWrite
+                } else {
+                    ActionKind::FileRead
+                },
                 path.clone(),
             ));
             e.payload.insert(
@@ -95,7 +115,11 @@ fn event(i: usize) -> NewEvent {
         1 | 4 | 7 => {
             let mut e = NewEvent::new("mcp-proxy", "repo-assistant", EventKind::PolicyDecision);
             e.decision = Some(Decision {
-                effect: if i % 50 == 1 { Effect::Deny } else { Effect::Allow },
+                effect: if i % 50 == 1 {
+                    Effect::Deny
+                } else {
+                    Effect::Allow
+                },
                 policies: vec!["least-privilege".into()],
                 reason: None,
             });
@@ -125,7 +149,10 @@ fn event(i: usize) -> NewEvent {
     if e.tool.is_none() && e.kind != EventKind::AgentPrompt {
         e.tool = Some(tool.into());
     }
-    if matches!(e.kind, EventKind::ToolCall | EventKind::ToolResult | EventKind::PolicyDecision) {
+    if matches!(
+        e.kind,
+        EventKind::ToolCall | EventKind::ToolResult | EventKind::PolicyDecision
+    ) {
         e.call = Some((i / 3).to_string());
     }
     e
@@ -181,7 +208,11 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
     let prepared: Vec<Vec<Prepared>> = (0..n)
         .collect::<Vec<_>>()
         .chunks(BATCH)
-        .map(|c| c.iter().map(|&i| Prepared::new(event(i)).unwrap()).collect())
+        .map(|c| {
+            c.iter()
+                .map(|&i| Prepared::new(event(i)).unwrap())
+                .collect()
+        })
         .collect();
     let base = SqliteStore::open(&create_file(baseline_db), false).unwrap();
     let conn = base.connection();
@@ -194,7 +225,9 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
                 .prepare_cached("INSERT INTO events (idx, id, ts, kind, agent, session, workflow, leaf, hashes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
                 .unwrap();
             let mut blob = tx
-                .prepare_cached("INSERT INTO blobs (digest, salt, data) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO blobs (idx, part, digest, salt, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
                 .unwrap();
             for p in batch {
                 let e = &p.event;
@@ -212,8 +245,9 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
                     &zero_hashes[..len.min(64)]
                 ])
                 .unwrap();
-                for b in &p.blobs {
-                    blob.execute(params![&b.digest[..], &b.salt[..], &b.data]).unwrap();
+                for (part, b) in &p.blobs {
+                    blob.execute(params![idx, part, &b.digest[..], &b.salt[..], &b.data])
+                        .unwrap();
                 }
                 idx += 1;
             }
@@ -226,7 +260,7 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
         .iter()
         .flatten()
         .flat_map(|p| &p.blobs)
-        .map(|b| b.data.len())
+        .map(|(_, b)| b.data.len())
         .sum();
     drop(prepared);
 
@@ -256,7 +290,13 @@ fn bench_verify(ledger_db: &Path, n: u64, verifier: &NoteVerifier) {
     // Warm the page cache the same way for both runs.
     plain_sha256(&mut store);
     let start = Instant::now();
-    let report = verify(&mut store, verifier, verifier.name(), &VerifyOptions::default()).unwrap();
+    let report = verify(
+        &mut store,
+        verifier,
+        verifier.name(),
+        &VerifyOptions::default(),
+    )
+    .unwrap();
     let vt = start.elapsed();
     assert!(report.is_intact(), "{:?}", report.problems);
     let start = Instant::now();
@@ -265,9 +305,21 @@ fn bench_verify(ledger_db: &Path, n: u64, verifier: &NoteVerifier) {
     let mb = bytes as f64 / 1e6;
     println!("verify (leaf hashes, tree, checkpoints, blobs): {:>8.1} MB/s  {:>10.0} events/s  ({:.2} s)", mb / vt.as_secs_f64(), rate(n, vt), vt.as_secs_f64());
     println!("baseline: plain SHA-256 over the same bytes:     {:>8.1} MB/s  {:>10.0} events/s  ({:.2} s)", mb / bt.as_secs_f64(), rate(n, bt), bt.as_secs_f64());
-    println!("ratio verify/baseline: {:.2}", bt.as_secs_f64() / vt.as_secs_f64());
+    println!(
+        "ratio verify/baseline: {:.2}",
+        bt.as_secs_f64() / vt.as_secs_f64()
+    );
     let start = Instant::now();
-    let report = verify(&mut store, verifier, verifier.name(), &VerifyOptions { deep: true, progress: None }).unwrap();
+    let report = verify(
+        &mut store,
+        verifier,
+        verifier.name(),
+        &VerifyOptions {
+            deep: true,
+            progress: None,
+        },
+    )
+    .unwrap();
     assert!(report.is_intact());
     let dt = start.elapsed();
     println!("verify --deep (also parses every leaf, looks up every payload): {:>10.0} events/s  ({:.2} s)", rate(n, dt), dt.as_secs_f64());
@@ -285,9 +337,9 @@ fn plain_sha256(store: &mut SqliteStore) -> u64 {
         })
         .unwrap();
     store
-        .scan_blobs(&mut |b: Blob| {
-            bytes += b.data.len() as u64;
-            sink ^= Sha256::digest(&b.data)[0];
+        .scan_blobs(&mut |s: StoredBlob| {
+            bytes += s.blob.data.len() as u64;
+            sink ^= Sha256::digest(&s.blob.data)[0];
             true
         })
         .unwrap();
@@ -316,16 +368,21 @@ impl LedgerStore for Counting<'_> {
         self.reads += 1;
         self.inner.leaf(index)
     }
-    fn scan(&mut self, from: u64, to: u64, f: &mut dyn FnMut(LeafRow) -> bool) -> Result<(), StoreError> {
+    fn scan(
+        &mut self,
+        from: u64,
+        to: u64,
+        f: &mut dyn FnMut(LeafRow) -> bool,
+    ) -> Result<(), StoreError> {
         self.inner.scan(from, to, f)
     }
     fn find_event(&mut self, id: &EventId) -> Result<Option<u64>, StoreError> {
         self.inner.find_event(id)
     }
-    fn blob(&mut self, digest: &[u8; 32]) -> Result<Option<Blob>, StoreError> {
-        self.inner.blob(digest)
+    fn blob(&mut self, index: u64, part: &str) -> Result<Option<Blob>, StoreError> {
+        self.inner.blob(index, part)
     }
-    fn scan_blobs(&mut self, f: &mut dyn FnMut(Blob) -> bool) -> Result<(), StoreError> {
+    fn scan_blobs(&mut self, f: &mut dyn FnMut(StoredBlob) -> bool) -> Result<(), StoreError> {
         self.inner.scan_blobs(f)
     }
     fn add_checkpoint(&mut self, cp: &StoredCheckpoint) -> Result<u64, StoreError> {
@@ -362,7 +419,11 @@ fn bench_proofs(db: &Path, leaves: u64) {
         i += batch.len() as u64;
         ledger.append(&batch).unwrap();
     }
-    println!("built in {:.1} s ({:.0} events/s)", start.elapsed().as_secs_f64(), rate(leaves, start.elapsed()));
+    println!(
+        "built in {:.1} s ({:.0} events/s)",
+        start.elapsed().as_secs_f64(),
+        rate(leaves, start.elapsed())
+    );
     let signer = NoteSigner::generate("brig.bench/proofs").unwrap();
     let cp = ledger.checkpoint(&signer).unwrap();
     let mut store = ledger.into_store();
@@ -381,13 +442,23 @@ fn bench_proofs(db: &Path, leaves: u64) {
             1 => leaves - 1,
             _ => seed % leaves,
         };
-        let mut counting = Counting { inner: &mut store, reads: 0 };
+        let mut counting = Counting {
+            inner: &mut store,
+            reads: 0,
+        };
         let t = Instant::now();
         let proof = merkle::inclusion_proof(index, cp.size, &mut NodeReads(&mut counting)).unwrap();
         total_time += t.elapsed();
         let reads = counting.reads;
         let leaf = store.leaf(index).unwrap().unwrap();
-        merkle::verify_inclusion(index, cp.size, &merkle::leaf_hash(&leaf.leaf), &proof, &cp.root).unwrap();
+        merkle::verify_inclusion(
+            index,
+            cp.size,
+            &merkle::leaf_hash(&leaf.leaf),
+            &proof,
+            &cp.root,
+        )
+        .unwrap();
         worst = worst.max(reads);
         total_reads += reads;
     }
@@ -396,9 +467,13 @@ fn bench_proofs(db: &Path, leaves: u64) {
         total_reads as f64 / samples as f64,
         total_time.as_secs_f64() * 1e6 / samples as f64
     );
-    let mut counting = Counting { inner: &mut store, reads: 0 };
+    let mut counting = Counting {
+        inner: &mut store,
+        reads: 0,
+    };
     let t = Instant::now();
-    let proof = merkle::consistency_proof(leaves / 3 + 1, leaves, &mut NodeReads(&mut counting)).unwrap();
+    let proof =
+        merkle::consistency_proof(leaves / 3 + 1, leaves, &mut NodeReads(&mut counting)).unwrap();
     println!(
         "consistency proof {} -> {leaves}: {} hashes, {} reads, {:.0} µs",
         leaves / 3 + 1,

@@ -42,9 +42,7 @@ pub enum DataDirError {
     Key { path: PathBuf, source: NoteError },
     #[error("invalid origin `{0}`: it must be non-empty and contain no spaces or `+` (e.g. brig.example.com/prod-ledger)")]
     BadOrigin(String),
-    #[error(
-        "{key} and {vkey} do not belong together (the public key is not the signing key's)"
-    )]
+    #[error("{key} and {vkey} do not belong together (the public key is not the signing key's)")]
     KeyMismatch { key: PathBuf, vkey: PathBuf },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -141,8 +139,8 @@ impl DataDir {
     pub fn signer(&self) -> Result<NoteSigner, DataDirError> {
         let path = self.path(KEY_FILE);
         let text = fs::read_to_string(&path).map_err(io(&path))?;
-        let signer =
-            NoteSigner::from_skey(text.trim()).map_err(|source| DataDirError::Key { path, source })?;
+        let signer = NoteSigner::from_skey(text.trim())
+            .map_err(|source| DataDirError::Key { path, source })?;
         if signer.verifier() != self.verifier()? {
             return Err(DataDirError::KeyMismatch {
                 key: self.path(KEY_FILE),

@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use brig_ledger::merkle::Hash;
 use brig_ledger::store::{
-    hash_at, node_location, AppendTx, LeafRow, LedgerStore, NewLeafRow, StoreError,
+    hash_at, node_location, AppendTx, LeafRow, LedgerStore, NewLeafRow, StoreError, StoredBlob,
     StoredCheckpoint,
 };
 use brig_model::{Blob, EventId, SALT_LEN};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -38,9 +40,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX events_id ON events(id);
     CREATE TABLE blobs(
-        digest BLOB PRIMARY KEY,       -- SHA-256(salt ++ data)
+        idx    INTEGER NOT NULL,       -- the event this payload belongs to
+        part   TEXT NOT NULL,          -- its name in the event's payload
+        digest BLOB NOT NULL,          -- SHA-256(salt ++ data), as the leaf records it
         salt   BLOB NOT NULL,
-        data   BLOB NOT NULL
+        data   BLOB NOT NULL,
+        PRIMARY KEY (idx, part)
     );
     CREATE TABLE checkpoints(
         seq     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -217,10 +222,20 @@ impl AppendTx for SqliteAppend<'_> {
             .map_err(backend)
     }
 
-    fn insert_blob(&mut self, blob: &Blob) -> Result<(), StoreError> {
+    fn insert_blob(&mut self, index: u64, part: &str, blob: &Blob) -> Result<(), StoreError> {
         self.tx
-            .prepare_cached("INSERT INTO blobs (digest, salt, data) VALUES (?1, ?2, ?3)")
-            .and_then(|mut s| s.execute(params![&blob.digest[..], &blob.salt[..], &blob.data]))
+            .prepare_cached(
+                "INSERT INTO blobs (idx, part, digest, salt, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    to_i64(index),
+                    part,
+                    &blob.digest[..],
+                    &blob.salt[..],
+                    &blob.data
+                ])
+            })
             .map(|_| ())
             .map_err(backend)
     }
@@ -275,9 +290,7 @@ impl LedgerStore for SqliteStore {
                 "SELECT idx, leaf, hashes FROM events WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             )
             .map_err(backend)?;
-        let mut rows = stmt
-            .query([to_i64(from), to_i64(to)])
-            .map_err(backend)?;
+        let mut rows = stmt.query([to_i64(from), to_i64(to)]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
             let row = LeafRow {
                 index: r.get::<_, i64>(0).map_err(backend)? as u64,
@@ -295,32 +308,38 @@ impl LedgerStore for SqliteStore {
         find_event_in(&self.conn, id)
     }
 
-    fn blob(&mut self, digest: &[u8; 32]) -> Result<Option<Blob>, StoreError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> = self
+    fn blob(&mut self, index: u64, part: &str) -> Result<Option<Blob>, StoreError> {
+        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> = self
             .conn
-            .prepare_cached("SELECT salt, data FROM blobs WHERE digest = ?1")
+            .prepare_cached("SELECT digest, salt, data FROM blobs WHERE idx = ?1 AND part = ?2")
             .and_then(|mut s| {
-                s.query_row([&digest[..]], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
+                s.query_row(params![to_i64(index), part], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
             })
             .map_err(backend)?;
-        row.map(|(salt, data)| blob_from_row(digest.to_vec(), salt, data))
+        row.map(|(digest, salt, data)| blob_from_row(digest, salt, data))
             .transpose()
     }
 
-    fn scan_blobs(&mut self, f: &mut dyn FnMut(Blob) -> bool) -> Result<(), StoreError> {
+    fn scan_blobs(&mut self, f: &mut dyn FnMut(StoredBlob) -> bool) -> Result<(), StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT digest, salt, data FROM blobs")
+            .prepare_cached("SELECT idx, part, digest, salt, data FROM blobs ORDER BY idx, part")
             .map_err(backend)?;
         let mut rows = stmt.query([]).map_err(backend)?;
         while let Some(r) = rows.next().map_err(backend)? {
-            let blob = blob_from_row(
-                r.get(0).map_err(backend)?,
-                r.get(1).map_err(backend)?,
-                r.get(2).map_err(backend)?,
-            )?;
-            if !f(blob) {
+            let stored = StoredBlob {
+                index: r.get::<_, i64>(0).map_err(backend)? as u64,
+                part: r.get(1).map_err(backend)?,
+                blob: blob_from_row(
+                    r.get(2).map_err(backend)?,
+                    r.get(3).map_err(backend)?,
+                    r.get(4).map_err(backend)?,
+                )?,
+            };
+            if !f(stored) {
                 break;
             }
         }
@@ -349,9 +368,7 @@ impl LedgerStore for SqliteStore {
             .conn
             .prepare_cached("SELECT seq, size, root, note, created FROM checkpoints ORDER BY seq")
             .map_err(backend)?;
-        let rows = stmt
-            .query_map([], checkpoint_from_row)
-            .map_err(backend)?;
+        let rows = stmt.query_map([], checkpoint_from_row).map_err(backend)?;
         rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
     }
 

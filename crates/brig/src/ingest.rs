@@ -169,7 +169,12 @@ pub fn run(args: IngestArgs) -> anyhow::Result<Exit> {
         );
     }
     let stats = stats.context("signing the final checkpoint")?;
-    print_summary(&summary, stats.last_checkpoint.as_ref(), args.json, &mut io::stdout().lock())?;
+    print_summary(
+        &summary,
+        stats.last_checkpoint.as_ref(),
+        args.json,
+        &mut io::stdout().lock(),
+    )?;
     Ok(if summary.rejected.is_empty() {
         Exit::Ok
     } else {

@@ -21,8 +21,8 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<Exit> {
-    let (dir, signer) = brig_store::DataDir::init(&args.data.data, args.origin.as_deref())
-        .context("brig init")?;
+    let (dir, signer) =
+        brig_store::DataDir::init(&args.data.data, args.origin.as_deref()).context("brig init")?;
     let vkey = signer.verifier().to_vkey();
     if args.json {
         println!(

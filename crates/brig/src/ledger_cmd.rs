@@ -181,7 +181,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
             let line = if a.json {
                 let mut v = json!({"index": row.index, "event": event});
                 if a.payloads {
-                    v["payloads"] = payloads(&mut store, &event)?;
+                    v["payloads"] = payloads(&mut store, row.index, &event)?;
                 }
                 v.to_string()
             } else {
@@ -191,7 +191,12 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
                 return Ok(Exit::Ok); // reader went away (e.g. `| head`)
             }
             if a.payloads && !a.json {
-                writeln!(out, "{:8}  payloads: {}", "", payloads(&mut store, &event)?)?;
+                writeln!(
+                    out,
+                    "{:8}  payloads: {}",
+                    "",
+                    payloads(&mut store, row.index, &event)?
+                )?;
             }
         }
         if next > to {
@@ -239,11 +244,11 @@ fn human_line(index: u64, e: &Event) -> String {
 }
 
 /// Payload contents from the blob store; erased or missing ones say so.
-fn payloads(store: &mut impl LedgerStore, e: &Event) -> anyhow::Result<Value> {
+fn payloads(store: &mut impl LedgerStore, index: u64, e: &Event) -> anyhow::Result<Value> {
     let mut out = serde_json::Map::new();
     for (name, r) in &e.payload {
-        let v = match store.blob(&r.salted_sha256)? {
-            Some(b) if b.is_intact() => {
+        let v = match store.blob(index, name)? {
+            Some(b) if b.is_intact() && b.digest == r.salted_sha256 => {
                 serde_json::from_slice(&b.data).unwrap_or_else(|_| json!({"unreadable": true}))
             }
             Some(_) => json!({"altered": "content does not match its digest"}),
@@ -265,9 +270,9 @@ fn prove(a: ProveArgs) -> anyhow::Result<Exit> {
         Ok(cp) => cp,
         Err(brig_ledger::LedgerError::NotCheckpointed { .. }) => {
             // Nothing signed covers it yet: sign now (needs the key).
-            let signer = dir
-                .signer()
-                .context("no checkpoint covers this event yet and the signing key is unavailable")?;
+            let signer = dir.signer().context(
+                "no checkpoint covers this event yet and the signing key is unavailable",
+            )?;
             ledger.checkpoint(&signer)?
         }
         Err(e) => return Err(e.into()),
@@ -386,7 +391,10 @@ fn verify_ledger(a: VerifyArgs) -> anyhow::Result<Exit> {
             );
         }
         if a.key.is_none() {
-            println!("(trusted key: {} from the data directory; pin your own with --key)", verifier.to_vkey());
+            println!(
+                "(trusted key: {} from the data directory; pin your own with --key)",
+                verifier.to_vkey()
+            );
         }
     } else {
         eprintln!("LEDGER DAMAGED");

@@ -33,7 +33,11 @@ fn init_prints_the_verifier_key_and_refuses_to_reinit() {
     assert!(NoteVerifier::from_vkey(vkey).is_ok());
     let o = run(&data, &["init"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("already holds a Brig data directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("already holds a Brig data directory"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -59,7 +63,10 @@ fn quick_start_round_trip() {
     // Ingesting the same file again records nothing new: the events carry their ids.
     let o = run(&data, &["ingest", "--json", example().to_str().unwrap()]);
     let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((again["appended"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(n)));
+    assert_eq!(
+        (again["appended"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(n))
+    );
 
     // The checkpoint verifies under the C2SP rules with only the printed vkey.
     let o = run(&data, &["ledger", "checkpoint"]);
@@ -71,21 +78,47 @@ fn quick_start_round_trip() {
     let o = run(&data, &["ledger", "show"]);
     assert_eq!(stdout(&o).lines().count() as u64, n);
     assert!(stdout(&o).contains("net.egress https://paste.example.net/api/upload"));
-    let o = run(&data, &["ledger", "show", "--index", "0", "--json", "--payloads"]);
+    let o = run(
+        &data,
+        &["ledger", "show", "--index", "0", "--json", "--payloads"],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["payloads"]["user"].as_str().unwrap().contains("test_rounding"));
+    assert!(v["payloads"]["user"]
+        .as_str()
+        .unwrap()
+        .contains("test_rounding"));
     assert!(v["event"]["payload"]["user"]["salted_sha256"].is_string());
 
     // prove -> verify-proof, offline, with the proof file and the key alone.
     let proof_path = tmp.path().join("e16.tlog-proof");
-    let o = run(&data, &["ledger", "prove", "--index", "16", "-o", proof_path.to_str().unwrap()]);
+    let o = run(
+        &data,
+        &[
+            "ledger",
+            "prove",
+            "--index",
+            "16",
+            "-o",
+            proof_path.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = brig()
-        .args(["ledger", "verify-proof", proof_path.to_str().unwrap(), "--key", &vkey])
+        .args([
+            "ledger",
+            "verify-proof",
+            proof_path.to_str().unwrap(),
+            "--key",
+            &vkey,
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("OK: the leaf is event 16"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("OK: the leaf is event 16"),
+        "{}",
+        stdout(&o)
+    );
 
     // The raw leaf is exactly what the proof commits to.
     let raw = run(&data, &["ledger", "show", "--index", "16", "--raw"]).stdout;
@@ -99,15 +132,31 @@ fn quick_start_round_trip() {
     let other = tempfile::tempdir().unwrap();
     let other_data = init(other.path());
     let o = brig()
-        .args(["ledger", "verify-proof", proof_path.to_str().unwrap(), "--key"])
+        .args([
+            "ledger",
+            "verify-proof",
+            proof_path.to_str().unwrap(),
+            "--key",
+        ])
         .arg(other_data.join("keys/ledger.vkey"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let leaf3 = tmp.path().join("leaf3");
-    std::fs::write(&leaf3, run(&data, &["ledger", "show", "--index", "3", "--raw"]).stdout).unwrap();
+    std::fs::write(
+        &leaf3,
+        run(&data, &["ledger", "show", "--index", "3", "--raw"]).stdout,
+    )
+    .unwrap();
     let o = brig()
-        .args(["ledger", "verify-proof", proof_path.to_str().unwrap(), "--key", &vkey, "--leaf"])
+        .args([
+            "ledger",
+            "verify-proof",
+            proof_path.to_str().unwrap(),
+            "--key",
+            &vkey,
+            "--leaf",
+        ])
         .arg(&leaf3)
         .output()
         .unwrap();
@@ -117,7 +166,13 @@ fn quick_start_round_trip() {
     let altered_path = tmp.path().join("altered.tlog-proof");
     std::fs::write(&altered_path, altered.to_text()).unwrap();
     let o = brig()
-        .args(["ledger", "verify-proof", altered_path.to_str().unwrap(), "--key", &vkey])
+        .args([
+            "ledger",
+            "verify-proof",
+            altered_path.to_str().unwrap(),
+            "--key",
+            &vkey,
+        ])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
@@ -142,7 +197,13 @@ fn bad_input_is_rejected_by_line_and_nothing_is_lost() {
     push(br#"{"source":"x","agent":["a"],"kind":"alert"}"#); // 4: wrong type
     push(br#"{"source":"x","agent":"a","kind":"tool.teleport"}"#); // 5: unknown kind
     push(&[b'{', 0xff, 0xfe, b'}']); // 6: not UTF-8
-    push(format!(r#"{{"source":"x","agent":"a","kind":"alert","attrs":{{"pad":"{}"}}}}"#, "x".repeat(5000)).as_bytes()); // 7: oversize
+    push(
+        format!(
+            r#"{{"source":"x","agent":"a","kind":"alert","attrs":{{"pad":"{}"}}}}"#,
+            "x".repeat(5000)
+        )
+        .as_bytes(),
+    ); // 7: oversize
     push(b""); // 8: blank, skipped
     push(good[2].as_bytes()); // 9
     push(br#"{"source":"x","agent":"a","kind":"tool.call"}"#); // 10: tool missing
@@ -151,8 +212,15 @@ fn bad_input_is_rejected_by_line_and_nothing_is_lost() {
     let file = tmp.path().join("mixed.jsonl");
     std::fs::write(&file, &input).unwrap();
 
-    let o = run(&data, &["ingest", "--max-line-bytes", "4096", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(3), "exit code says lines were rejected");
+    let o = run(
+        &data,
+        &["ingest", "--max-line-bytes", "4096", file.to_str().unwrap()],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "exit code says lines were rejected"
+    );
     let err = stderr(&o);
     for (line, says) in [
         (2, "EOF while parsing"),
@@ -167,7 +235,10 @@ fn bad_input_is_rejected_by_line_and_nothing_is_lost() {
             .lines()
             .find(|l| l.contains(&needle))
             .unwrap_or_else(|| panic!("no error for line {line} in:\n{err}"));
-        assert!(msg.contains(says), "line {line}: expected `{says}` in `{msg}`");
+        assert!(
+            msg.contains(says),
+            "line {line}: expected `{says}` in `{msg}`"
+        );
     }
     assert!(err.contains("recorded 5 events"), "{err}");
 

@@ -30,7 +30,14 @@ fn acknowledged_events_survive_sigkill() {
 
     for round in 0..KILLS {
         let mut child = brig()
-            .args(["ingest", "--acks", "--checkpoint-interval", "1", "-", "--data"])
+            .args([
+                "ingest",
+                "--acks",
+                "--checkpoint-interval",
+                "1",
+                "-",
+                "--data",
+            ])
             .arg(&data)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -47,7 +54,10 @@ fn acknowledged_events_survive_sigkill() {
                 while !stop.load(Ordering::Relaxed) {
                     let lines = event_lines(64, seed.wrapping_add(n));
                     n += 1;
-                    if stdin.write_all((lines.join("\n") + "\n").as_bytes()).is_err() {
+                    if stdin
+                        .write_all((lines.join("\n") + "\n").as_bytes())
+                        .is_err()
+                    {
                         break; // the child is gone
                     }
                 }

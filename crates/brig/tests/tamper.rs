@@ -61,7 +61,11 @@ fn intact_ledger_verifies() {
     assert_eq!(v.code, 0, "{}", v.text);
     let o = run(&data, &["ledger", "verify", "--deep"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("3000 events, 3 checkpoints"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("3000 events, 3 checkpoints"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -74,8 +78,11 @@ fn one_byte_of_one_leaf_changed() {
         .unwrap();
     let pos = leaf.iter().position(|&b| b == b'r').unwrap();
     leaf[pos] = b's';
-    db.execute("UPDATE events SET leaf = ?1 WHERE idx = 1234", params![leaf])
-        .unwrap();
+    db.execute(
+        "UPDATE events SET leaf = ?1 WHERE idx = 1234",
+        params![leaf],
+    )
+    .unwrap();
     assert_damaged(&data, 1234, "leaf altered");
 }
 
@@ -94,7 +101,8 @@ fn a_row_deleted_and_the_rest_renumbered() {
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let db = db(&data);
-    db.execute("DELETE FROM events WHERE idx = 500", []).unwrap();
+    db.execute("DELETE FROM events WHERE idx = 500", [])
+        .unwrap();
     // Close the gap the way a careful attacker would.
     db.execute("UPDATE events SET idx = -(idx - 1) WHERE idx > 500", [])
         .unwrap();
@@ -103,7 +111,11 @@ fn a_row_deleted_and_the_rest_renumbered() {
     let v = verify(&data);
     assert_eq!(v.code, 4, "{}", v.text);
     assert!(v.first_bad.unwrap() <= 500, "{}", v.text);
-    assert!(v.text.contains("tail truncated") || v.text.contains("differs"), "{}", v.text);
+    assert!(
+        v.text.contains("tail truncated") || v.text.contains("differs"),
+        "{}",
+        v.text
+    );
 }
 
 #[test]
@@ -136,9 +148,11 @@ fn checkpoint_re_signed_with_another_key() {
     let data = ledger(tmp.path());
     let db = db(&data);
     let (size, root): (i64, Vec<u8>) = db
-        .query_row("SELECT size, root FROM checkpoints WHERE seq = 2", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT size, root FROM checkpoints WHERE seq = 2",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     // Same name as the real key, so only the key itself tells them apart.
     let forger = NoteSigner::generate("brig.test/ledger").unwrap();
@@ -152,8 +166,11 @@ fn checkpoint_re_signed_with_another_key() {
         &forger,
     )
     .unwrap();
-    db.execute("UPDATE checkpoints SET note = ?1 WHERE seq = 2", params![note])
-        .unwrap();
+    db.execute(
+        "UPDATE checkpoints SET note = ?1 WHERE seq = 2",
+        params![note],
+    )
+    .unwrap();
     let v = verify(&data);
     assert_eq!(v.code, 4, "{}", v.text);
     assert!(v.text.contains("checkpoint #2"), "{}", v.text);
@@ -197,13 +214,17 @@ fn payload_blob_altered() {
     let data = ledger(tmp.path());
     db(&data)
         .execute(
-            "UPDATE blobs SET data = CAST('{\"path\":\"/etc/shadow\"}' AS BLOB) WHERE rowid = 10",
+            "UPDATE blobs SET data = CAST('{\"path\":\"/etc/shadow\"}' AS BLOB) WHERE idx = 9 AND part = 'arguments'",
             [],
         )
         .unwrap();
     let v = verify(&data);
     assert_eq!(v.code, 4, "{}", v.text);
-    assert!(v.text.contains("no longer matches its salted digest"), "{}", v.text);
+    assert!(
+        v.text.contains("no longer matches its salted digest"),
+        "{}",
+        v.text
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

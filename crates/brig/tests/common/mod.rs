@@ -57,7 +57,13 @@ impl Rng {
 /// `n` realistic agent events (tool calls with arguments, decisions, results), as JSONL lines.
 pub fn event_lines(n: usize, seed: u64) -> Vec<String> {
     let mut rng = Rng::new(seed);
-    let tools = ["read_text_file", "write_file", "bash", "http_request", "send_email"];
+    let tools = [
+        "read_text_file",
+        "write_file",
+        "bash",
+        "http_request",
+        "send_email",
+    ];
     (0..n)
         .map(|i| {
             let tool = tools[rng.below(tools.len() as u64) as usize];
