@@ -91,18 +91,21 @@ fn acknowledged_events_survive_sigkill() {
         }
 
         // Everything acknowledged so far is there, where it was acknowledged.
-        let o = run(&data, &["ledger", "show", "--json"]);
-        assert!(o.status.success(), "round {round}: {}", stderr(&o));
-        let stored: BTreeMap<u64, String> = stdout(&o)
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (
-                    v["index"].as_u64().unwrap(),
-                    v["event"]["id"].as_str().unwrap().to_string(),
-                )
+        let stored: BTreeMap<u64, String> = {
+            let db = db(&data);
+            let mut stmt = db.prepare("SELECT idx, id FROM events").unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+                })
+                .unwrap();
+            rows.map(|r| {
+                let (idx, id) = r.unwrap();
+                let uuid = uuid_string(&id);
+                (idx, uuid)
             })
-            .collect();
+            .collect()
+        };
         for (index, id) in &acked {
             assert_eq!(
                 stored.get(index),
@@ -122,4 +125,17 @@ fn acknowledged_events_survive_sigkill() {
         "the appender barely ran ({} acks); the test proved little",
         acked.len()
     );
+}
+
+/// The canonical text form of a 16-byte UUID.
+fn uuid_string(b: &[u8]) -> String {
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
