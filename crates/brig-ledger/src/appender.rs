@@ -39,6 +39,8 @@ pub struct AppenderStats {
     pub appended: u64,
     pub duplicates: u64,
     pub commits: u64,
+    /// Time the writer spent inside append transactions (hashing, writing, fsync).
+    pub busy: Duration,
     pub last_checkpoint: Option<StoredCheckpoint>,
 }
 
@@ -164,7 +166,10 @@ fn commit_group<S: LedgerStore>(
         replies.push((job.batch.len(), job.reply));
         all.extend(job.batch);
     }
-    match ledger.append(&all) {
+    let started = Instant::now();
+    let result = ledger.append(&all);
+    stats.busy += started.elapsed();
+    match result {
         Ok(receipts) => {
             stats.commits += 1;
             let mut rest = receipts.as_slice();

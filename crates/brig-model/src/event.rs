@@ -299,7 +299,12 @@ impl NewEvent {
         let mut blobs = Vec::with_capacity(self.payload.len());
         let mut payload = BTreeMap::new();
         for (name, value) in self.payload {
-            let blob = Blob::seal(canonical_json(&value)?);
+            let bytes = if plain_value(&value) {
+                serde_json::to_vec(&value).map_err(CanonicalError::from)?
+            } else {
+                canonical_json(&value)?
+            };
+            let blob = Blob::seal(bytes);
             payload.insert(name.clone(), blob.payload_ref());
             blobs.push((name, blob));
         }

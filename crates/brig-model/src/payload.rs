@@ -27,11 +27,12 @@ pub struct Blob {
 }
 
 impl Blob {
-    /// Seals `data` under a fresh random salt.
+    /// Seals `data` under a fresh random salt, from the thread-local CSPRNG (ChaCha, seeded
+    /// and periodically reseeded from the operating system): unpredictable, and without a
+    /// system call per payload.
     pub fn seal(data: Vec<u8>) -> Self {
         let mut salt = [0u8; SALT_LEN];
-        // The OS RNG failing is not something a caller can handle; it means no randomness.
-        getrandom::getrandom(&mut salt).expect("the operating system's random source failed");
+        rand::fill(&mut salt);
         Self::seal_with_salt(data, salt)
     }
 
