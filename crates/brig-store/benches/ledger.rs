@@ -177,18 +177,17 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
             interval: Duration::from_secs(10),
         }),
     );
-    // Both runs start from data in memory: the ledger from `NewEvent`s, the baseline from
-    // finished rows. Building the test events is not the ledger's work, so it is not timed.
-    let input: Vec<Vec<NewEvent>> = (0..n)
-        .collect::<Vec<_>>()
-        .chunks(BATCH)
-        .map(|c| c.iter().map(|&i| event(i)).collect())
-        .collect();
-    // Preparing (JSON, salting, hashing) needs no lock, so it runs on both cores while the
+    // Preparing (validation, JSON, salting, hashing) needs no lock, so two producer threads
+    // build and prepare events (building one stands in for parsing its JSON line) while the
     // single writer commits.
     let (tx, rx) = mpsc::sync_channel::<Vec<Prepared>>(8);
-    let mut halves: [Vec<Vec<NewEvent>>; 2] = [Vec::new(), Vec::new()];
-    for (k, chunk) in input.into_iter().enumerate() {
+    let chunks: Vec<Vec<usize>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+        .map(|c| c.to_vec())
+        .collect();
+    let mut halves: [Vec<Vec<usize>>; 2] = [Vec::new(), Vec::new()];
+    for (k, chunk) in chunks.into_iter().enumerate() {
         halves[k % 2].push(chunk);
     }
     let start = Instant::now();
@@ -200,7 +199,7 @@ fn bench_append(ledger_db: &Path, baseline_db: &Path, n: usize) -> (u64, NoteVer
                 for chunk in half {
                     let batch: Vec<Prepared> = chunk
                         .into_iter()
-                        .map(|e| Prepared::new(e).unwrap())
+                        .map(|i| Prepared::new(event(i)).unwrap())
                         .collect();
                     tx.send(batch).unwrap();
                 }
