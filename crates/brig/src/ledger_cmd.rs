@@ -219,7 +219,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
 }
 
 fn human_line(index: u64, e: &Event) -> String {
-    let actions: Vec<String> = e
+    let mut what: Vec<String> = e
         .actions
         .iter()
         .map(|a| match &a.dest {
@@ -227,19 +227,39 @@ fn human_line(index: u64, e: &Event) -> String {
             None => format!("{} {}", a.action, a.target),
         })
         .collect();
-    let decision = e
-        .decision
-        .as_ref()
-        .map(|d| format!(" [{:?}]", d.effect).to_lowercase())
-        .unwrap_or_default();
+    if let Some(d) = &e.decision {
+        let mut s = format!("[{:?}]", d.effect).to_lowercase();
+        if let Some(r) = &d.reason {
+            s.push(' ');
+            s.push_str(r);
+        }
+        what.push(s);
+    }
+    // The few attributes a responder scans for, when the event has them.
+    for key in [
+        "rule",
+        "title",
+        "method",
+        "action",
+        "status",
+        "exit_code",
+        "reporter",
+    ] {
+        if let Some(v) = e.attrs.get(key) {
+            match v.as_str() {
+                Some(s) => what.push(format!("{key}={s}")),
+                None => what.push(format!("{key}={v}")),
+            }
+        }
+    }
     format!(
-        "{index:>8}  {}  {:<18} {:<20} {:<12} {}{decision}  {}",
+        "{index:>8}  {}  {:<18} {:<20} {:<12} {:<16} {}",
         e.ts,
         e.kind.as_str(),
         e.agent,
         e.session.as_deref().unwrap_or("-"),
         e.tool.as_deref().unwrap_or("-"),
-        actions.join("; ")
+        what.join("; ")
     )
 }
 
