@@ -142,12 +142,28 @@ pub struct VerifyOptions<'a> {
     pub deep: bool,
     /// Called now and then with the number of rows checked so far.
     pub progress: Option<&'a dyn Fn(u64)>,
+    /// Checkpoints kept outside the store (saved by an auditor or a witness), already
+    /// signature-checked by the caller. The stored tree must match each of them: this catches
+    /// a rewrite whose author also deleted or replaced every stored checkpoint.
+    pub trusted: &'a [Checkpoint],
 }
 
 /// A checkpoint whose note checked out, waiting for the scan to reach its size.
 struct Pending {
     seq: u64,
     cp: Checkpoint,
+    /// Supplied by the caller rather than read from the store.
+    external: bool,
+}
+
+impl Pending {
+    fn label(&self) -> String {
+        if self.external {
+            format!("the trusted checkpoint of size {}", self.cp.size)
+        } else {
+            format!("checkpoint #{}", self.seq)
+        }
+    }
 }
 
 /// Verifies everything the store holds against `verifier` (the ledger's public key) and
@@ -162,6 +178,11 @@ pub fn verify<S: LedgerStore + ?Sized>(
     let stored = store.checkpoints()?;
     report.checkpoints = stored.len() as u64;
     let mut pending = open_all(&stored, verifier, origin, &mut report);
+    pending.extend(opts.trusted.iter().map(|cp| Pending {
+        seq: 0,
+        cp: cp.clone(),
+        external: true,
+    }));
     pending.sort_by_key(|p| (p.cp.size, p.seq));
 
     let mut scan = Scan {
@@ -196,10 +217,11 @@ pub fn verify<S: LedgerStore + ?Sized>(
         report.push(Problem {
             kind: ProblemKind::CheckpointBeyondEnd,
             index: Some(size),
-            checkpoint: Some(p.seq),
+            checkpoint: (!p.external).then_some(p.seq),
             what: format!(
-                "checkpoint #{} signs {} events but the ledger holds only {size}: events from index {size} on were removed (tail truncated)",
-                p.seq, p.cp.size
+                "{} signs {} events but the ledger holds only {size}: events from index {size} on were removed (tail truncated)",
+                p.label(),
+                p.cp.size
             ),
         });
     }
@@ -273,7 +295,11 @@ fn open_all(
                         ),
                     });
                 }
-                out.push(Pending { seq: s.seq, cp });
+                out.push(Pending {
+                    seq: s.seq,
+                    cp,
+                    external: false,
+                });
             }
         }
     }
@@ -420,10 +446,10 @@ impl Scan<'_> {
                 self.report.push(Problem {
                     kind: ProblemKind::CheckpointMismatch,
                     index: Some(from),
-                    checkpoint: Some(p.seq),
+                    checkpoint: (!p.external).then_some(p.seq),
                     what: format!(
-                        "checkpoint #{} signs a tree of {size} events that differs from the stored one (history rewritten or forked after event {from})",
-                        p.seq
+                        "{} signs a tree of {size} events that differs from the stored one (history rewritten or forked after event {from})",
+                        p.label()
                     ),
                 });
             }

@@ -344,7 +344,7 @@ fn bench_verify(ledger_db: &Path, n: u64, verifier: &NoteVerifier) {
         verifier.name(),
         &VerifyOptions {
             deep: true,
-            progress: None,
+            ..Default::default()
         },
     )
     .unwrap();

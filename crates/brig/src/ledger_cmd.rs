@@ -115,6 +115,10 @@ pub struct VerifyArgs {
     /// references.
     #[arg(long)]
     deep: bool,
+    /// A checkpoint kept outside the data directory (as printed by `brig ledger checkpoint`);
+    /// the ledger must still contain exactly the tree it signs. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    trusted: Vec<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -370,6 +374,20 @@ fn verify_ledger(a: VerifyArgs) -> anyhow::Result<Exit> {
         None => dir.verifier()?,
     };
     let origin = verifier.name().to_string();
+    let mut trusted = Vec::new();
+    for path in &a.trusted {
+        let note =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let cp = brig_ledger::checkpoint::open_checkpoint_for_origin(&note, &verifier, &origin)
+            .with_context(|| {
+                format!(
+                    "{} is not a checkpoint of this ledger signed by {}",
+                    path.display(),
+                    verifier.to_vkey()
+                )
+            })?;
+        trusted.push(cp);
+    }
     let mut store = dir.store()?;
     let total = store.size()?;
     let bar = progress_bar(None, "verifying");
@@ -384,6 +402,7 @@ fn verify_ledger(a: VerifyArgs) -> anyhow::Result<Exit> {
         &VerifyOptions {
             deep: a.deep,
             progress: Some(&tick),
+            trusted: &trusted,
         },
     )?;
     bar.finish_and_clear();

@@ -239,3 +239,38 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn history_rewritten_with_every_stored_checkpoint_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = ledger(tmp.path());
+    // An auditor saved the checkpoint of the first 3000 events outside the data directory.
+    let saved = tmp.path().join("saved.checkpoint");
+    std::fs::write(&saved, run(&data, &["ledger", "checkpoint"]).stdout).unwrap();
+    // Someone with the signing key rewrites the history: the same key, other events, and
+    // fresh, validly signed checkpoints in place of the old ones.
+    std::fs::remove_file(data.join("ledger.db")).unwrap();
+    let _ = std::fs::remove_file(data.join("ledger.db-wal"));
+    let _ = std::fs::remove_file(data.join("ledger.db-shm"));
+    std::fs::File::create(data.join("ledger.db")).unwrap();
+    ingest(&data, tmp.path(), "other.jsonl", &event_lines(3000, 99));
+    // On its own, the rewritten ledger is self-consistent...
+    assert_eq!(verify(&data).code, 0);
+    // ...but not against the checkpoint kept outside.
+    let o = run(
+        &data,
+        &[
+            "ledger",
+            "verify",
+            "--json",
+            "--trusted",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("trusted checkpoint of size 3000"),
+        "{}",
+        stdout(&o)
+    );
+}
