@@ -19,6 +19,19 @@ if [ ! -d ../shared/vectors/tlog ]; then
   echo "warning: ../shared/vectors/tlog is missing; the conformance tests will fail" >&2
 fi
 
+say "MCP reference server for the proxy tests (npm, pinned)"
+mcp_fs_version=2026.8.31
+if [ ! -x target/npm/node_modules/.bin/mcp-server-filesystem ] ||
+   ! grep -q "\"version\": \"$mcp_fs_version\"" target/npm/node_modules/@modelcontextprotocol/server-filesystem/package.json 2>/dev/null; then
+  if ! command -v npm >/dev/null; then
+    echo "installing Node.js and npm"
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+  fi
+  mkdir -p target/npm
+  npm install --prefix target/npm --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/server-filesystem@$mcp_fs_version"
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

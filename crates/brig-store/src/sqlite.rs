@@ -54,6 +54,13 @@ const MIGRATIONS: &[&str] = &[
         note    TEXT NOT NULL,         -- the signed note, byte for byte
         created INTEGER NOT NULL
     );",
+    // 2: the kill switch. One row per contained scope; the history is in the ledger.
+    "CREATE TABLE containment(
+        scope  TEXT PRIMARY KEY,       -- 'agent:<id>', 'workflow:<id>' or 'all'
+        reason TEXT NOT NULL,
+        actor  TEXT NOT NULL,
+        since  INTEGER NOT NULL        -- ns since the Unix epoch
+    );",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -126,6 +133,61 @@ impl SqliteStore {
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)
             .map_err(backend)?;
         tx.commit().map_err(backend)
+    }
+
+    /// Marks `scope` contained (replacing an earlier reason).
+    pub fn contain(&mut self, c: &Containment) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO containment (scope, reason, actor, since) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope) DO UPDATE SET reason = excluded.reason,
+                     actor = excluded.actor, since = excluded.since",
+                params![c.scope.key(), c.reason, c.actor, c.since_nanos],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    /// Lifts containment of `scope`; false when it was not contained.
+    pub fn release(&mut self, scope: &Scope) -> Result<bool, StoreError> {
+        self.conn
+            .execute("DELETE FROM containment WHERE scope = ?1", [scope.key()])
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    /// The containment that stops this agent, if any: everything, its workflow, or itself.
+    pub fn containment_of(
+        &mut self,
+        agent: &str,
+        workflow: Option<&str>,
+    ) -> Result<Option<Containment>, StoreError> {
+        let keys = [
+            Scope::All.key(),
+            Scope::Agent(agent.to_string()).key(),
+            workflow.map_or_else(String::new, |w| Scope::Workflow(w.to_string()).key()),
+        ];
+        self.conn
+            .prepare_cached(
+                "SELECT scope, reason, actor, since FROM containment
+                 WHERE scope IN (?1, ?2, ?3) ORDER BY since LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![keys[0], keys[1], keys[2]], containment_row)
+                    .optional()
+            })
+            .map_err(backend)?
+            .transpose()
+    }
+
+    /// Every contained scope.
+    pub fn containments(&mut self) -> Result<Vec<Containment>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT scope, reason, actor, since FROM containment ORDER BY since")
+            .map_err(backend)?;
+        let rows = stmt.query_map([], containment_row).map_err(backend)?;
+        rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
     }
 
     /// Direct access for tests that must damage the database the way an attacker would.
@@ -399,6 +461,67 @@ impl LedgerStore for SqliteStore {
             .map(|_| ())
             .map_err(backend)
     }
+}
+
+/// What is contained: one agent, one workflow, or every agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Agent(String),
+    Workflow(String),
+    All,
+}
+
+impl Scope {
+    fn key(&self) -> String {
+        match self {
+            Scope::Agent(a) => format!("agent:{a}"),
+            Scope::Workflow(w) => format!("workflow:{w}"),
+            Scope::All => "all".into(),
+        }
+    }
+
+    fn from_key(key: &str) -> Option<Scope> {
+        match key.split_once(':') {
+            Some(("agent", a)) => Some(Scope::Agent(a.into())),
+            Some(("workflow", w)) => Some(Scope::Workflow(w.into())),
+            None if key == "all" => Some(Scope::All),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Agent(a) => write!(f, "agent {a}"),
+            Scope::Workflow(w) => write!(f, "workflow {w}"),
+            Scope::All => f.write_str("every agent"),
+        }
+    }
+}
+
+/// A contained scope: who contained it, when and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Containment {
+    pub scope: Scope,
+    pub reason: String,
+    pub actor: String,
+    pub since_nanos: i64,
+}
+
+fn containment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Containment, StoreError>> {
+    let key: String = r.get(0)?;
+    Ok(match Scope::from_key(&key) {
+        Some(scope) => Ok(Containment {
+            scope,
+            reason: r.get(1)?,
+            actor: r.get(2)?,
+            since_nanos: r.get(3)?,
+        }),
+        None => Err(StoreError::Damaged(format!(
+            "unknown containment scope `{key}`"
+        ))),
+    })
 }
 
 type CheckpointRow = Result<StoredCheckpoint, StoreError>;

@@ -6,7 +6,7 @@
 //! large groups while an interactive pipe gets each event recorded as soon as it arrives.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::exit::Exit;
 use crate::util::progress_bar;
 use crate::DataArgs;
+use brig_gateway::lines::read_line_limited;
 
 /// Events per submission when the input is flowing.
 const BATCH: usize = 2048;
@@ -128,6 +129,12 @@ pub fn run(args: IngestArgs) -> anyhow::Result<Exit> {
         let read = read_line_limited(&mut reader, &mut buf, args.max_line_bytes)
             .with_context(|| format!("reading {}", args.input.display()))?;
         let Some(status) = read else { break };
+        let status = status.map_err(|t| {
+            format!(
+                "line is {} bytes; the limit is {} (--max-line-bytes)",
+                t.len, t.limit
+            )
+        });
         line_count += 1;
         match status.and_then(|()| parse_line(&buf)) {
             Ok(None) => {}
@@ -180,47 +187,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Rejected
     })
-}
-
-/// Reads one line (without its newline) into `buf`. `Ok(None)` at end of input;
-/// `Ok(Some(Err(..)))` for a line refused as too long (the rest of it is skipped).
-fn read_line_limited(
-    r: &mut impl BufRead,
-    buf: &mut Vec<u8>,
-    limit: usize,
-) -> io::Result<Option<Result<(), String>>> {
-    buf.clear();
-    let mut total = 0usize;
-    let mut any = false;
-    loop {
-        let chunk = r.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        any = true;
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i, true),
-            None => (chunk.len(), false),
-        };
-        if total + take <= limit {
-            buf.extend_from_slice(&chunk[..take]);
-        }
-        total += take;
-        r.consume(take + usize::from(done));
-        if done {
-            break;
-        }
-    }
-    if !any {
-        return Ok(None);
-    }
-    if total > limit {
-        buf.clear();
-        return Ok(Some(Err(format!(
-            "line is {total} bytes; the limit is {limit} (--max-line-bytes)"
-        ))));
-    }
-    Ok(Some(Ok(())))
 }
 
 /// Parses and prepares one line. Blank lines are skipped.
@@ -303,26 +269,6 @@ fn print_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lines(input: &[u8], limit: usize) -> Vec<Result<Vec<u8>, String>> {
-        let mut r = io::BufReader::with_capacity(4, input);
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        while let Some(s) = read_line_limited(&mut r, &mut buf, limit).unwrap() {
-            out.push(s.map(|()| buf.clone()));
-        }
-        out
-    }
-
-    #[test]
-    fn splits_lines_and_refuses_long_ones_whole() {
-        let got = lines(b"ab\n0123456789\n\ncd", 5);
-        assert_eq!(got[0], Ok(b"ab".to_vec()));
-        assert!(got[1].as_ref().unwrap_err().contains("10 bytes"));
-        assert_eq!(got[2], Ok(vec![]));
-        assert_eq!(got[3], Ok(b"cd".to_vec()));
-        assert_eq!(got.len(), 4);
-    }
 
     #[test]
     fn parse_errors_say_what_is_wrong() {

@@ -1,6 +1,7 @@
 //! `brig`: incident response for AI agents. One binary; this file is only the command line.
 //! Each subcommand lives in its own module and calls into the library crates.
 
+mod contain;
 mod exit;
 mod ingest;
 mod init;
@@ -49,6 +50,13 @@ enum Command {
     /// Inspect, checkpoint, prove and verify the ledger.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Kill switch: deny every further tool call of an agent, a workflow, or every agent.
+    ///
+    /// Takes effect at the next call through any running proxy that shares the data
+    /// directory. Recorded in the ledger with who, when and why.
+    Contain(contain::ContainArgs),
+    /// Lift a containment (an operator action with a reason, recorded in the ledger).
+    Release(contain::ContainArgs),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -65,6 +73,8 @@ fn main() -> ExitCode {
         Command::Init(a) => init::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Ledger(c) => ledger_cmd::run(c),
+        Command::Contain(a) => contain::contain(a),
+        Command::Release(a) => contain::release(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

@@ -1,0 +1,91 @@
+//! The decision on one tool call: containment first, then policy. Fails closed.
+
+use brig_model::{Action, Decision, Effect};
+use brig_store::SqliteStore;
+use serde_json::Value;
+
+/// What Brig knows about a call when it decides.
+#[derive(Debug)]
+pub struct Call<'a> {
+    pub agent: &'a str,
+    pub workflow: Option<&'a str>,
+    pub task: Option<&'a str>,
+    pub tool: &'a str,
+    pub arguments: &'a Value,
+    pub actions: &'a [Action],
+}
+
+/// A policy engine, as the gateway sees it.
+pub trait Policy: Send {
+    fn decide(&mut self, call: &Call<'_>) -> Decision;
+}
+
+/// Normalizes a tool call into actions.
+pub type Normalizer = Box<dyn Fn(&str, &Value) -> Vec<Action> + Send>;
+
+/// Containment state and policy, consulted for every call.
+pub struct Guard {
+    store: SqliteStore,
+    policy: Box<dyn Policy>,
+    normalize: Normalizer,
+}
+
+fn deny(policy: &str, reason: String) -> Decision {
+    Decision {
+        effect: Effect::Deny,
+        policies: vec![policy.to_string()],
+        reason: Some(reason),
+    }
+}
+
+impl Guard {
+    pub fn new(store: SqliteStore, policy: Box<dyn Policy>, normalize: Normalizer) -> Self {
+        Guard {
+            store,
+            policy,
+            normalize,
+        }
+    }
+
+    pub fn normalize(&self, tool: &str, arguments: &Value) -> Vec<Action> {
+        (self.normalize)(tool, arguments)
+    }
+
+    /// Decides on a call. Containment wins over any policy; an unreadable containment state
+    /// denies.
+    pub fn decide(&mut self, call: &Call<'_>) -> Decision {
+        match self.store.containment_of(call.agent, call.workflow) {
+            Err(e) => {
+                return deny(
+                    "brig.fail-closed",
+                    format!("containment state cannot be read ({e}); denying"),
+                )
+            }
+            Ok(Some(c)) => {
+                return deny(
+                    "brig.containment",
+                    format!("{} is contained by {}: {}", c.scope, c.actor, c.reason),
+                )
+            }
+            Ok(None) => {}
+        }
+        self.policy.decide(call)
+    }
+}
+
+/// A text the agent reads when its call is not run.
+pub fn refusal_text(d: &Decision) -> String {
+    let why = d.reason.as_deref().unwrap_or("no reason given");
+    let what = match d.effect {
+        Effect::Hold => "held for human approval and not run",
+        _ => "blocked by Brig and not run",
+    };
+    if d.policies.is_empty() {
+        format!("This tool call was {what}: {why}")
+    } else {
+        format!(
+            "This tool call was {what}: {why} (policy: {})",
+            d.policies.join(", ")
+        )
+    }
+}
