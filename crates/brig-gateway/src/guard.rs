@@ -73,6 +73,18 @@ impl Guard {
     }
 }
 
+/// The normalizer for an upstream serving `roots`: relative paths resolve against the first
+/// root, as the reference filesystem server resolves them.
+pub fn normalizer(roots: Vec<std::path::PathBuf>) -> Normalizer {
+    Box::new(move |tool, arguments| {
+        let ctx = brig_detect::normalize::ToolContext {
+            cwd: None,
+            roots: &roots,
+        };
+        brig_detect::normalize::normalize(tool, arguments, &ctx)
+    })
+}
+
 /// A text the agent reads when its call is not run.
 pub fn refusal_text(d: &Decision) -> String {
     let why = d.reason.as_deref().unwrap_or("no reason given");

@@ -11,4 +11,5 @@
 pub mod guard;
 pub mod jsonrpc;
 pub mod lines;
+pub mod policy;
 pub mod stdio;

@@ -115,6 +115,8 @@ action_kinds! {
     DataWrite = "data.write", mutates: true;
     /// Bulk export of records.
     DataExport = "data.export", mutates: false;
+    /// A tool Brig has no normalizer for (target = the tool name).
+    ToolCall = "tool.call", mutates: false;
 }
 
 impl fmt::Display for ActionKind {

@@ -411,8 +411,8 @@ impl Event {
 }
 
 /// True when serde writes this map entry exactly as RFC 8785 would: no floats (number
-/// formatting differs) and no key characters at or above U+E000 (UTF-16 order differs from
-/// code-point order only there).
+/// formatting differs), no key characters at or above U+E000 (UTF-16 order differs from
+/// code-point order only there), and nested objects already in key order.
 fn plain_entry((key, value): (&String, &Value)) -> bool {
     plain_key(key) && plain_value(value)
 }
@@ -425,7 +425,9 @@ fn plain_value(v: &Value) -> bool {
     match v {
         Value::Number(n) => !n.is_f64(),
         Value::Array(a) => a.iter().all(plain_value),
-        Value::Object(o) => o.iter().all(plain_entry),
+        // serde_json keeps object keys sorted unless some crate in the build enables its
+        // `preserve_order` feature (Cedar does); then keys come in insertion order.
+        Value::Object(o) => o.keys().is_sorted() && o.iter().all(plain_entry),
         _ => true,
     }
 }
@@ -552,7 +554,7 @@ mod tests {
         e.attrs.insert("exit_code".into(), json!(-1));
         e.attrs.insert(
             "nested".into(),
-            json!({"z": [1, {"b": null, "a": true}], "A": "x"}),
+            json!({"A": "x", "z": [1, {"a": true, "b": null}]}),
         );
         let (event, _) = e.clone().seal().unwrap();
         assert!(event.serde_form_is_canonical());
@@ -560,17 +562,24 @@ mod tests {
             event.canonical_bytes().unwrap(),
             canonical_json(&event).unwrap()
         );
-        // Floats and keys past U+E000 take the general path, and still come out canonical.
+        // Floats, keys past U+E000 and objects whose keys are out of order (as parsed when a
+        // crate in the build turns on serde_json's `preserve_order`) take the general path,
+        // and still come out canonical.
+        let unsorted: Value = serde_json::from_str(r#"{"z": 1, "a": {"y": 2, "b": 3}}"#).unwrap();
+        let keys_kept_in_input_order = !unsorted.as_object().unwrap().keys().is_sorted();
         for (k, v) in [
             ("ratio", json!(0.000001)),
             ("big", json!(1e21)),
             ("\u{10000}", json!(1)),
             ("\u{e000}", json!(2)),
+            ("unsorted", unsorted),
         ] {
             let mut e2 = e.clone();
             e2.attrs.insert(k.into(), v);
             let (event, _) = e2.seal().unwrap();
-            assert!(!event.serde_form_is_canonical(), "{k}");
+            if k != "unsorted" || keys_kept_in_input_order {
+                assert!(!event.serde_form_is_canonical(), "{k}");
+            }
             assert_eq!(
                 event.canonical_bytes().unwrap(),
                 canonical_json(&event).unwrap()

@@ -6,6 +6,7 @@ mod exit;
 mod ingest;
 mod init;
 mod ledger_cmd;
+mod mcp_proxy;
 mod util;
 
 use std::path::PathBuf;
@@ -50,6 +51,14 @@ enum Command {
     /// Inspect, checkpoint, prove and verify the ledger.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
+    /// Stand in front of an MCP server (stdio): record every message, decide every tool call.
+    ///
+    /// Give your agent's MCP client this command instead of the server's, with the server's
+    /// command line after `--`. Every tool call is recorded durably before it is forwarded,
+    /// checked against containment and policy, and refused with a readable tool error when
+    /// denied. Example:
+    ///   brig mcp-proxy --agent notes-bot -- npx @modelcontextprotocol/server-filesystem ~/notes
+    McpProxy(mcp_proxy::McpProxyArgs),
     /// Kill switch: deny every further tool call of an agent, a workflow, or every agent.
     ///
     /// Takes effect at the next call through any running proxy that shares the data
@@ -73,6 +82,7 @@ fn main() -> ExitCode {
         Command::Init(a) => init::run(a),
         Command::Ingest(a) => ingest::run(a),
         Command::Ledger(c) => ledger_cmd::run(c),
+        Command::McpProxy(a) => mcp_proxy::run_proxy(a),
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
     };

@@ -1,0 +1,89 @@
+//! `brig mcp-proxy`: stand in the path of an agent's MCP tools (stdio).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use brig_gateway::guard::{normalizer, Guard};
+use brig_gateway::policy::CedarPolicy;
+use brig_gateway::stdio::{run, ProxyOptions};
+use clap::Args;
+
+use crate::exit::Exit;
+use crate::DataArgs;
+
+#[derive(Args)]
+pub struct McpProxyArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The agent's identity (every event and decision is attributed to it).
+    #[arg(long, value_name = "ID")]
+    agent: String,
+    /// The workflow the agent runs in (containment can freeze a whole workflow).
+    #[arg(long, value_name = "W")]
+    workflow: Option<String>,
+    /// The task the agent was given, as declared (recorded; policies and rules read it).
+    #[arg(long, value_name = "TEXT")]
+    task: Option<String>,
+    /// Directory of Cedar policies (*.cedar) [default: Brig's built-in policy]
+    #[arg(long, value_name = "DIR")]
+    policy: Option<PathBuf>,
+    /// A directory the upstream serves (repeatable) [default: the directories named in the
+    /// upstream command line]
+    #[arg(long, value_name = "DIR")]
+    root: Vec<PathBuf>,
+    /// Largest JSON-RPC message accepted from either side, in bytes.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    max_message_bytes: usize,
+    /// The upstream MCP server's command line, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// Absolute, symlink-free form of a path when it exists; absolute otherwise.
+fn absolute(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    })
+}
+
+/// The directories the upstream serves: as given, or those named on its command line.
+fn served_roots(args: &McpProxyArgs) -> Vec<PathBuf> {
+    if !args.root.is_empty() {
+        return args.root.iter().map(|r| absolute(r)).collect();
+    }
+    args.command
+        .iter()
+        .skip(1)
+        .map(Path::new)
+        .filter(|p| p.is_dir())
+        .map(absolute)
+        .collect()
+}
+
+pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
+    let dir = brig_store::DataDir::open(&args.data.data)?;
+    let roots = served_roots(&args);
+    let brig_owned = vec![absolute(dir.root())];
+    let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
+        .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
+    let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
+    let opts = ProxyOptions {
+        agent: args.agent.clone(),
+        workflow: args.workflow.clone(),
+        task: args.task.clone(),
+        max_message_bytes: args.max_message_bytes,
+        command: args.command.clone(),
+    };
+    let code = run(
+        opts,
+        &dir,
+        guard,
+        std::io::stdin(),
+        Box::new(std::io::stdout()),
+    )
+    .context("brig mcp-proxy")?;
+    Ok(if code == 0 { Exit::Ok } else { Exit::Error })
+}

@@ -1,0 +1,247 @@
+//! `brig mcp-proxy` in front of the real MCP reference filesystem server
+//! (`@modelcontextprotocol/server-filesystem` from npm, installed by scripts/test.sh), driven
+//! by a JSON-RPC client over stdio the way an agent's MCP client drives it.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn server_bin() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/npm/node_modules/.bin/mcp-server-filesystem");
+    assert!(
+        bin.exists(),
+        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference server",
+        bin.display()
+    );
+    bin
+}
+
+/// An MCP client session through the proxy.
+struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<Value>,
+    next_id: u64,
+}
+
+impl Session {
+    fn start(data: &Path, agent: &str, workspace: &Path) -> Session {
+        let mut child = brig()
+            .args([
+                "mcp-proxy",
+                "--agent",
+                agent,
+                "--workflow",
+                "repo-maintenance",
+            ])
+            .args(["--task", "Tidy the notes in the workspace", "--data"])
+            .arg(data)
+            .arg("--")
+            .arg("node")
+            .arg(server_bin())
+            .arg(workspace)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("proxy wrote a line that is not JSON ({e}): {line}")
+                });
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Session {
+            child,
+            stdin,
+            lines,
+            next_id: 1,
+        };
+        let init = s.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "brig-test", "version": "1"}}),
+        );
+        assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
+        s.send_raw(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string());
+        s
+    }
+
+    fn send_raw(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for the response with this id (server notifications in between are skipped).
+    fn wait_for(&mut self, id: &Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no response to request {id}"));
+            if &v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+        self.wait_for(&id)
+    }
+
+    fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
+    }
+
+    fn finish(mut self) {
+        drop(self.stdin);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the proxy did not exit after stdin closed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn text(response: &Value) -> String {
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn refused(response: &Value) -> bool {
+    response["result"]["isError"] == json!(true)
+}
+
+#[test]
+fn proxy_records_decides_and_contains_against_the_real_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("notes.md"), "hello from the workspace\n").unwrap();
+
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    let tools = s.request("tools/list", json!({}));
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"read_text_file") && names.contains(&"write_file"),
+        "{names:?}"
+    );
+
+    // A read inside the served directory goes through.
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(!refused(&r), "{r}");
+    assert!(text(&r).contains("hello from the workspace"), "{r}");
+
+    // An ordinary write inside it too, and reaches the disk.
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("todo.md"), "content": "- ship\n"}),
+    );
+    assert!(!refused(&r), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("todo.md")).unwrap(),
+        "- ship\n"
+    );
+
+    // Brig's own files are off limits whatever the policy.
+    let key = data.join("keys/ledger.key");
+    let r = s.call("write_file", json!({"path": key, "content": "x"}));
+    assert!(refused(&r), "{r}");
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("PRIVATE+KEY"));
+
+    // A malformed line gets a JSON-RPC error; the session goes on.
+    s.send_raw("{this is not json");
+    let err = s.wait_for(&Value::Null);
+    assert_eq!(err["error"]["code"], json!(-32700), "{err}");
+
+    // Kill switch mid-session: the very next call is denied...
+    let o = run(
+        &data,
+        &["contain", "--agent", "notes-agent", "--reason", "drill"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(refused(&r), "{r}");
+    assert!(text(&r).contains("contained"), "{r}");
+    // ...and allowed again once released.
+    let o = run(
+        &data,
+        &[
+            "release",
+            "--agent",
+            "notes-agent",
+            "--reason",
+            "drill over",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(!refused(&r), "{r}");
+    s.finish();
+
+    // Every step is in the ledger, and the ledger verifies.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .collect();
+    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!(count("tool.call"), 5, "{events:#?}");
+    assert_eq!(count("policy.decision"), 5);
+    assert_eq!(count("tool.result"), 3, "only forwarded calls have results");
+    assert_eq!(count("operator.action"), 2);
+    assert!(
+        count("protocol.message") >= 4,
+        "initialize, tools/list and their answers"
+    );
+    assert_eq!(count("agent.prompt"), 1);
+    let denied: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "policy.decision" && e["decision"]["effect"] == "deny")
+        .collect();
+    assert_eq!(denied.len(), 2, "the key write and the contained read");
+    let write_key = events
+        .iter()
+        .find(|e| e["kind"] == "tool.call" && e["actions"][0]["target"] == json!(key))
+        .expect("the refused write is recorded with its normalized target");
+    assert_eq!(write_key["actions"][0]["action"], "file.write");
+    let o = run(&data, &["ledger", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
