@@ -34,6 +34,10 @@ struct Session {
 
 impl Session {
     fn start(data: &Path, agent: &str, workspace: &Path) -> Session {
+        Self::start_with(data, agent, workspace, &[])
+    }
+
+    fn start_with(data: &Path, agent: &str, workspace: &Path, extra: &[&str]) -> Session {
         let mut child = brig()
             .args([
                 "mcp-proxy",
@@ -42,6 +46,7 @@ impl Session {
                 "--workflow",
                 "repo-maintenance",
             ])
+            .args(extra)
             .args(["--task", "Tidy the notes in the workspace", "--data"])
             .arg(data)
             .arg("--")
@@ -244,4 +249,75 @@ fn proxy_records_decides_and_contains_against_the_real_server() {
     assert_eq!(write_key["actions"][0]["action"], "file.write");
     let o = run(&data, &["ledger", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn oversize_messages_and_batched_calls_are_refused_and_the_session_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("a.txt"), "a\n").unwrap();
+    let mut s = Session::start_with(&data, "probe", &ws, &["--max-message-bytes", "100000"]);
+
+    let huge = json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+                      "params": {"name": "write_file", "arguments": {"path": ws.join("big"), "content": "x".repeat(200_000)}}});
+    s.send_raw(&huge.to_string());
+    let err = s.wait_for(&Value::Null);
+    assert_eq!(err["error"]["code"], json!(-32600), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the limit"),
+        "{err}"
+    );
+    assert!(
+        !ws.join("big").exists(),
+        "the oversize call must not have reached the server"
+    );
+
+    let batch = json!([{"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                        "params": {"name": "write_file", "arguments": {"path": ws.join("b"), "content": "b"}}}]);
+    s.send_raw(&batch.to_string());
+    let err = s.wait_for(&Value::Null);
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("batch"),
+        "{err}"
+    );
+    assert!(!ws.join("b").exists());
+
+    // Still working afterwards.
+    let r = s.call("read_text_file", json!({"path": ws.join("a.txt")}));
+    assert!(!refused(&r) && text(&r) == "a\n", "{r}");
+    s.finish();
+    assert!(run(&data, &["ledger", "verify"]).status.success());
+}
+
+#[test]
+fn a_broken_policy_set_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("bad.cedar"),
+        "permit(principal, action, resource)\nwhen { resource.owner == \"me\" };\n",
+    )
+    .unwrap();
+    let o = brig()
+        .args(["mcp-proxy", "--agent", "a", "--policy"])
+        .arg(&policies)
+        .arg("--data")
+        .arg(&data)
+        .args(["--", "node"])
+        .arg(server_bin())
+        .arg(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("bad.cedar:2"), "names file and line: {err}");
+    assert!(err.contains("refuses to start"), "{err}");
 }
