@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use brig_ledger::appender::{Appender, Checkpointing};
 use brig_ledger::Prepared;
-use brig_model::{Effect, EventId, EventKind, NewEvent};
-use brig_store::DataDir;
+use brig_model::{Effect, EventId, EventKind, NewEvent, Timestamp};
+use brig_store::{Approval, DataDir};
 use serde_json::{json, Value};
 
 use crate::guard::{refusal_text, Call, Guard};
@@ -56,6 +56,8 @@ pub struct ProxyOptions {
     pub max_message_bytes: usize,
     /// The upstream server's command line.
     pub command: Vec<OsString>,
+    /// How long a call held for approval waits for a decision before it is refused.
+    pub approval_timeout: Duration,
 }
 
 /// Builds and records this session's events.
@@ -84,13 +86,16 @@ impl Recorder {
     }
 
     /// Records and waits until durable.
-    fn record_durably(&self, events: Vec<NewEvent>) -> Result<(), String> {
+    /// Records and waits until durable; returns the events' ledger indices.
+    fn record_durably(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, String> {
         let prepared = events
             .into_iter()
             .map(Prepared::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        self.appender.append(prepared).map(drop)
+        self.appender
+            .append(prepared)
+            .map(|r| r.iter().map(|r| r.index).collect())
     }
 
     fn message(&self, direction: &str, msg: &Message, raw: Value) -> NewEvent {
@@ -186,15 +191,35 @@ pub fn run(
         std::thread::spawn(move || server_to_client(upstream_out, limit, &rec, &out, &pending))
     };
 
-    client_to_server(
+    let mut waiting = Vec::new();
+    let result = client_to_server(
         client_in,
+        data,
+        &mut waiting,
         &opts,
         &rec,
         &mut guard,
         &out,
         &upstream_in,
         &pending,
-    )?;
+    );
+    // The agent is gone: calls still held can no longer be answered.
+    if let Ok(mut store) = data.store() {
+        for (approval, _) in &waiting {
+            let now = Timestamp::now().unix_nanos();
+            let _ = store.settle_approval(
+                approval,
+                "cancelled",
+                "brig",
+                "the agent's session ended",
+                now,
+            );
+        }
+    }
+    for (_, w) in waiting {
+        let _ = w.join();
+    }
+    result?;
 
     // The agent is done: close the server's stdin and give it a moment to finish.
     upstream_in.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -238,8 +263,11 @@ fn forward(upstream: &Shared<Option<ChildStdin>>, line: &[u8]) -> bool {
 const TO_SERVER: &str = "agent_to_server";
 const TO_AGENT: &str = "server_to_agent";
 
+#[allow(clippy::too_many_arguments)]
 fn client_to_server(
     client_in: impl Read,
+    data: &DataDir,
+    waiting: &mut Vec<(String, std::thread::JoinHandle<()>)>,
     opts: &ProxyOptions,
     rec: &Recorder,
     guard: &mut Guard,
@@ -289,23 +317,43 @@ fn client_to_server(
                     tool,
                     arguments,
                 };
-                if call.decide_and_record(opts, rec, guard, out) {
-                    pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                        id_key(id),
-                        Pending {
-                            tool: tool.clone(),
-                            call: call_id(id),
-                        },
-                    );
-                    if !forward(upstream, &buf) {
-                        reply(
-                            out,
-                            &jsonrpc::error(
-                                id.clone(),
-                                jsonrpc::INVALID_REQUEST,
-                                "the upstream server is gone",
-                            ),
+                match call.decide_and_record(opts, rec, guard, out) {
+                    Outcome::Forward => {
+                        pending.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                            id_key(id),
+                            Pending {
+                                tool: tool.clone(),
+                                call: call_id(id),
+                            },
                         );
+                        if !forward(upstream, &buf) {
+                            reply(
+                                out,
+                                &jsonrpc::error(
+                                    id.clone(),
+                                    jsonrpc::INVALID_REQUEST,
+                                    "the upstream server is gone",
+                                ),
+                            );
+                        }
+                    }
+                    Outcome::Refused => {}
+                    Outcome::Held(approval) => {
+                        let held = Held {
+                            approval: approval.clone(),
+                            id: id.clone(),
+                            tool: tool.clone(),
+                            line: buf.clone(),
+                        };
+                        let ctx = Waiting {
+                            data: data.clone(),
+                            opts: opts.clone(),
+                            rec: rec.clone(),
+                            out: out.clone(),
+                            upstream: upstream.clone(),
+                            pending: pending.clone(),
+                        };
+                        waiting.push((approval, std::thread::spawn(move || ctx.run(held))));
                     }
                 }
             }
@@ -353,15 +401,14 @@ struct ToolCall<'a> {
 }
 
 impl ToolCall<'_> {
-    /// Decides, records call and decision durably, and answers a refused call. Returns
-    /// whether the call may be forwarded.
+    /// Decides, records call and decision durably, and answers a refused call.
     fn decide_and_record(
         &self,
         opts: &ProxyOptions,
         rec: &Recorder,
         guard: &mut Guard,
         out: &Shared<Box<dyn Write + Send>>,
-    ) -> bool {
+    ) -> Outcome {
         let actions = guard.normalize(self.tool, self.arguments);
         let decision = guard.decide(&Call {
             agent: &opts.agent,
@@ -371,6 +418,7 @@ impl ToolCall<'_> {
             arguments: self.arguments,
             actions: &actions,
         });
+        let summary = summarize(&actions, self.tool);
         let mut call = rec.event(EventKind::ToolCall);
         call.tool = Some(self.tool.to_string());
         call.call = Some(call_id(self.id));
@@ -384,21 +432,191 @@ impl ToolCall<'_> {
         decided.actions = actions;
         decided.decision = Some(decision.clone());
         // Write-ahead: nothing is forwarded unless the call and its decision are durable.
-        if let Err(e) = rec.record_durably(vec![call, decided]) {
-            let text = format!(
-                "This tool call was blocked by Brig and not run: the ledger cannot be written ({e}), and Brig fails closed"
+        let indices = match rec.record_durably(vec![call, decided]) {
+            Ok(i) => i,
+            Err(e) => {
+                let text = format!(
+                    "This tool call was blocked by Brig and not run: the ledger cannot be written ({e}), and Brig fails closed"
+                );
+                reply(out, &jsonrpc::tool_refusal(self.id.clone(), &text));
+                return Outcome::Refused;
+            }
+        };
+        match decision.effect {
+            Effect::Allow => Outcome::Forward,
+            Effect::Deny => {
+                reply(
+                    out,
+                    &jsonrpc::tool_refusal(self.id.clone(), &refusal_text(&decision)),
+                );
+                Outcome::Refused
+            }
+            Effect::Hold => {
+                let approval = Approval {
+                    id: EventId::new().to_string(),
+                    event_index: indices[0],
+                    agent: opts.agent.clone(),
+                    workflow: opts.workflow.clone(),
+                    tool: self.tool.to_string(),
+                    summary,
+                    policies: decision.policies.join(","),
+                    status: "pending".into(),
+                    created_nanos: Timestamp::now().unix_nanos(),
+                    decided_nanos: None,
+                    decided_by: None,
+                    reason: decision.reason.clone(),
+                };
+                match guard.hold(&approval) {
+                    Ok(()) => {
+                        let mut e = rec.event(EventKind::ApprovalRequest);
+                        e.tool = Some(self.tool.to_string());
+                        e.call = Some(call_id(self.id));
+                        e.attrs.insert("approval".into(), json!(approval.id));
+                        e.attrs.insert("event_index".into(), json!(indices[0]));
+                        rec.record(e);
+                        Outcome::Held(approval.id)
+                    }
+                    Err(e) => {
+                        let text = format!(
+                            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
+                        );
+                        reply(out, &jsonrpc::tool_refusal(self.id.clone(), &text));
+                        Outcome::Refused
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What happens to a tools/call after the decision.
+enum Outcome {
+    Forward,
+    Refused,
+    /// Queued for approval under this id.
+    Held(String),
+}
+
+/// One line a person can read: what the call does.
+fn summarize(actions: &[brig_model::Action], tool: &str) -> String {
+    if actions.is_empty() {
+        return tool.to_string();
+    }
+    actions
+        .iter()
+        .map(|a| match &a.dest {
+            Some(d) => format!("{} {} -> {d}", a.action, a.target),
+            None => format!("{} {}", a.action, a.target),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How often a held call looks at the approval queue.
+const APPROVAL_POLL: Duration = Duration::from_millis(100);
+
+/// A call waiting for a human.
+struct Held {
+    approval: String,
+    id: Value,
+    tool: String,
+    line: Vec<u8>,
+}
+
+/// What a waiting call needs to finish either way.
+struct Waiting {
+    data: DataDir,
+    opts: ProxyOptions,
+    rec: Recorder,
+    out: Shared<Box<dyn Write + Send>>,
+    upstream: Shared<Option<ChildStdin>>,
+    pending: Shared<HashMap<String, Pending>>,
+}
+
+impl Waiting {
+    /// Polls the approval queue (and containment: containing the agent cancels its held
+    /// calls) until the call is approved, denied, cancelled or times out.
+    fn run(self, held: Held) {
+        let deadline = Instant::now() + self.opts.approval_timeout;
+        let mut store = match self.data.store() {
+            Ok(s) => s,
+            Err(e) => {
+                return self.refuse(&held, &format!("the approval queue cannot be read ({e})"))
+            }
+        };
+        loop {
+            match store.containment_of(&self.opts.agent, self.opts.workflow.as_deref()) {
+                Ok(None) => {}
+                Ok(Some(c)) => {
+                    let why = format!("cancelled: {} is contained ({})", c.scope, c.reason);
+                    return self.close(&mut store, &held, "cancelled", &why);
+                }
+                Err(e) => {
+                    let why = format!("containment state cannot be read ({e})");
+                    return self.close(&mut store, &held, "cancelled", &why);
+                }
+            }
+            match store.approval(&held.approval) {
+                Ok(Some(a)) if a.status == "approved" => return self.forward(&held),
+                Ok(Some(a)) if a.status != "pending" => {
+                    let by = a.decided_by.unwrap_or_else(|| "?".into());
+                    let why = a.reason.unwrap_or_default();
+                    return self.refuse(&held, &format!("{} by {by}: {why}", a.status));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return self.refuse(&held, &format!("the approval queue cannot be read ({e})"))
+                }
+            }
+            if Instant::now() >= deadline {
+                let why = format!(
+                    "no decision within {} s (the default is to deny)",
+                    self.opts.approval_timeout.as_secs()
+                );
+                return self.close(&mut store, &held, "expired", &why);
+            }
+            std::thread::sleep(APPROVAL_POLL);
+        }
+    }
+
+    fn forward(&self, held: &Held) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                id_key(&held.id),
+                Pending {
+                    tool: held.tool.clone(),
+                    call: call_id(&held.id),
+                },
             );
-            reply(out, &jsonrpc::tool_refusal(self.id.clone(), &text));
-            return false;
+        if !forward(&self.upstream, &held.line) {
+            self.refuse(held, "approved, but the upstream server is gone");
         }
-        if decision.effect == Effect::Allow {
-            return true;
+    }
+
+    fn refuse(&self, held: &Held, why: &str) {
+        let text = format!("This tool call was held for approval and not run: {why}");
+        reply(&self.out, &jsonrpc::tool_refusal(held.id.clone(), &text));
+    }
+
+    /// Settles the approval as Brig (timeout, containment), records that, then refuses.
+    fn close(&self, store: &mut brig_store::SqliteStore, held: &Held, status: &str, why: &str) {
+        let now = Timestamp::now().unix_nanos();
+        if let Ok(true) = store.settle_approval(&held.approval, status, "brig", why, now) {
+            let mut e = self.rec.event(EventKind::ApprovalDecision);
+            e.tool = Some(held.tool.clone());
+            e.call = Some(call_id(&held.id));
+            e.attrs.insert("approval".into(), json!(held.approval));
+            e.attrs.insert("status".into(), json!(status));
+            e.decision = Some(brig_model::Decision {
+                effect: Effect::Deny,
+                policies: vec!["brig.approvals".into()],
+                reason: Some(why.to_string()),
+            });
+            self.rec.record(e);
         }
-        reply(
-            out,
-            &jsonrpc::tool_refusal(self.id.clone(), &refusal_text(&decision)),
-        );
-        false
+        self.refuse(held, why);
     }
 }
 

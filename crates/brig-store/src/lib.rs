@@ -8,4 +8,4 @@ mod datadir;
 mod sqlite;
 
 pub use datadir::{DataDir, DataDirError, DEFAULT_DATA_DIR};
-pub use sqlite::{Containment, Scope, SqliteStore};
+pub use sqlite::{Approval, Containment, Scope, SqliteStore};

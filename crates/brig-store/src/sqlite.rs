@@ -61,6 +61,23 @@ const MIGRATIONS: &[&str] = &[
         actor  TEXT NOT NULL,
         since  INTEGER NOT NULL        -- ns since the Unix epoch
     );",
+    // 3: calls held for a human decision. The call itself (arguments and all) is in the
+    // ledger at `event_index`; this is only the queue.
+    "CREATE TABLE approvals(
+        id          TEXT PRIMARY KEY,
+        event_index INTEGER NOT NULL,  -- the held tool.call in the ledger
+        agent       TEXT NOT NULL,
+        workflow    TEXT,
+        tool        TEXT NOT NULL,
+        summary     TEXT NOT NULL,     -- the call's normalized actions, for people
+        policies    TEXT NOT NULL,     -- the policies that held it, comma-separated
+        status      TEXT NOT NULL,     -- pending | approved | denied | expired | cancelled
+        created     INTEGER NOT NULL,
+        decided     INTEGER,
+        decided_by  TEXT,
+        reason      TEXT
+    );
+    CREATE INDEX approvals_status ON approvals(status);",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -188,6 +205,71 @@ impl SqliteStore {
             .map_err(backend)?;
         let rows = stmt.query_map([], containment_row).map_err(backend)?;
         rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
+    }
+
+    /// Queues a held call.
+    pub fn add_approval(&mut self, a: &Approval) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO approvals (id, event_index, agent, workflow, tool, summary, policies,
+                     status, created, decided, decided_by, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    a.id,
+                    to_i64(a.event_index),
+                    a.agent,
+                    a.workflow,
+                    a.tool,
+                    a.summary,
+                    a.policies,
+                    a.status,
+                    a.created_nanos,
+                    a.decided_nanos,
+                    a.decided_by,
+                    a.reason
+                ],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    pub fn approval(&mut self, id: &str) -> Result<Option<Approval>, StoreError> {
+        self.conn
+            .prepare_cached(&format!("{APPROVAL_COLUMNS} WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([id], approval_row).optional())
+            .map_err(backend)
+    }
+
+    /// Approvals, oldest first; only pending ones unless `all`.
+    pub fn approvals(&mut self, all: bool) -> Result<Vec<Approval>, StoreError> {
+        let sql = if all {
+            format!("{APPROVAL_COLUMNS} ORDER BY created")
+        } else {
+            format!("{APPROVAL_COLUMNS} WHERE status = 'pending' ORDER BY created")
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = stmt.query_map([], approval_row).map_err(backend)?;
+        rows.map(|r| r.map_err(backend)).collect()
+    }
+
+    /// Settles a pending approval. False when it was no longer pending (someone else, a
+    /// timeout or containment settled it first).
+    pub fn settle_approval(
+        &mut self,
+        id: &str,
+        status: &str,
+        by: &str,
+        reason: &str,
+        at_nanos: i64,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE approvals SET status = ?2, decided_by = ?3, reason = ?4, decided = ?5
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, status, by, reason, at_nanos],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
     }
 
     /// Direct access for tests that must damage the database the way an attacker would.
@@ -521,6 +603,44 @@ fn containment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Containment
         None => Err(StoreError::Damaged(format!(
             "unknown containment scope `{key}`"
         ))),
+    })
+}
+
+/// A tool call held for a human decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub id: String,
+    pub event_index: u64,
+    pub agent: String,
+    pub workflow: Option<String>,
+    pub tool: String,
+    pub summary: String,
+    pub policies: String,
+    /// `pending`, `approved`, `denied`, `expired` or `cancelled`.
+    pub status: String,
+    pub created_nanos: i64,
+    pub decided_nanos: Option<i64>,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+}
+
+const APPROVAL_COLUMNS: &str = "SELECT id, event_index, agent, workflow, tool, summary, policies,
+    status, created, decided, decided_by, reason FROM approvals";
+
+fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Approval> {
+    Ok(Approval {
+        id: r.get(0)?,
+        event_index: r.get::<_, i64>(1)? as u64,
+        agent: r.get(2)?,
+        workflow: r.get(3)?,
+        tool: r.get(4)?,
+        summary: r.get(5)?,
+        policies: r.get(6)?,
+        status: r.get(7)?,
+        created_nanos: r.get(8)?,
+        decided_nanos: r.get(9)?,
+        decided_by: r.get(10)?,
+        reason: r.get(11)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `brig`: incident response for AI agents. One binary; this file is only the command line.
 //! Each subcommand lives in its own module and calls into the library crates.
 
+mod approvals;
 mod contain;
 mod exit;
 mod ingest;
@@ -66,6 +67,9 @@ enum Command {
     Contain(contain::ContainArgs),
     /// Lift a containment (an operator action with a reason, recorded in the ledger).
     Release(contain::ContainArgs),
+    /// Tool calls held for a human decision: list, approve, deny.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::McpProxy(a) => mcp_proxy::run_proxy(a),
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
+        Command::Approvals(c) => approvals::run(c),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

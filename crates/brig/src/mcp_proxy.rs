@@ -35,6 +35,10 @@ pub struct McpProxyArgs {
     /// Largest JSON-RPC message accepted from either side, in bytes.
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     max_message_bytes: usize,
+    /// How long a call held for approval waits for `brig approvals approve|deny` before it
+    /// is refused (seconds).
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    approval_timeout: u64,
     /// The upstream MCP server's command line, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -76,6 +80,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         task: args.task.clone(),
         max_message_bytes: args.max_message_bytes,
         command: args.command.clone(),
+        approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
     };
     let code = run(
         opts,

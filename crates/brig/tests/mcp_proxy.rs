@@ -321,3 +321,133 @@ fn a_broken_policy_set_refuses_to_start() {
     assert!(err.contains("bad.cedar:2"), "names file and line: {err}");
     assert!(err.contains("refuses to start"), "{err}");
 }
+
+/// Sends a tools/call without waiting; returns its id.
+fn send_call(s: &mut Session, tool: &str, arguments: Value) -> Value {
+    let id = json!(s.next_id);
+    s.next_id += 1;
+    s.send_raw(
+        &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments}})
+        .to_string(),
+    );
+    id
+}
+
+/// Waits until exactly one approval is pending and returns its id.
+fn pending_approval(data: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = run(data, &["approvals", "list", "--json"]);
+        let lines: Vec<Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if let [one] = lines.as_slice() {
+            assert_eq!(one["status"], "pending");
+            return one["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no pending approval appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn held_calls_wait_for_an_operator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("repo");
+    std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/coding-agent");
+    let mut s = Session::start_with(
+        &data,
+        "coder",
+        &ws,
+        &[
+            "--policy",
+            policies.to_str().unwrap(),
+            "--approval-timeout",
+            "30",
+        ],
+    );
+    let ci = ws.join(".github/workflows/ci.yml");
+
+    // Approved: the write runs only after the operator says so.
+    let id = send_call(
+        &mut s,
+        "write_file",
+        json!({"path": ci, "content": "on: push\n"}),
+    );
+    let approval = pending_approval(&data);
+    assert!(!ci.exists(), "a held call must not run before approval");
+    let o = run(
+        &data,
+        &["approvals", "approve", &approval, "--reason", "reviewed"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = s.wait_for(&id);
+    assert!(!refused(&r), "{r}");
+    assert_eq!(std::fs::read_to_string(&ci).unwrap(), "on: push\n");
+
+    // Denied: the agent reads the operator's reason.
+    let id = send_call(
+        &mut s,
+        "write_file",
+        json!({"path": ci, "content": "on: []\n"}),
+    );
+    let approval = pending_approval(&data);
+    let o = run(
+        &data,
+        &[
+            "approvals",
+            "deny",
+            &approval,
+            "--reason",
+            "not part of the task",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = s.wait_for(&id);
+    assert!(
+        refused(&r) && text(&r).contains("not part of the task"),
+        "{r}"
+    );
+    assert_eq!(std::fs::read_to_string(&ci).unwrap(), "on: push\n");
+
+    // Containment cancels what is held.
+    let id = send_call(&mut s, "write_file", json!({"path": ci, "content": "x\n"}));
+    pending_approval(&data);
+    let o = run(&data, &["contain", "--agent", "coder", "--reason", "stop"]);
+    assert!(o.status.success());
+    let r = s.wait_for(&id);
+    assert!(refused(&r) && text(&r).contains("contained"), "{r}");
+    s.finish();
+
+    let o = run(&data, &["approvals", "list", "--all", "--json"]);
+    let statuses: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(statuses, ["approved", "denied", "cancelled"]);
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let kinds: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event"]["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "approval.request").count(), 3);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "approval.decision").count(),
+        3
+    );
+    assert!(run(&data, &["ledger", "verify"]).status.success());
+}

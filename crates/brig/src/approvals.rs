@@ -1,0 +1,134 @@
+//! `brig approvals`: the queue of tool calls held for a human decision.
+
+use anyhow::{bail, Context};
+use brig_ledger::Prepared;
+use brig_model::{Decision, Effect, EventKind, NewEvent, Timestamp};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::exit::Exit;
+use crate::DataArgs;
+
+#[derive(Subcommand)]
+pub enum ApprovalsCommand {
+    /// Calls waiting for a decision (with --all, every approval and how it ended).
+    List(ListArgs),
+    /// Let a held call run.
+    Approve(DecideArgs),
+    /// Refuse a held call (the agent reads the reason).
+    Deny(DecideArgs),
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long)]
+    all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct DecideArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The approval id (from `brig approvals list`).
+    id: String,
+    /// Why (required: it goes into the ledger, and the agent reads it on a deny).
+    #[arg(long)]
+    reason: String,
+    /// Who decides [default: $USER]
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+pub fn run(cmd: ApprovalsCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        ApprovalsCommand::List(a) => list(a),
+        ApprovalsCommand::Approve(a) => decide(a, true),
+        ApprovalsCommand::Deny(a) => decide(a, false),
+    }
+}
+
+fn list(a: ListArgs) -> anyhow::Result<Exit> {
+    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let approvals = dir.store()?.approvals(a.all)?;
+    if a.json {
+        for x in &approvals {
+            println!(
+                "{}",
+                json!({"id": x.id, "status": x.status, "agent": x.agent, "workflow": x.workflow,
+                       "tool": x.tool, "actions": x.summary, "policies": x.policies,
+                       "ledger_index": x.event_index,
+                       "created": Timestamp::from_unix_nanos(x.created_nanos),
+                       "decided_by": x.decided_by, "reason": x.reason})
+            );
+        }
+    } else if approvals.is_empty() {
+        println!("no {}approvals", if a.all { "" } else { "pending " });
+    } else {
+        for x in &approvals {
+            println!(
+                "{}  {:<9} {}  {} {}: {}  (held by {}; call at ledger index {})",
+                x.id,
+                x.status,
+                Timestamp::from_unix_nanos(x.created_nanos),
+                x.agent,
+                x.tool,
+                x.summary,
+                x.policies,
+                x.event_index
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn decide(a: DecideArgs, approve: bool) -> anyhow::Result<Exit> {
+    if a.reason.trim().is_empty() {
+        bail!("--reason must say why (it is recorded in the ledger)");
+    }
+    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let mut store = dir.store()?;
+    let actor = a
+        .actor
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into());
+    let approval = store
+        .approval(&a.id)?
+        .with_context(|| format!("no approval with id {}", a.id))?;
+    let status = if approve { "approved" } else { "denied" };
+    let now = Timestamp::now().unix_nanos();
+    if !store.settle_approval(&a.id, status, &actor, &a.reason, now)? {
+        bail!(
+            "approval {} is no longer pending (it was {} by {})",
+            a.id,
+            approval.status,
+            approval.decided_by.as_deref().unwrap_or("?")
+        );
+    }
+    let mut e = NewEvent::new(
+        "operator",
+        approval.agent.clone(),
+        EventKind::ApprovalDecision,
+    );
+    e.workflow = approval.workflow.clone();
+    e.tool = Some(approval.tool.clone());
+    e.decision = Some(Decision {
+        effect: if approve { Effect::Allow } else { Effect::Deny },
+        policies: vec![],
+        reason: Some(a.reason.clone()),
+    });
+    e.attrs.insert("approval".into(), json!(a.id));
+    e.attrs
+        .insert("event_index".into(), json!(approval.event_index));
+    e.attrs.insert("actor".into(), json!(actor));
+    let index = dir.ledger()?.append(&[Prepared::new(e)?])?[0].index;
+    println!(
+        "{status} {} ({}: {}) — ledger event {index}",
+        a.id, approval.tool, approval.summary
+    );
+    Ok(Exit::Ok)
+}
