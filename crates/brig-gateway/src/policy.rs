@@ -1,6 +1,7 @@
 //! The gateway's view of Cedar policy: which facts about a call's targets the policy sees.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use brig_model::Decision;
 use brig_policy::{ActionFacts, PolicyEngine, PolicyError, Request};
@@ -13,6 +14,34 @@ pub struct CedarPolicy {
     engine: PolicyEngine,
     served: Vec<PathBuf>,
     brig_owned: Vec<PathBuf>,
+    /// Where the policies came from, to pick up edits while the proxy runs.
+    source: Option<Watched>,
+}
+
+/// A policy directory and what it looked like when last loaded.
+struct Watched {
+    dir: PathBuf,
+    fingerprint: Vec<(PathBuf, u64, SystemTime)>,
+    checked: Instant,
+}
+
+/// How often a running proxy looks for edited policy files.
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// Names, sizes and modification times of the policy files: changes when one is edited.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cedar"))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((e.path(), m.len(), m.modified().ok()?))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 impl CedarPolicy {
@@ -31,7 +60,35 @@ impl CedarPolicy {
             engine,
             served,
             brig_owned,
+            source: dir.map(|d| Watched {
+                dir: d.to_path_buf(),
+                fingerprint: fingerprint(d),
+                checked: Instant::now(),
+            }),
         })
+    }
+
+    /// Reloads the policy directory when a file in it changed (checked at most once a
+    /// second). A set that no longer parses or validates is refused: the last good set
+    /// stays in force, and the proxy says so on stderr each time it sees the broken set.
+    fn reload_if_changed(&mut self) {
+        let Some(w) = &mut self.source else { return };
+        if w.checked.elapsed() < RELOAD_CHECK {
+            return;
+        }
+        w.checked = Instant::now();
+        let now = fingerprint(&w.dir);
+        if now == w.fingerprint {
+            return;
+        }
+        w.fingerprint = now;
+        match self.engine.reload(&w.dir) {
+            Ok(()) => eprintln!("brig mcp-proxy: reloaded policies from {}", w.dir.display()),
+            Err(e) => eprintln!(
+                "brig mcp-proxy: policies in {} not reloaded, the last good set stays in force: {e}",
+                w.dir.display()
+            ),
+        }
     }
 }
 
@@ -66,6 +123,7 @@ fn resolve(p: &Path) -> Option<PathBuf> {
 
 impl Policy for CedarPolicy {
     fn decide(&mut self, call: &Call<'_>) -> Decision {
+        self.reload_if_changed();
         let mut req = Request::new(call.agent, call.workflow.unwrap_or(""), call.tool);
         if let Some(task) = call.task {
             req = req.with_task(task);

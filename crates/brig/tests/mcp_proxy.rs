@@ -451,3 +451,55 @@ fn held_calls_wait_for_an_operator() {
     );
     assert!(run(&data, &["ledger", "verify"]).status.success());
 }
+
+#[test]
+fn edited_policies_are_reloaded_and_a_broken_edit_keeps_the_last_good_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("repo");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("a.txt"), "a\n").unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/coding-agent");
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for e in std::fs::read_dir(&shipped).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), policies.join(e.file_name())).unwrap();
+    }
+    let mut s = Session::start_with(
+        &data,
+        "coder",
+        &ws,
+        &["--policy", policies.to_str().unwrap()],
+    );
+    let write = |s: &mut Session, name: &str| {
+        s.call("write_file", json!({"path": ws.join(name), "content": "x"}))
+    };
+    assert!(
+        !refused(&write(&mut s, "one.txt")),
+        "the shipped set allows writes in the repo"
+    );
+
+    // A broken edit: refused, the last good set stays in force.
+    std::fs::write(
+        policies.join("00-repo.cedar"),
+        "permit(principal, action, resource) when {",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(!refused(&write(&mut s, "two.txt")));
+
+    // A valid edit that no longer permits writes takes effect.
+    std::fs::write(
+        policies.join("00-repo.cedar"),
+        "@id(\"read-only\")\npermit (principal, action in [Action::\"file.read\"], resource) when { context.in_served_dir };\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let r = write(&mut s, "three.txt");
+    assert!(refused(&r), "{r}");
+    assert!(!ws.join("three.txt").exists());
+    let r = s.call("read_text_file", json!({"path": ws.join("a.txt")}));
+    assert!(!refused(&r), "{r}");
+    s.finish();
+}
