@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::{BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -170,7 +171,7 @@ pub fn run(
         e.payload.insert("task".into(), json!(task));
         rec.record(e);
     }
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -180,8 +181,27 @@ pub fn run(
             cmd: program.to_string_lossy().into_owned(),
             source,
         })?;
-    let upstream_in: Shared<Option<ChildStdin>> = Arc::new(Mutex::new(child.stdin.take()));
-    let upstream_out = child.stdout.take().expect("stdout is piped");
+    let (child, upstream_in, upstream_out) = {
+        let mut child = child;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        (
+            Arc::new(Mutex::new(child)),
+            Arc::new(Mutex::new(stdin)),
+            stdout,
+        )
+    };
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (data, opts, rec, child, stop) = (
+            data.clone(),
+            opts.clone(),
+            rec.clone(),
+            child.clone(),
+            stop_watch.clone(),
+        );
+        std::thread::spawn(move || watch_containment(&data, &opts, &rec, &child, &stop))
+    };
     let out: Shared<Box<dyn Write + Send>> = Arc::new(Mutex::new(client_out));
     let pending: Shared<HashMap<String, Pending>> = Arc::new(Mutex::new(HashMap::new()));
 
@@ -223,7 +243,9 @@ pub fn run(
 
     // The agent is done: close the server's stdin and give it a moment to finish.
     upstream_in.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let code = wait_or_kill(&mut child, Duration::from_secs(5));
+    let code = wait_or_kill(&child, Duration::from_secs(5));
+    stop_watch.store(true, Ordering::SeqCst);
+    let _ = watcher.join();
     let _ = relay_back.join();
     drop(rec);
     if let Ok(appender) = Arc::try_unwrap(appender) {
@@ -234,17 +256,53 @@ pub fn run(
     Ok(code)
 }
 
-fn wait_or_kill(child: &mut Child, grace: Duration) -> i32 {
+fn wait_or_kill(child: &Shared<Child>, grace: Duration) -> i32 {
     let start = Instant::now();
     loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code().unwrap_or(1);
-        }
-        if start.elapsed() > grace {
-            let _ = child.kill();
-            return child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
+        {
+            let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code().unwrap_or(1);
+            }
+            if start.elapsed() > grace {
+                let _ = child.kill();
+                return child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How often a proxy looks for a containment that asks it to stop its upstream server.
+const CONTAINMENT_WATCH: Duration = Duration::from_millis(50);
+
+/// Stops the upstream server as soon as the agent is contained with `--kill-upstream`
+/// (calls are denied at each call anyway; this also ends what the server does on its own).
+fn watch_containment(
+    data: &DataDir,
+    opts: &ProxyOptions,
+    rec: &Recorder,
+    child: &Shared<Child>,
+    stop: &AtomicBool,
+) {
+    let Ok(mut store) = data.store() else { return };
+    while !stop.load(Ordering::SeqCst) {
+        if let Ok(Some(c)) = store.containment_of(&opts.agent, opts.workflow.as_deref()) {
+            if c.kill_upstream {
+                let mut child = child.lock().unwrap_or_else(|p| p.into_inner());
+                let pid = child.id();
+                if matches!(child.try_wait(), Ok(None)) && child.kill().is_ok() {
+                    let mut e = rec.event(EventKind::ResponseAction);
+                    e.attrs.insert("action".into(), json!("kill_upstream"));
+                    e.attrs.insert("pid".into(), json!(pid));
+                    e.attrs.insert("scope".into(), json!(c.scope.to_string()));
+                    e.payload.insert("reason".into(), json!(c.reason));
+                    rec.record(e);
+                }
+                return;
+            }
+        }
+        std::thread::sleep(CONTAINMENT_WATCH);
     }
 }
 

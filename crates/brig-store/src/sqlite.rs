@@ -78,6 +78,8 @@ const MIGRATIONS: &[&str] = &[
         reason      TEXT
     );
     CREATE INDEX approvals_status ON approvals(status);",
+    // 4: containment that also stops the upstream server process.
+    "ALTER TABLE containment ADD COLUMN kill_upstream INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -156,10 +158,18 @@ impl SqliteStore {
     pub fn contain(&mut self, c: &Containment) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO containment (scope, reason, actor, since) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO containment (scope, reason, actor, since, kill_upstream)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (scope) DO UPDATE SET reason = excluded.reason,
-                     actor = excluded.actor, since = excluded.since",
-                params![c.scope.key(), c.reason, c.actor, c.since_nanos],
+                     actor = excluded.actor, since = excluded.since,
+                     kill_upstream = excluded.kill_upstream",
+                params![
+                    c.scope.key(),
+                    c.reason,
+                    c.actor,
+                    c.since_nanos,
+                    c.kill_upstream
+                ],
             )
             .map(|_| ())
             .map_err(backend)
@@ -186,7 +196,7 @@ impl SqliteStore {
         ];
         self.conn
             .prepare_cached(
-                "SELECT scope, reason, actor, since FROM containment
+                "SELECT scope, reason, actor, since, kill_upstream FROM containment
                  WHERE scope IN (?1, ?2, ?3) ORDER BY since LIMIT 1",
             )
             .and_then(|mut s| {
@@ -201,7 +211,9 @@ impl SqliteStore {
     pub fn containments(&mut self) -> Result<Vec<Containment>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT scope, reason, actor, since FROM containment ORDER BY since")
+            .prepare_cached(
+                "SELECT scope, reason, actor, since, kill_upstream FROM containment ORDER BY since",
+            )
             .map_err(backend)?;
         let rows = stmt.query_map([], containment_row).map_err(backend)?;
         rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
@@ -589,6 +601,8 @@ pub struct Containment {
     pub reason: String,
     pub actor: String,
     pub since_nanos: i64,
+    /// Also stop the upstream server processes of the contained agents' proxies.
+    pub kill_upstream: bool,
 }
 
 fn containment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Containment, StoreError>> {
@@ -599,6 +613,7 @@ fn containment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Containment
             reason: r.get(1)?,
             actor: r.get(2)?,
             since_nanos: r.get(3)?,
+            kill_upstream: r.get(4)?,
         }),
         None => Err(StoreError::Damaged(format!(
             "unknown containment scope `{key}`"

@@ -46,6 +46,9 @@ pub struct ContainArgs {
     /// Who is acting [default: $USER]
     #[arg(long)]
     actor: Option<String>,
+    /// Also stop the upstream MCP server process behind each affected proxy (brig contain).
+    #[arg(long)]
+    kill_upstream: bool,
     #[arg(long)]
     json: bool,
 }
@@ -71,6 +74,9 @@ fn record(args: &ContainArgs, action: &str, changed: bool) -> anyhow::Result<u64
     e.attrs.insert("scope".into(), json!(scope.to_string()));
     e.attrs.insert("actor".into(), json!(actor(&args.actor)));
     e.attrs.insert("changed".into(), json!(changed));
+    if args.kill_upstream {
+        e.attrs.insert("kill_upstream".into(), json!(true));
+    }
     e.payload.insert("reason".into(), json!(args.reason));
     let receipts = dir.ledger()?.append(&[Prepared::new(e)?])?;
     Ok(receipts[0].index)
@@ -94,6 +100,7 @@ pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
             reason: args.reason.clone(),
             actor: actor(&args.actor),
             since_nanos: Timestamp::now().unix_nanos(),
+            kill_upstream: args.kill_upstream,
         })
         .context("setting containment")?;
     let index = record(&args, "contain", true)

@@ -503,3 +503,52 @@ fn edited_policies_are_reloaded_and_a_broken_edit_keeps_the_last_good_set() {
     assert!(!refused(&r), "{r}");
     s.finish();
 }
+
+#[test]
+fn contain_with_kill_upstream_stops_the_server_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let mut s = Session::start(&data, "runaway", &ws);
+    let o = run(
+        &data,
+        &[
+            "contain",
+            "--agent",
+            "runaway",
+            "--kill-upstream",
+            "--reason",
+            "stop it all",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The proxy records the kill with the server's pid.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let pid = loop {
+        let o = run(&data, &["ledger", "show", "--json"]);
+        let kill = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+            .find(|e| e["kind"] == "response.action" && e["attrs"]["action"] == "kill_upstream");
+        if let Some(e) = kill {
+            break e["attrs"]["pid"].as_u64().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not stop the upstream server"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Gone, or a zombie waiting for the proxy to reap it: not running either way.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let running = state
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|st| st != "Z" && st != "X");
+    assert!(!running, "server {pid} still running: {state}");
+    let r = s.call("list_allowed_directories", json!({}));
+    assert!(refused(&r), "{r}");
+    s.finish();
+}
