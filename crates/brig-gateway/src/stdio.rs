@@ -476,7 +476,8 @@ impl ToolCall<'_> {
             arguments: self.arguments,
             actions: &actions,
         });
-        let summary = summarize(&actions, self.tool);
+        // Only a held call needs a summary for people (the approval queue).
+        let summary = (decision.effect == Effect::Hold).then(|| summarize(&actions, self.tool));
         let mut call = rec.event(EventKind::ToolCall);
         call.tool = Some(self.tool.to_string());
         call.call = Some(call_id(self.id));
@@ -516,7 +517,7 @@ impl ToolCall<'_> {
                     agent: opts.agent.clone(),
                     workflow: opts.workflow.clone(),
                     tool: self.tool.to_string(),
-                    summary,
+                    summary: summary.unwrap_or_default(),
                     policies: decision.policies.join(","),
                     status: "pending".into(),
                     created_nanos: Timestamp::now().unix_nanos(),
@@ -562,10 +563,7 @@ fn summarize(actions: &[brig_model::Action], tool: &str) -> String {
     }
     actions
         .iter()
-        .map(|a| match &a.dest {
-            Some(d) => format!("{} {} -> {d}", a.action, a.target),
-            None => format!("{} {}", a.action, a.target),
-        })
+        .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
 }

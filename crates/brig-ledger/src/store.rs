@@ -121,7 +121,7 @@ pub trait LedgerStore: Send {
 }
 
 /// Lets the Merkle proof code read nodes straight from a store.
-pub(crate) struct StoreNodes<'a, S: ?Sized>(pub &'a mut S);
+pub struct StoreNodes<'a, S: ?Sized>(pub &'a mut S);
 
 impl<S: LedgerStore + ?Sized> crate::merkle::NodeSource for StoreNodes<'_, S> {
     type Error = StoreError;

@@ -43,6 +43,17 @@ impl Action {
     }
 }
 
+/// `file.copy /a -> /b`: how people read an action (listings, approval queues).
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.action, self.target)?;
+        match &self.dest {
+            Some(d) => write!(f, " -> {d}"),
+            None => Ok(()),
+        }
+    }
+}
+
 macro_rules! action_kinds {
     ($($(#[$doc:meta])* $variant:ident = $name:literal, mutates: $mutates:literal;)*) => {
         /// The vocabulary of normalized actions (`file.write`, `net.egress`, …).

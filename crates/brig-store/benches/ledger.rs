@@ -23,7 +23,7 @@ use brig_ledger::appender::{Appender, Checkpointing};
 use brig_ledger::merkle::{self, Hash};
 use brig_ledger::note::{NoteSigner, NoteVerifier};
 use brig_ledger::store::{
-    AppendTx, LeafRow, LedgerStore, StoreError, StoredBlob, StoredCheckpoint,
+    AppendTx, LeafRow, LedgerStore, StoreError, StoreNodes, StoredBlob, StoredCheckpoint,
 };
 use brig_ledger::verify::{verify, VerifyOptions};
 use brig_ledger::{Ledger, Prepared};
@@ -475,7 +475,8 @@ fn bench_proofs(db: &Path, leaves: u64) {
             reads: 0,
         };
         let t = Instant::now();
-        let proof = merkle::inclusion_proof(index, cp.size, &mut NodeReads(&mut counting)).unwrap();
+        let proof =
+            merkle::inclusion_proof(index, cp.size, &mut StoreNodes(&mut counting)).unwrap();
         total_time += t.elapsed();
         let reads = counting.reads;
         let leaf = store.leaf(index).unwrap().unwrap();
@@ -501,7 +502,7 @@ fn bench_proofs(db: &Path, leaves: u64) {
     };
     let t = Instant::now();
     let proof =
-        merkle::consistency_proof(leaves / 3 + 1, leaves, &mut NodeReads(&mut counting)).unwrap();
+        merkle::consistency_proof(leaves / 3 + 1, leaves, &mut StoreNodes(&mut counting)).unwrap();
     println!(
         "consistency proof {} -> {leaves}: {} hashes, {} reads, {:.0} µs",
         leaves / 3 + 1,
@@ -509,13 +510,4 @@ fn bench_proofs(db: &Path, leaves: u64) {
         counting.reads,
         t.elapsed().as_secs_f64() * 1e6
     );
-}
-
-struct NodeReads<'a, 'b>(&'a mut Counting<'b>);
-
-impl merkle::NodeSource for NodeReads<'_, '_> {
-    type Error = StoreError;
-    fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
-        self.0.node(level, index)
-    }
 }

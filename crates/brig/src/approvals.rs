@@ -91,11 +91,7 @@ fn decide(a: DecideArgs, approve: bool) -> anyhow::Result<Exit> {
     }
     let dir = brig_store::DataDir::open(&a.data.data)?;
     let mut store = dir.store()?;
-    let actor = a
-        .actor
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into());
+    let actor = crate::util::actor(&a.actor);
     let approval = store
         .approval(&a.id)?
         .with_context(|| format!("no approval with id {}", a.id))?;

@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::exit::Exit;
+use crate::util::actor;
 use crate::DataArgs;
 
 #[derive(Args)]
@@ -51,12 +52,6 @@ pub struct ContainArgs {
     kill_upstream: bool,
     #[arg(long)]
     json: bool,
-}
-
-fn actor(arg: &Option<String>) -> String {
-    arg.clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".into())
 }
 
 /// The operator action, as a ledger event.

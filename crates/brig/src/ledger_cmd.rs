@@ -223,14 +223,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
 }
 
 fn human_line(index: u64, e: &Event) -> String {
-    let mut what: Vec<String> = e
-        .actions
-        .iter()
-        .map(|a| match &a.dest {
-            Some(d) => format!("{} {} -> {d}", a.action, a.target),
-            None => format!("{} {}", a.action, a.target),
-        })
-        .collect();
+    let mut what: Vec<String> = e.actions.iter().map(ToString::to_string).collect();
     if let Some(d) = &e.decision {
         let mut s = format!("[{:?}]", d.effect).to_lowercase();
         if let Some(r) = &d.reason {

@@ -32,6 +32,13 @@ pub fn progress_bar(total: Option<u64>, message: &'static str) -> ProgressBar {
     bar
 }
 
+/// Who an operator command acts as: `--actor`, else `$USER`, else "operator".
+pub fn actor(arg: &Option<String>) -> String {
+    arg.clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".into())
+}
+
 /// A verifier key given on the command line: the vkey text itself, or a file holding it.
 pub fn load_vkey(arg: &str) -> anyhow::Result<NoteVerifier> {
     let text = if Path::new(arg).is_file() {
