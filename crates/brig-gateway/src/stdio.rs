@@ -34,6 +34,9 @@ use crate::lines::read_line_limited;
 /// Raw text kept of a message that could not be parsed (the rest is only counted).
 const MALFORMED_KEEP: usize = 4096;
 
+/// Longest a call waits for another process's lock on the ledger before it is denied.
+const LEDGER_WAIT: Duration = Duration::from_secs(2);
+
 /// Errors that stop the proxy (per-message problems never do).
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -45,6 +48,8 @@ pub enum ProxyError {
     Data(#[from] brig_store::DataDirError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("ledger store: {0}")]
+    Store(#[from] brig_ledger::store::StoreError),
 }
 
 /// Who the agent is and what it was asked to do.
@@ -153,8 +158,10 @@ pub fn run(
 ) -> Result<i32, ProxyError> {
     let (program, args) = opts.command.split_first().ok_or(ProxyError::NoCommand)?;
     let signer = data.signer()?;
+    let mut store = data.store()?;
+    store.set_busy_timeout(LEDGER_WAIT)?;
     let appender = Arc::new(Appender::start(
-        data.ledger()?,
+        brig_ledger::Ledger::new(store),
         Some(Checkpointing {
             signer,
             interval: Duration::from_secs(10),

@@ -122,6 +122,13 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// How long a statement waits for another writer's lock before it fails (30 s unless
+    /// set). The gateway sets it short: a tool call must be denied promptly, not hang, when
+    /// the ledger cannot be written.
+    pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn.busy_timeout(timeout).map_err(backend)
+    }
+
     /// An in-memory store, for tests and benchmarks of the ledger logic.
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(backend)?;
