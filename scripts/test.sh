@@ -19,17 +19,25 @@ if [ ! -d ../shared/vectors/tlog ]; then
   echo "warning: ../shared/vectors/tlog is missing; the conformance tests will fail" >&2
 fi
 
-say "MCP reference server for the proxy tests (npm, pinned)"
-mcp_fs_version=2026.8.31
-if [ ! -x target/npm/node_modules/.bin/mcp-server-filesystem ] ||
-   ! grep -q "\"version\": \"$mcp_fs_version\"" target/npm/node_modules/@modelcontextprotocol/server-filesystem/package.json 2>/dev/null; then
+say "MCP reference servers and the TypeScript SDK client for the proxy tests (npm, pinned)"
+# name@version, each checked against its installed package.json
+npm_pins=(
+  "@modelcontextprotocol/server-filesystem@2026.8.31"
+  "@modelcontextprotocol/server-everything@2026.8.31"
+  "@modelcontextprotocol/sdk@1.32.2"
+)
+npm_missing=0
+for pin in "${npm_pins[@]}"; do
+  name=${pin%@*} version=${pin##*@}
+  grep -q "\"version\": \"$version\"" "target/npm/node_modules/$name/package.json" 2>/dev/null || npm_missing=1
+done
+if [ "$npm_missing" = 1 ]; then
   if ! command -v npm >/dev/null; then
     echo "installing Node.js and npm"
     apt-get update -qq && apt-get install -y -qq nodejs npm
   fi
   mkdir -p target/npm
-  npm install --prefix target/npm --no-audit --no-fund --loglevel=error \
-    "@modelcontextprotocol/server-filesystem@$mcp_fs_version"
+  npm install --prefix target/npm --no-audit --no-fund --loglevel=error "${npm_pins[@]}"
 fi
 
 say "cargo fmt --check"

@@ -51,14 +51,6 @@ impl Guard {
         (self.normalize)(tool, arguments)
     }
 
-    /// Queues a held call for a human decision.
-    pub fn hold(
-        &mut self,
-        approval: &brig_store::Approval,
-    ) -> Result<(), brig_ledger::store::StoreError> {
-        self.store.add_approval(approval)
-    }
-
     /// Decides on a call. Containment wins over any policy; an unreadable containment state
     /// denies.
     pub fn decide(&mut self, call: &Call<'_>) -> Decision {

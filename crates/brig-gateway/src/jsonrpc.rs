@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 /// JSON-RPC error codes Brig answers with.
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
+pub const INTERNAL_ERROR: i64 = -32603;
 
 /// What one line on the wire is.
 #[derive(Debug, Clone, PartialEq)]

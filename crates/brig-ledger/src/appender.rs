@@ -21,9 +21,12 @@ const MAX_GROUP: usize = 16_384;
 /// The writer's answer to one submission.
 pub type AppendResult = Result<Vec<Receipt>, String>;
 
+/// Called once with a submission's outcome, on the writer thread: keep it short.
+type Reply = Box<dyn FnOnce(AppendResult) + Send>;
+
 struct Job {
     batch: Vec<Prepared>,
-    reply: SyncSender<AppendResult>,
+    reply: Reply,
 }
 
 /// Checkpoint policy for the writer.
@@ -70,15 +73,32 @@ impl Appender {
     /// Queues a batch; the returned receiver yields its receipts once they are durable.
     pub fn submit(&self, batch: Vec<Prepared>) -> Receiver<AppendResult> {
         let (reply, rx) = mpsc::sync_channel(1);
-        let job = Job { batch, reply };
-        if let Some(jobs) = &self.jobs {
-            if let Err(mpsc::SendError(job)) = jobs.send(job) {
-                let _ = job
-                    .reply
-                    .send(Err("the ledger writer has stopped".to_string()));
-            }
-        }
+        self.submit_then(batch, move |result| {
+            let _ = reply.send(result);
+        });
         rx
+    }
+
+    /// Queues a batch; `then` is called with its receipts once they are durable (or with
+    /// the error). For callers that cannot block on a channel, such as async tasks.
+    pub fn submit_then(
+        &self,
+        batch: Vec<Prepared>,
+        then: impl FnOnce(AppendResult) + Send + 'static,
+    ) {
+        let job = Job {
+            batch,
+            reply: Box::new(then),
+        };
+        let stopped = || Err("the ledger writer has stopped".to_string());
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    (job.reply)(stopped());
+                }
+            }
+            None => (job.reply)(stopped()),
+        }
     }
 
     /// Appends and waits until durable.
@@ -183,13 +203,13 @@ fn commit_group<S: LedgerStore>(
                         stats.appended += 1;
                     }
                 }
-                let _ = reply.send(Ok(mine.to_vec()));
+                reply(Ok(mine.to_vec()));
             }
         }
         Err(e) => {
             let msg = e.to_string();
             for (_, reply) in replies {
-                let _ = reply.send(Err(msg.clone()));
+                reply(Err(msg.clone()));
             }
         }
     }

@@ -1,12 +1,13 @@
-//! `brig mcp-proxy`: stand in the path of an agent's MCP tools (stdio).
+//! `brig mcp-proxy`: stand in the path of an agent's MCP tools (stdio or Streamable HTTP).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use brig_gateway::guard::{normalizer, Guard};
+use brig_gateway::http::HttpOptions;
 use brig_gateway::policy::CedarPolicy;
-use brig_gateway::stdio::{run, ProxyOptions};
+use brig_gateway::{http, stdio, Identity, ProxyOptions};
 use clap::Args;
 
 use crate::exit::Exit;
@@ -39,8 +40,21 @@ pub struct McpProxyArgs {
     /// is refused (seconds).
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     approval_timeout: u64,
-    /// The upstream MCP server's command line, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// Serve MCP's Streamable HTTP transport on this address (e.g. 127.0.0.1:7400) instead
+    /// of stdio; the agent's client connects to http://ADDR/mcp. Needs --upstream-url.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        requires = "upstream_url",
+        conflicts_with = "command"
+    )]
+    listen: Option<std::net::SocketAddr>,
+    /// The upstream MCP server's Streamable HTTP endpoint (http://HOST:PORT/PATH), with
+    /// --listen.
+    #[arg(long, value_name = "URL", requires = "listen")]
+    upstream_url: Option<String>,
+    /// The upstream MCP server's command line, after `--` (stdio mode).
+    #[arg(last = true, required_unless_present = "listen", value_name = "CMD")]
     command: Vec<OsString>,
 }
 
@@ -75,15 +89,33 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
     let opts = ProxyOptions {
-        agent: args.agent.clone(),
-        workflow: args.workflow.clone(),
-        task: args.task.clone(),
+        who: Identity {
+            agent: args.agent.clone(),
+            workflow: args.workflow.clone(),
+            task: args.task.clone(),
+        },
         max_message_bytes: args.max_message_bytes,
-        command: args.command.clone(),
         approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
     };
-    let code = run(
+    if let (Some(listen), Some(upstream)) = (args.listen, args.upstream_url.clone()) {
+        http::run(
+            opts,
+            HttpOptions { listen, upstream },
+            &dir,
+            guard,
+            |addr| {
+                eprintln!(
+                    "brig mcp-proxy: listening on http://{addr}{}",
+                    http::ENDPOINT
+                )
+            },
+        )
+        .context("brig mcp-proxy")?;
+        return Ok(Exit::Ok);
+    }
+    let code = stdio::run(
         opts,
+        &args.command,
         &dir,
         guard,
         std::io::stdin(),

@@ -1,0 +1,120 @@
+//! A call held for a human: queued in the store, then watched until an operator approves
+//! or denies it (`brig approvals …`), the agent is contained, or it times out (deny).
+//!
+//! Blocking by design: each held call waits on a thread of its own (stdio) or a blocking
+//! task (HTTP), polling the store, which any `brig` process may write.
+
+use std::time::{Duration, Instant};
+
+use brig_model::{Decision, Effect, EventKind, Timestamp};
+use brig_store::{Approval, DataDir, SqliteStore};
+use serde_json::json;
+
+use crate::record::Recorder;
+use crate::Identity;
+
+/// How often a held call looks at the approval queue.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Queues `approval` for the call `call` and waits. `Ok(())`: approved, forward it.
+/// `Err(text)`: the tool error to answer the agent with.
+pub fn hold_and_wait(
+    data: &DataDir,
+    who: &Identity,
+    rec: &Recorder,
+    approval: &Approval,
+    call: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let held = |why: &str| format!("This tool call was held for approval and not run: {why}");
+    let mut store = data
+        .store()
+        .map_err(|e| held(&format!("the approval queue cannot be read ({e})")))?;
+    if let Err(e) = store.add_approval(approval) {
+        return Err(format!(
+            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
+        ));
+    }
+    let mut e = rec.event(EventKind::ApprovalRequest);
+    e.tool = Some(approval.tool.clone());
+    e.call = Some(call.to_string());
+    e.attrs.insert("approval".into(), json!(approval.id));
+    e.attrs
+        .insert("event_index".into(), json!(approval.event_index));
+    rec.record(e);
+
+    let watch = Watch {
+        rec,
+        approval,
+        call,
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        match store.containment_of(&who.agent, who.workflow.as_deref()) {
+            Ok(None) => {}
+            Ok(Some(c)) => {
+                let why = format!("cancelled: {} is contained ({})", c.scope, c.reason);
+                return Err(held(&watch.close(&mut store, "cancelled", &why)));
+            }
+            Err(e) => {
+                let why = format!("containment state cannot be read ({e})");
+                return Err(held(&watch.close(&mut store, "cancelled", &why)));
+            }
+        }
+        match store.approval(&approval.id) {
+            Ok(Some(a)) if a.status == "approved" => return Ok(()),
+            Ok(Some(a)) if a.status != "pending" => {
+                let by = a.decided_by.unwrap_or_else(|| "?".into());
+                let why = a.reason.unwrap_or_default();
+                return Err(held(&format!("{} by {by}: {why}", a.status)));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(held(&format!("the approval queue cannot be read ({e})"))),
+        }
+        if Instant::now() >= deadline {
+            let why = format!(
+                "no decision within {} s (the default is to deny)",
+                timeout.as_secs()
+            );
+            return Err(held(&watch.close(&mut store, "expired", &why)));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Settles the approvals still pending when a session ends (their calls can no longer be
+/// answered); their waiters see the status on their next look.
+pub fn cancel_pending(data: &DataDir, ids: &[String]) {
+    let Ok(mut store) = data.store() else { return };
+    for id in ids {
+        let now = Timestamp::now().unix_nanos();
+        let _ = store.settle_approval(id, "cancelled", "brig", "the agent's session ended", now);
+    }
+}
+
+struct Watch<'a> {
+    rec: &'a Recorder,
+    approval: &'a Approval,
+    call: &'a str,
+}
+
+impl Watch<'_> {
+    /// Settles the approval as Brig (timeout, containment) and records that; returns `why`.
+    fn close(&self, store: &mut SqliteStore, status: &str, why: &str) -> String {
+        let now = Timestamp::now().unix_nanos();
+        if let Ok(true) = store.settle_approval(&self.approval.id, status, "brig", why, now) {
+            let mut e = self.rec.event(EventKind::ApprovalDecision);
+            e.tool = Some(self.approval.tool.clone());
+            e.call = Some(self.call.to_string());
+            e.attrs.insert("approval".into(), json!(self.approval.id));
+            e.attrs.insert("status".into(), json!(status));
+            e.decision = Some(Decision {
+                effect: Effect::Deny,
+                policies: vec!["brig.approvals".into()],
+                reason: Some(why.to_string()),
+            });
+            self.rec.record(e);
+        }
+        why.to_string()
+    }
+}

@@ -1,0 +1,145 @@
+//! The events a proxy session writes, whatever the transport.
+
+use std::sync::Arc;
+
+use brig_ledger::appender::{AppendResult, Appender};
+use brig_ledger::Prepared;
+use brig_model::{EventKind, NewEvent};
+use serde_json::{json, Value};
+
+use crate::jsonrpc::Message;
+
+/// Raw text kept of a message that could not be parsed (the rest is only counted).
+const MALFORMED_KEEP: usize = 4096;
+
+/// `direction` of a message from the agent's client to the server.
+pub const TO_SERVER: &str = "agent_to_server";
+/// `direction` of a message from the server to the agent's client.
+pub const TO_AGENT: &str = "server_to_agent";
+
+/// Builds and records one session's events.
+#[derive(Clone)]
+pub struct Recorder {
+    appender: Arc<Appender>,
+    source: &'static str,
+    agent: String,
+    workflow: Option<String>,
+    session: String,
+    /// Extra attributes on every event (the MCP session id of an HTTP session).
+    tags: Vec<(String, Value)>,
+}
+
+impl Recorder {
+    pub fn new(
+        appender: Arc<Appender>,
+        source: &'static str,
+        agent: String,
+        workflow: Option<String>,
+        session: String,
+    ) -> Self {
+        Recorder {
+            appender,
+            source,
+            agent,
+            workflow,
+            session,
+            tags: Vec::new(),
+        }
+    }
+
+    /// The same recorder for another session.
+    pub fn for_session(&self, session: String, tags: Vec<(String, Value)>) -> Self {
+        Recorder {
+            session,
+            tags,
+            ..self.clone()
+        }
+    }
+
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    pub fn event(&self, kind: EventKind) -> NewEvent {
+        let mut e = NewEvent::new(self.source, self.agent.clone(), kind);
+        e.workflow = self.workflow.clone();
+        e.session = Some(self.session.clone());
+        for (k, v) in &self.tags {
+            e.attrs.insert(k.clone(), v.clone());
+        }
+        e
+    }
+
+    /// Records without waiting for durability (order is kept: one writer, FIFO).
+    pub fn record(&self, e: NewEvent) {
+        match Prepared::new(e) {
+            Ok(p) => self.appender.submit_then(vec![p], |r| {
+                if let Err(e) = r {
+                    eprintln!("brig mcp-proxy: event not recorded: {e}");
+                }
+            }),
+            Err(err) => eprintln!("brig mcp-proxy: event not recorded: {err}"),
+        }
+    }
+
+    /// Records; `then` gets the events' ledger indices once they are durable, or why not.
+    pub fn record_then(
+        &self,
+        events: Vec<NewEvent>,
+        then: impl FnOnce(Result<Vec<u64>, String>) + Send + 'static,
+    ) {
+        let prepared = match events
+            .into_iter()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(p) => p,
+            Err(e) => return then(Err(e.to_string())),
+        };
+        self.appender.submit_then(prepared, move |r: AppendResult| {
+            then(r.map(|receipts| receipts.iter().map(|r| r.index).collect()))
+        });
+    }
+
+    /// A protocol message, as received.
+    pub fn message(&self, direction: &str, msg: &Message, raw: Value) -> NewEvent {
+        let mut e = self.event(EventKind::ProtocolMessage);
+        e.attrs.insert("direction".into(), json!(direction));
+        if let Some(m) = msg.method() {
+            e.attrs.insert("method".into(), json!(m));
+        }
+        e.payload.insert("message".into(), raw);
+        e
+    }
+
+    /// Bytes that were not a message Brig could take (not JSON, too large).
+    pub fn malformed(&self, direction: &str, reason: &str, raw: &[u8], len: usize) -> NewEvent {
+        let mut e = self.event(EventKind::ProtocolMessage);
+        e.attrs.insert("direction".into(), json!(direction));
+        e.attrs.insert("malformed".into(), json!(reason));
+        e.attrs.insert("bytes".into(), json!(len));
+        let keep = &raw[..raw.len().min(MALFORMED_KEEP)];
+        e.payload
+            .insert("raw".into(), json!(String::from_utf8_lossy(keep)));
+        e
+    }
+
+    /// The server's answer to a forwarded call.
+    pub fn tool_result(&self, tool: &str, call: &str, response: &Value) -> NewEvent {
+        let mut e = self.event(EventKind::ToolResult);
+        e.tool = Some(tool.to_string());
+        e.call = Some(call.to_string());
+        let failed = response.get("error").is_some()
+            || response.pointer("/result/isError").and_then(Value::as_bool) == Some(true);
+        e.attrs
+            .insert("status".into(), json!(if failed { "error" } else { "ok" }));
+        e.attrs.insert("direction".into(), json!(TO_AGENT));
+        let body = response
+            .get("result")
+            .or_else(|| response.get("error"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        e.payload.insert("result".into(), body);
+        e
+    }
+}
