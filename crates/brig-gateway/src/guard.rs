@@ -88,16 +88,15 @@ pub fn normalizer(roots: Vec<std::path::PathBuf>) -> Normalizer {
 /// A text the agent reads when its call is not run.
 pub fn refusal_text(d: &Decision) -> String {
     let why = d.reason.as_deref().unwrap_or("no reason given");
-    let what = match d.effect {
-        Effect::Hold => "held for human approval and not run",
-        _ => "blocked by Brig and not run",
-    };
-    if d.policies.is_empty() {
-        format!("This tool call was {what}: {why}")
+    let by = if d.policies.is_empty() {
+        "Brig".to_string()
     } else {
-        format!(
-            "This tool call was {what}: {why} (policy: {})",
-            d.policies.join(", ")
-        )
+        format!("policy {}", d.policies.join(", "))
+    };
+    match d.effect {
+        Effect::Hold => {
+            format!("This tool call was held for human approval ({by}) and not run: {why}")
+        }
+        _ => format!("This tool call was blocked by {by} and not run: {why}"),
     }
 }

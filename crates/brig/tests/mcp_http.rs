@@ -316,3 +316,200 @@ async fn http_proxy_records_decides_holds_and_contains_with_the_rmcp_client() {
     let o = run(&data, &["ledger", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+fn node_modules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules")
+}
+
+/// The ledger's events, in order.
+fn ledger_events(data: &Path) -> Vec<Value> {
+    let o = run(data, &["ledger", "show", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .collect()
+}
+
+#[test]
+fn http_proxy_relays_progress_and_cancellation_to_the_typescript_sdk_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let policies = tmp.path().join("policies");
+    write_policies(&policies);
+    let (_upstream, upstream_url) = start_upstream();
+    let (mut proxy, url) = start_proxy(&data, &policies, &upstream_url);
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/ts_http_client.mjs");
+    let o = Command::new("node")
+        .arg(script)
+        .env("NODE_PATH", node_modules())
+        .env("BRIG_URL", &url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let seen: Value = serde_json::from_str(stdout(&o).trim())
+        .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {}", stdout(&o)));
+
+    assert!(seen["sessionId"].is_string(), "{seen}");
+    let tools = seen["tools"].as_array().unwrap();
+    assert!(tools.contains(&json!("echo")), "{seen}");
+    assert_eq!(seen["echo"]["isError"], json!(false), "{seen}");
+    assert!(seen["echo"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("hello over http"));
+    assert_eq!(seen["long"]["isError"], json!(false), "{seen}");
+    assert_eq!(
+        seen["long"]["progress"],
+        json!([1, 2, 3]),
+        "every progress notification reaches the client: {seen}"
+    );
+    assert_eq!(seen["cancelled"], json!(true), "{seen}");
+    assert_eq!(seen["denied"]["isError"], json!(true), "{seen}");
+    assert!(seen["denied"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("blocked by policy"));
+    assert_eq!(
+        seen["after"]["isError"],
+        json!(false),
+        "the session survives a cancelled call: {seen}"
+    );
+
+    assert!(terminate(&mut proxy).success());
+    let events = ledger_events(&data);
+    let progress = events
+        .iter()
+        .filter(|e| e["attrs"]["method"] == "notifications/progress")
+        .count();
+    assert_eq!(progress, 3, "progress notifications are recorded");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["attrs"]["method"] == "notifications/cancelled"),
+        "the cancellation is recorded"
+    );
+    assert!(
+        events.iter().any(|e| e["attrs"]["http"] == "DELETE"),
+        "the end of the session is recorded"
+    );
+    let sid = json!(seen["sessionId"]);
+    assert!(events
+        .iter()
+        .filter(|e| e["kind"] == "tool.call")
+        .all(|e| e["attrs"]["mcp_session"] == sid));
+    assert!(run(&data, &["ledger", "verify"]).status.success());
+}
+
+/// One raw HTTP/1.1 exchange; returns the status code and the body.
+fn raw_http(addr: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn post(addr: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+#[test]
+fn http_proxy_answers_malformed_and_oversize_posts_with_errors_and_keeps_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let policies = tmp.path().join("policies");
+    write_policies(&policies);
+    let (_upstream, upstream_url) = start_upstream();
+    let mut child = brig()
+        .args(["mcp-proxy", "--listen", "127.0.0.1:0", "--upstream-url"])
+        .arg(&upstream_url)
+        .args(["--agent", AGENT, "--max-message-bytes", "10000", "--policy"])
+        .arg(&policies)
+        .arg("--data")
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut proxy = Reaped(child);
+    let url = lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("brig mcp-proxy: listening on ")
+        .unwrap()
+        .to_string();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_string();
+
+    // Not JSON: a JSON-RPC parse error.
+    let (status, body) = raw_http(&addr, &post(&addr, b"{this is not json"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("-32700"), "{body}");
+
+    // Not UTF-8 either.
+    let (status, body) = raw_http(&addr, &post(&addr, b"\xff\xfe\x00garbage"));
+    assert_eq!(status, 400, "{body}");
+
+    // Over the limit: refused before it is read whole.
+    let huge = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "echo", "arguments": {"message": "x".repeat(50_000)}}});
+    let (status, _) = raw_http(&addr, &post(&addr, huge.to_string().as_bytes()));
+    assert_eq!(status, 413);
+
+    // A call without a tool name: an invalid-params error, never forwarded.
+    let nameless = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}});
+    let (status, body) = raw_http(&addr, &post(&addr, nameless.to_string().as_bytes()));
+    assert!(status == 200 || status == 400, "{status} {body}");
+    assert!(body.contains("error") || body.contains("isError"), "{body}");
+
+    // The agent side has no other path: operator functions are not served here.
+    let (status, _) = raw_http(
+        &addr,
+        format!("POST /approvals HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(status, 404);
+
+    // And it still serves a real client.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = ().serve(StreamableHttpClientTransport::from_uri(url.clone())).await.unwrap();
+        let r = call(&client, "echo", json!({"message": "ok"})).await;
+        assert!(!refused(&r), "{r:?}");
+        client.cancel().await.unwrap();
+    });
+
+    assert!(terminate(&mut proxy).success());
+    let events = ledger_events(&data);
+    let malformed = events
+        .iter()
+        .filter(|e| e["attrs"]["malformed"].is_string())
+        .count();
+    assert!(malformed >= 3, "bad messages are recorded: {events:#?}");
+    assert!(run(&data, &["ledger", "verify"]).status.success());
+}
