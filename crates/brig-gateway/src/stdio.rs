@@ -38,11 +38,15 @@ use crate::{finish_appender, start_appender, ProxyError, ProxyOptions};
 /// Lines read ahead of the forwarder (calls decided, records on their way to the ledger).
 const READ_AHEAD: usize = 4096;
 
-/// A forwarded call waiting for its result.
+/// A forwarded request waiting for its answer.
 struct Pending {
-    tool: String,
-    call: String,
+    id: Value,
+    /// For a `tools/call`: the tool, so its answer is recorded as the call's result.
+    tool: Option<String>,
 }
+
+/// What the agent is told about a request the server will never answer.
+const SERVER_GONE: &str = "the upstream server is gone";
 
 type Shared<T> = Arc<Mutex<T>>;
 
@@ -69,11 +73,20 @@ impl ToAgent {
     }
 }
 
-/// The server's stdin, and the calls forwarded to it that await their results.
+/// Requests forwarded to the server that await its answer, and whether it can still
+/// answer (both under one lock, so a request is either answered by the server or told the
+/// server is gone, never both, never neither).
+#[derive(Default)]
+struct Outstanding {
+    requests: HashMap<String, Pending>,
+    gone: bool,
+}
+
+/// The server's stdin, and the requests forwarded to it that await their answers.
 #[derive(Clone)]
 struct ToServer {
     stdin: Shared<Option<ChildStdin>>,
-    pending: Shared<HashMap<String, Pending>>,
+    pending: Shared<Outstanding>,
 }
 
 impl ToServer {
@@ -89,14 +102,24 @@ impl ToServer {
         }
     }
 
-    /// Forwards a call; false when the server is gone.
-    fn call(&self, id: &Value, tool: &str, line: &[u8]) -> bool {
-        let p = Pending {
-            tool: tool.to_string(),
-            call: call_id(id),
-        };
-        lock(&self.pending).insert(id_key(id), p);
-        self.line(line)
+    /// Forwards a request (`tool` for a `tools/call`); false when the server is gone and
+    /// the caller must answer the agent.
+    fn request(&self, id: &Value, tool: Option<&str>, line: &[u8]) -> bool {
+        let key = id_key(id);
+        {
+            let mut out = lock(&self.pending);
+            if out.gone {
+                return false;
+            }
+            let p = Pending {
+                id: id.clone(),
+                tool: tool.map(str::to_string),
+            };
+            out.requests.insert(key.clone(), p);
+        }
+        // A failed write whose entry is already gone was answered when the server's
+        // output closed.
+        self.line(line) || lock(&self.pending).requests.remove(&key).is_none()
     }
 
     fn close(&self) {
@@ -106,8 +129,11 @@ impl ToServer {
 
 /// One line for the forwarder, in the order the agent sent them.
 enum Step {
-    /// Relay as is.
-    Relay(Vec<u8>),
+    /// Relay as is; `request` is the id of a request the server must answer.
+    Relay {
+        line: Vec<u8>,
+        request: Option<Value>,
+    },
     /// A call: relay, refuse or hold once its verdict (after the durable append) is in.
     Call {
         id: Value,
@@ -153,7 +179,7 @@ pub fn run(
         })?;
     let upstream = ToServer {
         stdin: Arc::new(Mutex::new(child.stdin.take())),
-        pending: Arc::new(Mutex::new(HashMap::new())),
+        pending: Arc::new(Mutex::new(Outstanding::default())),
     };
     let upstream_out = child.stdout.take().expect("stdout is piped");
     let child = Arc::new(Mutex::new(child));
@@ -317,7 +343,14 @@ fn client_to_server(
                     out.send(&refusal);
                     continue;
                 }
-                Step::Relay(std::mem::take(&mut buf))
+                let request = match &other {
+                    Message::Request { id, .. } => Some(id.clone()),
+                    _ => None,
+                };
+                Step::Relay {
+                    line: std::mem::take(&mut buf),
+                    request,
+                }
             }
         };
         if steps.send(step).is_err() {
@@ -370,8 +403,19 @@ impl Forwarder {
         let mut waiting = Vec::new();
         for step in steps {
             match step {
-                Step::Relay(line) => {
+                Step::Relay {
+                    line,
+                    request: None,
+                } => {
                     self.upstream.line(&line);
+                }
+                Step::Relay {
+                    line,
+                    request: Some(id),
+                } => {
+                    if !self.upstream.request(&id, None, &line) {
+                        self.out.send(&server_gone(id, None));
+                    }
                 }
                 Step::Call {
                     id,
@@ -384,12 +428,8 @@ impl Forwarder {
                     });
                     match verdict {
                         Verdict::Forward => {
-                            if !self.upstream.call(&id, &tool, &line) {
-                                self.out.send(&jsonrpc::error(
-                                    id,
-                                    jsonrpc::INVALID_REQUEST,
-                                    "the upstream server is gone",
-                                ));
+                            if !self.upstream.request(&id, Some(&tool), &line) {
+                                self.out.send(&server_gone(id, Some(&tool)));
                             }
                         }
                         Verdict::Refuse(text) => self.out.send(&jsonrpc::tool_refusal(id, &text)),
@@ -425,9 +465,8 @@ impl Forwarder {
             let timeout = opts.approval_timeout;
             match approval::hold_and_wait(&data, &opts.who, &rec, &a, &call, timeout) {
                 Ok(()) => {
-                    if !upstream.call(&id, &tool, &line) {
-                        let text = "This tool call was approved, but the upstream server is gone";
-                        out.send(&jsonrpc::tool_refusal(id, text));
+                    if !upstream.request(&id, Some(&tool), &line) {
+                        out.send(&server_gone(id, Some(&tool)));
                     }
                 }
                 Err(text) => out.send(&jsonrpc::tool_refusal(id, &text)),
@@ -436,19 +475,55 @@ impl Forwarder {
     }
 }
 
+/// The answer to a request the server will never answer: a tool error for a call (an
+/// agent reads it like any refusal), a JSON-RPC error otherwise.
+fn server_gone(id: Value, tool: Option<&str>) -> Value {
+    match tool {
+        Some(_) => jsonrpc::tool_refusal(
+            id,
+            &format!("This tool call was allowed by Brig, but {SERVER_GONE}: it was not run"),
+        ),
+        None => jsonrpc::error(id, jsonrpc::INTERNAL_ERROR, SERVER_GONE),
+    }
+}
+
+/// The server's output closed: every request still waiting is answered with an error
+/// (recorded), and later ones will be at once.
+fn server_closed(rec: &Recorder, out: &ToAgent, pending: &Shared<Outstanding>) {
+    let orphans: Vec<Pending> = {
+        let mut o = lock(pending);
+        o.gone = true;
+        o.requests.drain().map(|(_, p)| p).collect()
+    };
+    let mut e = rec.event(EventKind::ProtocolMessage);
+    e.attrs.insert("direction".into(), json!(TO_AGENT));
+    e.attrs
+        .insert("upstream_failure".into(), json!(SERVER_GONE));
+    e.attrs.insert("unanswered".into(), json!(orphans.len()));
+    rec.record(e);
+    for p in orphans {
+        let answer = server_gone(p.id.clone(), p.tool.as_deref());
+        match &p.tool {
+            Some(tool) => rec.record(rec.tool_result(tool, &call_id(&p.id), &answer)),
+            None => rec.record(rec.message(TO_AGENT, &Message::classify(&answer), answer.clone())),
+        }
+        out.send(&answer);
+    }
+}
+
 fn server_to_client(
     upstream_out: impl Read,
     limit: usize,
     rec: &Recorder,
     out: &ToAgent,
-    pending: &Shared<HashMap<String, Pending>>,
+    pending: &Shared<Outstanding>,
 ) {
     let mut reader = BufReader::new(upstream_out);
     let mut buf = Vec::new();
     loop {
         let status = match read_line_limited(&mut reader, &mut buf, limit) {
             Ok(Some(s)) => s,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => return server_closed(rec, out, pending),
         };
         if let Err(t) = status {
             eprintln!(
@@ -471,11 +546,11 @@ fn server_to_client(
         };
         let msg = Message::classify(&value);
         let answered = match &msg {
-            Message::Response { id, .. } => lock(pending).remove(&id_key(id)),
+            Message::Response { id, .. } => lock(pending).requests.remove(&id_key(id)),
             _ => None,
         };
-        match answered {
-            Some(p) => rec.record(rec.tool_result(&p.tool, &p.call, &value)),
+        match answered.and_then(|p| Some((p.tool?, call_id(&p.id)))) {
+            Some((tool, call)) => rec.record(rec.tool_result(&tool, &call, &value)),
             None => rec.record(rec.message(TO_AGENT, &msg, value.clone())),
         }
         out.line(&buf);
