@@ -8,5 +8,6 @@
 
 pub mod normalize;
 pub mod otlp;
+pub mod rules;
 
 pub use normalize::{normalize, ToolContext};

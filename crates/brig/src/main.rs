@@ -3,6 +3,7 @@
 
 mod approvals;
 mod contain;
+mod detect;
 mod exit;
 mod ingest;
 mod init;
@@ -67,6 +68,12 @@ enum Command {
     Contain(contain::ContainArgs),
     /// Lift a containment (an operator action with a reason, recorded in the ledger).
     Release(contain::ContainArgs),
+    /// Run the detection rules over a file of events (Brig JSONL or OTLP/JSON GenAI traces).
+    ///
+    /// Prints one line per alert (`--json`: one JSON object per line) and a summary on
+    /// stderr. Without --rules, Brig's built-in pack applies. Example:
+    ///   brig detect --input sessions.otlp.jsonl --json
+    Detect(detect::DetectArgs),
     /// Tool calls held for a human decision: list, approve, deny.
     #[command(subcommand)]
     Approvals(approvals::ApprovalsCommand),
@@ -90,6 +97,7 @@ fn main() -> ExitCode {
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
         Command::Approvals(c) => approvals::run(c),
+        Command::Detect(a) => detect::run(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

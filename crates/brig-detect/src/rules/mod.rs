@@ -1,0 +1,347 @@
+//! Detection rules: Sigma (spec v2) detections and correlations over Brig's events.
+//!
+//! Rules are ordinary Sigma YAML with `logsource: product: brig` and a `category` from
+//! [`view`]'s taxonomy; they match the flat documents [`view::documents`] builds from each
+//! event (one per normalized action), so they read behaviour (`action`, `target`, `dest`,
+//! `host`, `in_task`, `provenance` …) rather than tool-specific arguments. Correlations
+//! (`event_count`, `value_count`, `temporal`, `temporal_ordered`) group by any field, in
+//! practice `session` or `agent`, over sliding windows.
+//!
+//! Parsing and evaluation are the `rsigma` crates' (compiled matchers, per-rule indexes,
+//! bounded correlation state). Brig adds the loading discipline — a rule that does not
+//! parse or uses what the evaluator does not support is refused with its file, id and
+//! reason, never dropped — the documents, the memory behind the enrichment fields, and
+//! one extension: a rule with the top-level key `brig.blocking: true` asks the gateway to
+//! deny the call it matches.
+
+pub mod session;
+pub mod view;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use brig_model::NewEvent;
+use rsigma_eval::event::JsonEvent;
+use rsigma_eval::{CorrelationConfig, CorrelationEngine, EvaluationResult, LogSourceExtractor};
+use rsigma_parser::SigmaCollection;
+use serde::Serialize;
+use serde_json::Value;
+
+use session::Memory;
+
+/// The custom attribute that makes a rule blocking.
+pub const BLOCKING: &str = "brig.blocking";
+
+/// Why a rule set was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {reason}")]
+    Parse { file: String, reason: String },
+    #[error("{file}: rule {rule}: not supported: {reason}")]
+    Unsupported {
+        file: String,
+        rule: String,
+        reason: String,
+    },
+    #[error("{file}: rule {rule}: {reason}")]
+    Invalid {
+        file: String,
+        rule: String,
+        reason: String,
+    },
+    #[error("{dir}: no rule files (*.yml, *.yaml)")]
+    Empty { dir: PathBuf },
+}
+
+/// A validated set of rules, ready to build detectors from.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    collection: SigmaCollection,
+    blocking: HashSet<String>,
+}
+
+/// The built-in pack (`rules/` in the repository), compiled in.
+const BUILTIN: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+impl Rules {
+    /// Brig's built-in rule pack.
+    pub fn builtin() -> Rules {
+        Rules::from_sources(BUILTIN.iter().map(|(f, y)| (f.to_string(), y.to_string())))
+            .expect("the built-in rule pack is valid (tested)")
+    }
+
+    /// Every `*.yml` / `*.yaml` under `dir` (recursively).
+    pub fn load_dir(dir: &Path) -> Result<Rules, RuleError> {
+        let mut files = Vec::new();
+        collect(dir, &mut files)?;
+        if files.is_empty() {
+            return Err(RuleError::Empty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        files.sort();
+        let mut sources = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|source| RuleError::Read {
+                path: f.clone(),
+                source,
+            })?;
+            sources.push((f.display().to_string(), text));
+        }
+        Rules::from_sources(sources)
+    }
+
+    /// Rules from (file name, YAML) pairs; any bad rule refuses the whole set.
+    pub fn from_sources(
+        sources: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Rules, RuleError> {
+        let mut all = SigmaCollection::new();
+        let mut ids = HashSet::new();
+        let mut blocking = HashSet::new();
+        for (file, yaml) in sources {
+            let c = rsigma_parser::parse_sigma_yaml(&yaml).map_err(|e| RuleError::Parse {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?;
+            if let Some(reason) = c.errors.first() {
+                return Err(RuleError::Parse {
+                    file,
+                    reason: reason.clone(),
+                });
+            }
+            for r in &c.rules {
+                let id = r.id.clone().unwrap_or_default();
+                check_rule(&file, &id, r.logsource.product.as_deref())?;
+                if !ids.insert(id.clone()) {
+                    return Err(invalid(&file, &id, "duplicate rule id"));
+                }
+                if r.custom_attributes.get(BLOCKING).and_then(|v| v.as_bool()) == Some(true) {
+                    blocking.insert(id);
+                }
+            }
+            for r in &c.correlations {
+                let id = r.id.clone().unwrap_or_default();
+                if id.is_empty() {
+                    return Err(invalid(&file, &r.title, "a correlation needs an `id`"));
+                }
+                if !ids.insert(id.clone()) {
+                    return Err(invalid(&file, &id, "duplicate rule id"));
+                }
+            }
+            // Compile each file on its own too, so an unsupported construct is blamed on
+            // the file and rule that use it.
+            compile(&c).map_err(|(rule, reason)| RuleError::Unsupported {
+                file: file.clone(),
+                rule,
+                reason,
+            })?;
+            all.rules.extend(c.rules);
+            all.correlations.extend(c.correlations);
+            all.filters.extend(c.filters);
+        }
+        compile(&all).map_err(|(rule, reason)| RuleError::Unsupported {
+            file: "(rule set)".into(),
+            rule,
+            reason,
+        })?;
+        Ok(Rules {
+            collection: all,
+            blocking,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.collection.rules.len() + self.collection.correlations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A fresh detector (its own state) over these rules.
+    pub fn detector(&self) -> Detector {
+        let engine = compile(&self.collection).expect("validated when loaded");
+        Detector {
+            engine,
+            memory: Memory::default(),
+            blocking: self.blocking.clone(),
+        }
+    }
+}
+
+fn invalid(file: &str, rule: &str, reason: &str) -> RuleError {
+    RuleError::Invalid {
+        file: file.to_string(),
+        rule: rule.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn check_rule(file: &str, id: &str, product: Option<&str>) -> Result<(), RuleError> {
+    if id.is_empty() {
+        return Err(invalid(file, "(no id)", "every rule needs an `id`"));
+    }
+    if product != Some("brig") {
+        return Err(invalid(
+            file,
+            id,
+            "logsource.product must be `brig` (the only events Brig evaluates)",
+        ));
+    }
+    Ok(())
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {
+    let read = |source| RuleError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let path = entry.map_err(read)?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Seconds of quiet after which a session's correlation state may be dropped.
+const STATE_ENTRIES: usize = 100_000;
+const GROUP_ENTRIES: usize = 1_000;
+
+fn compile(c: &SigmaCollection) -> Result<CorrelationEngine, (String, String)> {
+    let config = CorrelationConfig {
+        timestamp_fields: vec!["ts".into()],
+        max_state_entries: STATE_ENTRIES,
+        max_group_entries: Some(GROUP_ENTRIES),
+        ..CorrelationConfig::default()
+    };
+    let mut engine = CorrelationEngine::new(config);
+    engine.set_logsource_extractor(Some(LogSourceExtractor::new()));
+    engine.set_correlation_event_mode(rsigma_eval::CorrelationEventMode::Refs);
+    for r in &c.rules {
+        engine.add_rule(r).map_err(|e| {
+            (
+                r.id.clone().unwrap_or_else(|| r.title.clone()),
+                e.to_string(),
+            )
+        })?;
+    }
+    for r in &c.correlations {
+        engine.add_correlation(r).map_err(|e| {
+            (
+                r.id.clone().unwrap_or_else(|| r.title.clone()),
+                e.to_string(),
+            )
+        })?;
+    }
+    Ok(engine)
+}
+
+/// One rule hit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    pub rule_id: String,
+    pub title: String,
+    pub level: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// `detection` or the correlation type (`event_count`, `temporal_ordered` …).
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    pub agent: String,
+    /// Ids of the events (for traces: spans) that matched; for a correlation, those its
+    /// window holds.
+    pub events: Vec<String>,
+    /// The rule asks the gateway to deny the call.
+    pub blocking: bool,
+}
+
+/// Evaluates events one at a time, in order, keeping session and correlation state.
+pub struct Detector {
+    engine: CorrelationEngine,
+    memory: Memory,
+    blocking: HashSet<String>,
+}
+
+impl Detector {
+    /// Evaluates one event (`id` names it in alerts: its event id, or its span id).
+    pub fn observe(&mut self, e: &NewEvent, id: &str) -> Vec<Alert> {
+        let secs =
+            e.ts.map(|t| t.unix_nanos().div_euclid(1_000_000_000))
+                .unwrap_or(0);
+        let mut alerts: Vec<Alert> = Vec::new();
+        for mut doc in view::documents(e, id, &mut self.memory) {
+            if let Value::Object(m) = &mut doc {
+                m.insert("ts".into(), Value::from(secs));
+            }
+            let results = self.engine.process_event_at(&JsonEvent::borrow(&doc), secs);
+            for r in results {
+                let a = self.alert(e, id, &r);
+                if !alerts
+                    .iter()
+                    .any(|x| x.rule_id == a.rule_id && x.events == a.events)
+                {
+                    alerts.push(a);
+                }
+            }
+        }
+        alerts
+    }
+
+    fn alert(&self, e: &NewEvent, id: &str, r: &EvaluationResult) -> Alert {
+        let rule_id = r.header.rule_id.clone().unwrap_or_default();
+        let (kind, events) = match &r.body {
+            rsigma_eval::result::ResultBody::Detection(_) => {
+                ("detection".to_string(), vec![id.to_string()])
+            }
+            rsigma_eval::result::ResultBody::Correlation(c) => {
+                let mut ids: Vec<String> = c
+                    .event_refs
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| r.id.clone())
+                    .collect();
+                ids.dedup();
+                if ids.is_empty() {
+                    ids.push(id.to_string());
+                }
+                (correlation_type(&c.correlation_type), ids)
+            }
+        };
+        Alert {
+            blocking: self.blocking.contains(&rule_id),
+            rule_id,
+            title: r.header.rule_title.clone(),
+            level: r
+                .header
+                .level
+                .as_ref()
+                .map(|l| format!("{l:?}").to_lowercase())
+                .unwrap_or_else(|| "medium".into()),
+            tags: r.header.tags.clone(),
+            kind,
+            session: e.session.clone(),
+            agent: e.agent.clone(),
+            events,
+        }
+    }
+}
+
+fn correlation_type(t: &impl Serialize) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "correlation".into())
+}

@@ -1,0 +1,296 @@
+//! The documents rules see: Brig's field taxonomy.
+//!
+//! Each event becomes one flat JSON document per normalized action (a `tool.call` with
+//! three actions is three documents), so a rule says `action: file.copy` and
+//! `dest|startswith: /tmp/` without knowing which tool did it. Fields:
+//!
+//! | field | on | meaning |
+//! |---|---|---|
+//! | `product` | all | always `brig` (rules say `logsource: product: brig`) |
+//! | `category` | all | `file`, `network`, `process`, `message`, `permission`, `persistence`, `monitoring`, `credential`, `config`, `data`, `tool` (calls no normalizer understood), `tool_result`, `policy`, `prompt`, `protocol`, `other` |
+//! | `id` | all | the event id (for traces: the span id) |
+//! | `kind` | all | the event kind (`tool.call`, `tool.result`, `policy.decision`, …) |
+//! | `agent`, `workflow`, `session`, `source`, `tool`, `call` | all | as recorded |
+//! | `action` | calls, decisions | the normalized action (`file.write`, `net.egress`, …) |
+//! | `target`, `dest` | calls, decisions | absolute path, URL, host, recipient, program… |
+//! | `host` | calls | the host of a URL target or dest (lowercase, no port) |
+//! | `program` | `proc.exec` | the program run |
+//! | any action attribute | calls | e.g. `command`, `code`, `sudo`, `method`, `uploads`, `pattern` |
+//! | `args` | calls | the call's arguments as sent (`args.command`, `args.to` …) |
+//! | `task` | all | the declared task of the session (lowercased) |
+//! | `in_task` | calls | `true` when the declared task names the target, dest or host |
+//! | `provenance` | calls | where the key value came from: `task`, `tool_result` (only an earlier tool result names it) or `none` |
+//! | `after_injection` | calls | an earlier tool result in the session carried instructions aimed at the agent |
+//! | `new_host` | calls with a host | the first time this agent reaches this host |
+//! | `new_tool` | calls | the first time this agent uses this tool |
+//! | `refused_before` | calls | an earlier call of the session on the same target was refused or failed |
+//! | `status`, `error_type`, `result`, `targets` | results | `ok`/`error`, the error's type, the result text (first 8 KiB), the targets of the call it answers |
+//! | `injection` | results | the result text carries instructions aimed at the agent |
+//! | `decision`, `policies` | decisions | `allow`/`deny`/`hold`, the deciding policy ids |
+//! | `method` | protocol messages | the JSON-RPC method |
+
+use brig_model::{ActionKind, EventKind, NewEvent};
+use serde_json::{json, Map, Value};
+
+use super::session::{Memory, Session};
+
+/// Result text kept in a document.
+const RESULT_KEEP: usize = 8 * 1024;
+
+/// The category of an action: what `logsource.category` a rule names.
+pub fn category(kind: ActionKind) -> &'static str {
+    use ActionKind::*;
+    match kind {
+        FileRead | FileList | FileWrite | FileDelete | FileCopy | FileMove | DirCreate
+        | ArchiveCreate | BackupCreate => "file",
+        FileChmod | PermGrant => "permission",
+        NetEgress | NetConfig => "network",
+        MessageSend => "message",
+        ProcExec | ProcKill | ServiceStop => "process",
+        ConfigChange => "config",
+        CredAccess => "credential",
+        PersistSchedule => "persistence",
+        MonitorTamper => "monitoring",
+        DataRead | DataWrite | DataExport => "data",
+        ToolCall => "tool",
+    }
+}
+
+/// Phrases that address the agent rather than a human reader: the marks of a prompt
+/// injection inside data.
+const INSTRUCTION_MARKS: &[&str] = &[
+    "ignore previous instructions",
+    "ignore all previous",
+    "ignore the above",
+    "disregard previous",
+    "disregard your instructions",
+    "new instructions",
+    "instructions for the ai",
+    "instructions for ai",
+    "note to the ai",
+    "note for the ai",
+    "attention ai",
+    "ai assistant:",
+    "ai agent:",
+    "to the assistant",
+    "assistant, you must",
+    "you must now",
+    "system prompt",
+    "system override",
+    "[system]",
+    "<system>",
+    "automated agents must",
+    "agents processing this",
+    "if you are an ai",
+    "if you are an llm",
+    "as an ai agent",
+    "do not tell the user",
+    "without telling the user",
+    "do not mention this",
+];
+
+/// Does this text carry instructions aimed at the agent (a likely prompt injection)?
+pub fn carries_instructions(text: &str) -> bool {
+    let t = text.to_lowercase();
+    INSTRUCTION_MARKS.iter().any(|m| t.contains(m))
+}
+
+/// The host of a URL (`https://Files.Example.com:8443/x` → `files.example.com`), or of
+/// `user@host:path` / `host:path` remote specs; `None` for plain paths.
+pub fn host_of(s: &str) -> Option<String> {
+    let rest = match s.split_once("://") {
+        Some((scheme, rest)) if !scheme.eq_ignore_ascii_case("file") => rest,
+        Some(_) => return None,
+        None => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = host.split(':').next().unwrap_or(host);
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// Fields every document of an event carries.
+fn common(e: &NewEvent, id: &str, session: &Session) -> Map<String, Value> {
+    let mut d = Map::new();
+    d.insert("product".into(), json!("brig"));
+    d.insert("id".into(), json!(id));
+    d.insert("kind".into(), json!(e.kind.as_str()));
+    d.insert("agent".into(), json!(e.agent));
+    d.insert("source".into(), json!(e.source));
+    for (k, v) in [
+        ("workflow", &e.workflow),
+        ("session", &e.session),
+        ("tool", &e.tool),
+        ("call", &e.call),
+    ] {
+        if let Some(v) = v {
+            d.insert(k.into(), json!(v));
+        }
+    }
+    if !session.task.is_empty() {
+        d.insert("task".into(), json!(session.task));
+    }
+    d
+}
+
+/// Builds the documents of one event, updating what detection remembers.
+pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
+    let key = e
+        .session
+        .clone()
+        .unwrap_or_else(|| format!("agent:{}", e.agent));
+    match e.kind {
+        EventKind::AgentPrompt => {
+            let task = e.payload.get("task").and_then(Value::as_str).unwrap_or("");
+            let s = memory.session(&key);
+            if !task.is_empty() {
+                s.task = task.to_lowercase();
+            }
+            let mut d = common(e, id, s);
+            d.insert("category".into(), json!("prompt"));
+            vec![Value::Object(d)]
+        }
+        EventKind::ToolCall => call_documents(e, id, &key, memory),
+        EventKind::ToolResult => {
+            let s = memory.session(&key);
+            let mut d = common(e, id, s);
+            d.insert("category".into(), json!("tool_result"));
+            let text = result_text(e);
+            let status = e.attrs.get("status").cloned().unwrap_or(json!("ok"));
+            let targets = e
+                .call
+                .as_deref()
+                .map(|c| s.targets_of(c))
+                .unwrap_or_default();
+            if status == json!("error") {
+                s.refused.extend(targets.iter().cloned());
+            }
+            let injection = carries_instructions(&text);
+            s.injected |= injection;
+            s.add_result(&text);
+            d.insert("status".into(), status);
+            if let Some(t) = e.attrs.get("error_type") {
+                d.insert("error_type".into(), t.clone());
+            }
+            d.insert("injection".into(), json!(injection));
+            d.insert("targets".into(), json!(targets));
+            d.insert("result".into(), json!(truncate(&text, RESULT_KEEP)));
+            vec![Value::Object(d)]
+        }
+        EventKind::PolicyDecision => {
+            let s = memory.session(&key);
+            let mut d = common(e, id, s);
+            d.insert("category".into(), json!("policy"));
+            if let Some(dec) = &e.decision {
+                let effect = serde_json::to_value(dec.effect).unwrap_or(Value::Null);
+                if effect != json!("allow") {
+                    s.refused.extend(e.actions.iter().map(|a| a.target.clone()));
+                }
+                d.insert("decision".into(), effect);
+                d.insert("policies".into(), json!(dec.policies));
+            }
+            if let Some(a) = e.actions.first() {
+                d.insert("action".into(), json!(a.action.as_str()));
+                d.insert("target".into(), json!(a.target));
+            }
+            vec![Value::Object(d)]
+        }
+        _ => {
+            let s = memory.session(&key);
+            let mut d = common(e, id, s);
+            let cat = if e.kind == EventKind::ProtocolMessage {
+                "protocol"
+            } else {
+                "other"
+            };
+            d.insert("category".into(), json!(cat));
+            if let Some(m) = e.attrs.get("method") {
+                d.insert("method".into(), m.clone());
+            }
+            vec![Value::Object(d)]
+        }
+    }
+}
+
+fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec<Value> {
+    let new_tool = e
+        .tool
+        .as_deref()
+        .is_some_and(|t| memory.first_use(&e.agent, &format!("tool:{t}")));
+    let hosts: Vec<Option<String>> = e
+        .actions
+        .iter()
+        .map(|a| host_of(&a.target).or_else(|| a.dest.as_deref().and_then(host_of)))
+        .collect();
+    let new_hosts: Vec<bool> = hosts
+        .iter()
+        .map(|h| {
+            h.as_deref()
+                .is_some_and(|h| memory.first_use(&e.agent, &format!("host:{h}")))
+        })
+        .collect();
+    let s = memory.session(key);
+    let base = common(e, id, s);
+    let args = e.payload.get("arguments").cloned();
+    let mut docs = Vec::with_capacity(e.actions.len().max(1));
+    for (i, a) in e.actions.iter().enumerate() {
+        let mut d = base.clone();
+        d.insert("category".into(), json!(category(a.action)));
+        for (k, v) in &a.attrs {
+            d.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        d.insert("action".into(), json!(a.action.as_str()));
+        d.insert("target".into(), json!(a.target));
+        if let Some(dest) = &a.dest {
+            d.insert("dest".into(), json!(dest));
+        }
+        if a.action == ActionKind::ProcExec {
+            d.insert("program".into(), json!(a.target));
+        }
+        let key_value = a.dest.as_deref().unwrap_or(&a.target);
+        let provenance = s.provenance(key_value);
+        let in_task = provenance == "task"
+            || hosts[i]
+                .as_deref()
+                .is_some_and(|h| s.provenance(h) == "task");
+        if let Some(h) = &hosts[i] {
+            d.insert("host".into(), json!(h));
+            d.insert("new_host".into(), json!(new_hosts[i]));
+        }
+        d.insert("in_task".into(), json!(in_task));
+        d.insert("provenance".into(), json!(provenance));
+        d.insert("after_injection".into(), json!(s.injected));
+        d.insert("new_tool".into(), json!(new_tool));
+        d.insert(
+            "refused_before".into(),
+            json!(s.refused.contains(&a.target)),
+        );
+        if let Some(args) = &args {
+            d.insert("args".into(), args.clone());
+        }
+        docs.push(Value::Object(d));
+    }
+    if let Some(call) = &e.call {
+        s.remember_call(call, e.actions.iter().map(|a| a.target.clone()).collect());
+    }
+    docs
+}
+
+fn result_text(e: &NewEvent) -> String {
+    match e.payload.get("result") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
