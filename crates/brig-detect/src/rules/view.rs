@@ -23,8 +23,9 @@
 //! | `after_injection` | calls | an earlier tool result in the session carried instructions aimed at the agent |
 //! | `new_host` | calls with a host | the first time this agent reaches this host |
 //! | `new_tool` | calls | the first time this agent uses this tool |
-//! | `refused_before` | calls | an earlier call of the session on the same target was refused or failed |
+//! | `refused_before` | calls | an earlier call of the session on the same target was refused (by policy, or by the system: permission denied, forbidden) |
 //! | `status`, `error_type`, `result`, `targets` | results | `ok`/`error`, the error's type, the result text (first 8 KiB), the targets of the call it answers |
+//! | `refused` | results | the call failed because it was refused (permission denied, forbidden, blocked by policy…), not for a transient reason |
 //! | `injection` | results | the result text carries instructions aimed at the agent |
 //! | `decision`, `policies` | decisions | `allow`/`deny`/`hold`, the deciding policy ids |
 //! | `method` | protocol messages | the JSON-RPC method |
@@ -88,6 +89,31 @@ const INSTRUCTION_MARKS: &[&str] = &[
     "without telling the user",
     "do not mention this",
 ];
+
+/// Words of a refusal (as opposed to a transient failure such as a timeout).
+const REFUSAL_MARKS: &[&str] = &[
+    "permission denied",
+    "access denied",
+    "accessdenied",
+    "access is denied",
+    "forbidden",
+    "not permitted",
+    "not authorized",
+    "unauthorized",
+    "blocked by",
+    "denied",
+    "operation not permitted",
+    "refused by policy",
+    "requires approval",
+    "http 401",
+    "http 403",
+];
+
+/// Does a failed call's output say it was refused (not merely that it failed)?
+pub fn is_refusal(text: &str) -> bool {
+    let t = text.to_lowercase();
+    REFUSAL_MARKS.iter().any(|m| t.contains(m))
+}
 
 /// Does this text carry instructions aimed at the agent (a likely prompt injection)?
 pub fn carries_instructions(text: &str) -> bool {
@@ -162,9 +188,11 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
                 .as_deref()
                 .map(|c| s.targets_of(c))
                 .unwrap_or_default();
-            if status == json!("error") {
+            let refused = status == json!("error") && is_refusal(&text);
+            if refused {
                 s.refused.extend(targets.iter().cloned());
             }
+            d.insert("refused".into(), json!(refused));
             let injection = carries_instructions(&text);
             s.injected |= injection;
             s.add_result(&text);
