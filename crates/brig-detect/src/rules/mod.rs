@@ -215,7 +215,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {
     Ok(())
 }
 
-/// Seconds of quiet after which a session's correlation state may be dropped.
+/// Correlation state entries kept (all rules and groups), and per group.
 const STATE_ENTRIES: usize = 100_000;
 const GROUP_ENTRIES: usize = 1_000;
 
@@ -224,6 +224,8 @@ fn compile(c: &SigmaCollection) -> Result<CorrelationEngine, (String, String)> {
         timestamp_fields: vec!["ts".into()],
         max_state_entries: STATE_ENTRIES,
         max_group_entries: Some(GROUP_ENTRIES),
+        // Building blocks of correlations (`generate: false`) are not alerts themselves.
+        emit_detections: false,
         ..CorrelationConfig::default()
     };
     let mut engine = CorrelationEngine::new(config);
