@@ -83,12 +83,28 @@ pub fn hold_and_wait(
 }
 
 /// Settles the approvals still pending when a session ends (their calls can no longer be
-/// answered); their waiters see the status on their next look.
-pub fn cancel_pending(data: &DataDir, ids: &[String]) {
+/// answered) and records each as an `approval.decision`; their waiters see the status on
+/// their next look.
+pub fn cancel_pending(data: &DataDir, rec: &Recorder, ids: &[String]) {
     let Ok(mut store) = data.store() else { return };
+    let why = "the agent's session ended";
     for id in ids {
         let now = Timestamp::now().unix_nanos();
-        let _ = store.settle_approval(id, "cancelled", "brig", "the agent's session ended", now);
+        if let Ok(true) = store.settle_approval(id, "cancelled", "brig", why, now) {
+            let mut e = rec.event(EventKind::ApprovalDecision);
+            e.attrs.insert("approval".into(), json!(id));
+            e.attrs.insert("status".into(), json!("cancelled"));
+            if let Ok(Some(a)) = store.approval(id) {
+                e.tool = Some(a.tool);
+                e.attrs.insert("event_index".into(), json!(a.event_index));
+            }
+            e.decision = Some(Decision {
+                effect: Effect::Deny,
+                policies: vec!["brig.approvals".into()],
+                reason: Some(why.to_string()),
+            });
+            rec.record(e);
+        }
     }
 }
 

@@ -130,7 +130,7 @@ pub fn run(
         .build()?;
     runtime.block_on(serve(proxy.clone(), http.listen, ready))?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    approval::cancel_pending(data, &lock(&proxy.held));
+    approval::cancel_pending(data, &proxy.rec, &lock(&proxy.held));
     drop(proxy);
     finish_appender(appender);
     Ok(())

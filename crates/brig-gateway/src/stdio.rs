@@ -216,7 +216,7 @@ pub fn run(
     // The agent is gone: calls still held can no longer be answered.
     let waiting = forwarder.join().unwrap_or_default();
     let held: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
-    approval::cancel_pending(data, &held);
+    approval::cancel_pending(data, &rec, &held);
     for (_, w) in waiting {
         let _ = w.join();
     }
