@@ -17,7 +17,7 @@ fn corpus(name: &str) -> String {
 }
 
 /// Malicious sessions flagged when the pack last changed (raise it as rules improve).
-const RECALL_FLOOR: usize = 11;
+const RECALL_FLOOR: usize = 28;
 
 #[test]
 fn no_benign_session_alerts_and_recall_holds() {

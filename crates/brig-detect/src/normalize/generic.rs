@@ -31,16 +31,7 @@ pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<
     let words = words(name);
     let has = |verbs: &[&str]| words.iter().any(|w| verbs.iter().any(|v| w.starts_with(v)));
 
-    // Commands.
-    for key in ["command", "cmd"] {
-        if let Some(line) = obj.get(key).and_then(command_line) {
-            if let Some(first) = program(&line) {
-                let mut a = Action::new(ActionKind::ProcExec, first);
-                a.attrs.insert("command".into(), Value::from(line));
-                out.push(a);
-            }
-        }
-    }
+    // Commands (`command`/`cmd`) are the shell normalizer's.
 
     // Single paths.
     let kind = if has(DELETE_VERBS) {
@@ -158,34 +149,6 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
     }
 }
 
-/// The command line of a `command` argument: a string, or an argv array joined by spaces.
-fn command_line(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(items) => {
-            let argv: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            (!argv.is_empty()).then(|| argv.join(" "))
-        }
-        _ => None,
-    }
-}
-
-/// The program a command line runs: its first word that is not a `VAR=value` assignment.
-fn program(line: &str) -> Option<&str> {
-    line.split_whitespace().find(|w| !is_assignment(w))
-}
-
-fn is_assignment(word: &str) -> bool {
-    match word.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
-}
-
 /// Recipients: strings (split at `,` and `;`), arrays of them, or objects with an
 /// `email`/`address` string.
 fn recipients(v: Option<&Value>) -> Vec<String> {
@@ -234,13 +197,6 @@ mod tests {
         assert_eq!(words("writeFile"), ["write", "file"]);
         assert_eq!(words("send-email_now"), ["send", "email", "now"]);
         assert_eq!(words("rmdir"), ["rmdir"]);
-    }
-
-    #[test]
-    fn program_skips_assignments() {
-        assert_eq!(program("  FOO=1 BAR=x curl https://x"), Some("curl"));
-        assert_eq!(program("./run.sh --x=1"), Some("./run.sh"));
-        assert_eq!(program("   "), None);
     }
 
     #[test]

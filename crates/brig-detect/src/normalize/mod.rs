@@ -40,11 +40,60 @@
 //!
 //! | arguments | action |
 //! |---|---|
-//! | `command` / `cmd` (string, or argv array) | `proc.exec`, target = first word (after `VAR=value` assignments), attrs `command` = the whole line |
+//! | `command` / `cmd` (string, or argv array) | parsed as a command line, see [Shell commands](#shell-commands) |
 //! | `path` / `file` / `filename` / `file_path` / `filePath` / `fileName` (string or array) | `file.delete` if the name has a delete/remove/unlink/rm word, else `file.write` if it has write/save/create/update/put/append/edit, else `file.read` |
 //! | `source`+`destination`, `src`+`dst` (strings), `from`+`to` (both [path-like](#limits)) | `file.move` if the name has move/mv/rename, else `file.copy` |
 //! | `url` / `uri` / `endpoint` | `net.egress`, target = URL, dest = host, attrs `method` (upper-cased) from `method`; a `file://` URL is a `file.read` instead |
 //! | `to` / `recipients` / `recipient` / `cc` / `bcc` (string, comma/semicolon list, array, or `{email}` objects), unless `to` was a path pair; values that are plainly paths (`/`, `./`, `../`, `~/`, `file://`) are skipped | one `message.send` per recipient |
+//!
+//! # Shell commands
+//!
+//! Shell tools (`bash`, `sh`, `zsh`, `shell`, `local_shell`, `run_command`,
+//! `execute_command`, `run_shell_command`, `run_terminal_cmd`, `run_in_terminal`,
+//! `terminal`, `execute_bash`, `exec_command`, `shell_exec`, `exec`; Claude Code's `Bash`)
+//! take their `command`/`cmd`/`commandLine`/`script` argument (or a bare string) as a
+//! script; any other tool's `command`/`cmd` is parsed the same way, next to its other
+//! argument families. A `cwd`/`workdir`/`directory` argument sets the starting directory.
+//! The script is parsed with a real bash parser (`brush-parser`) and walked: `;`/`&&`/`||`
+//! lists, pipelines, subshells, brace groups, `if`/`for`/`while`/`until`/`case` bodies
+//! (`for` over literal words is unrolled), function bodies, `$(…)`/backquote and process
+//! substitutions, redirections and here-documents. `bash -c`/`sh -c`/`eval`/`su -c`
+//! strings, a here-document or `echo …|` fed to a shell, `ssh host CMD` (attrs
+//! `remote_host`) and `find -exec` are walked recursively (depth ≤ 8).
+//!
+//! Every simple command yields `proc.exec` (target = the program as written; attrs
+//! `command` = that simple command's text, `shell: true`, `sudo: true` under
+//! `sudo`/`doas`/`su -c`) and then, with paths resolved as in [Targets](#targets) and
+//! `cd DIR` changing the directory for later commands of the same (sub)shell:
+//!
+//! | command | actions |
+//! |---|---|
+//! | `> f`, `>> f`, `&> f`, `<> f` | `file.write` (attrs `append` for `>>`); `/dev/null` and other special files ignored; a bare `> f`/`: > f`/`cat /dev/null > f` adds attrs `truncate`; `< f` is `file.read`; `/dev/tcp/H/P` is `net.egress` |
+//! | wrappers `sudo`, `doas`, `env`, `nohup`, `timeout`, `nice`, `time`, `exec`, `command`, `setsid`, `stdbuf`, `ionice`, `xargs` (operands from `find`/`grep -l` before the pipe, else `(stdin)`) | their own `proc.exec`, then the wrapped command's actions |
+//! | `rm`, `shred`, `unlink`, `rmdir`, `find … -delete` | `file.delete` (attrs `recursive`) |
+//! | `cp`, `install`, `rsync`, `scp` / `mv` | `file.copy` / `file.move`, target = source, dest = destination (`-t DIR` understood) |
+//! | `tar c…`/`r`/`u` (`-C` understood), `zip`, `7z a`, `git bundle create` | `archive.create` per source, dest = archive (`(stdout)` for `-f -`); `tar x`/`t`, `unzip` read the archive |
+//! | `sed -i`, `perl -i`, `truncate`, `tee [-a]`, `touch`, `dd of=` | `file.write` |
+//! | `cat`, `head`, `tail`, `less`, `more`, `grep`/`rg` (after the pattern), `sed` without `-i`, `wc`, `sort`, `base64`, `jq` …, `dd if=`, `bash FILE` | `file.read` |
+//! | `mkdir`, `install -d` | `dir.create` |
+//! | `chmod`, `chown`, `chgrp`, `chattr`, `setfacl` | `file.chmod` (attrs `mode`/`owner`, `program`) |
+//! | `usermod -aG/-G/-g/-p`, `useradd`, `adduser`, `passwd`, `chpasswd`, `gpasswd`, `visudo`; any write/copy into `authorized_keys`, `/etc/sudoers*`, `/etc/passwd`, `/etc/shadow`, `/etc/group`, PAM/polkit config | `perm.grant` |
+//! | `curl`, `wget` | `net.egress` per URL, dest = host; attrs `uploads` for `-d`/`--data*`/`--json`/`-F`/`-T`/`-X POST\|PUT\|PATCH` (wget `--post-*`/`--body-*`/`--method`), `method`; `@file`, `-T file`, `--post-file` are `file.read`; `-o`/`-O` file is `file.write` |
+//! | `nc`/`ncat`/`netcat`/`telnet`, `socat TCP:…`, `ssh`/`sftp`, `scp`/`rsync` to or from `[user@]host:path` | `net.egress`, target `nc://host:port`, `socat://host:port`, `ssh://host[:port]`, dest = host (attrs `user`, `listen`, `exec`, `tunnel`, `uploads`); `ssh -i KEY` reads the key |
+//! | `git push` / `git remote add\|set-url` / `git clone\|fetch\|pull` | `net.egress`, target = remote URL (remembered from `git remote add` earlier in the call) or name; `push` has attrs `uploads` (and `force`) |
+//! | `aws s3 cp\|sync\|mv`, `gsutil cp\|rsync\|mv`, `rclone copy\|sync\|move` | to a remote: `file.read` of the source + `net.egress` target = remote, dest = bucket/remote, attrs `uploads`; from a remote: `net.egress` + `file.write` |
+//! | `kill`, `pkill`, `killall` | `proc.kill` per pid/name (attrs `signal`) |
+//! | `systemctl stop\|disable\|mask\|kill UNIT`, `service UNIT stop` | `service.stop`, target = unit without `.service` |
+//! | `crontab` (except `-l`), `at`/`batch`, `systemctl enable\|link`, writes under `/etc/cron*`, `/var/spool/cron`, systemd unit dirs (`*.service`, `*.timer` …), init/profile/autostart files, shell rc files, `.git/hooks/` | `persist.schedule` (attrs `entry` = the piped or here-doc crontab line) |
+//! | `iptables`, `ip6tables`, `nft`, `ufw`, `firewall-cmd` (not plain listing); writes to `/etc/hosts`, `/etc/resolv.conf`, firewall config | `net.config` |
+//! | `auditctl` (not `-l`/`-s`), `setenforce 0`, `history -c`, `unset HISTFILE`, `HISTFILE=`/`HISTSIZE=0`, `set +o history`; deletes, moves away or overwrites under `/var/log`, audit/syslog config, shell history; stopping or killing a monitoring service/process (`auditd`, `falco`, …) | `monitor.tamper` |
+//! | reads, copies or archiving of credential files (`~/.aws/credentials`, `.env*` except examples, SSH private keys, `*.pem`/`*.key`, `.netrc`, `.pgpass`, `~/.kube/config`, `~/.docker/config.json`, `/etc/shadow`, `.git-credentials`, gcloud/azure config, `/proc/*/environ`, mounted secrets) | also `cred.access` (attrs `credential`) |
+//! | bare `env`, `printenv` | `cred.access`, target `environment` |
+//! | `python -c`, `node -e`, `perl -e`, `ruby -e`, `php -r`, or code on a here-doc | the `proc.exec` gets attrs `code` |
+//!
+//! Pipeline stages get attrs `piped_from`/`piped_to`, background jobs `background`. A
+//! script that does not parse yields the complete lines before the error, then one
+//! `proc.exec` of the first word of the rest with attrs `parse_error`.
 //!
 //! Name words are found by splitting the (stripped) tool name at `_`, `-`, other
 //! non-alphanumerics and camelCase humps; a word matches a verb when it starts with it
@@ -67,8 +116,15 @@
 //!   the real path again at the point of use.
 //! - POSIX paths only: Windows drive paths and backslashes are treated as ordinary
 //!   relative names.
-//! - Commands are not parsed yet: `proc.exec` takes the first word; pipes, `&&`, `sh -c`,
-//!   redirections and the files or hosts a command touches are not extracted.
+//! - Shell commands are read statically: unknown variables and `$(…)` results are kept
+//!   as written (a path starting with `$` is `unresolved`), globs are not expanded (attrs
+//!   `glob`), aliases and functions defined elsewhere are unknown, and only the programs
+//!   in the table above have effects beyond `proc.exec` (a `make`, `npm run`, script file
+//!   or interpreter program runs code that is not seen). `ssh host CMD` paths are the
+//!   remote host's but resolve as unresolved relative names. Work is bounded: scripts
+//!   over 64 KiB are cut, nesting over 200 levels is refused (`parse_error`), nested
+//!   scripts stop at depth 8, a call yields at most 512 actions; whatever was cut marks
+//!   every action `truncated: true`.
 //! - Generic names are heuristics. "Path-like" means absolute, `./`, `../`, `~`, `file://`,
 //!   containing `/`, or a bare `name.ext`, and never an `@` or a non-file URL.
 //!   Unrecognized argument names are ignored; when nothing matches, `tool.call` keeps the
@@ -77,6 +133,7 @@
 mod filesystem;
 mod generic;
 mod path;
+mod shell;
 
 use std::path::PathBuf;
 
@@ -109,7 +166,12 @@ pub fn normalize(tool: &str, arguments: &Value, ctx: &ToolContext<'_>) -> Vec<Ac
         }
         filesystem::Outcome::NotMine => {}
     }
-    let actions = generic::normalize(&name, arguments, ctx);
+    // Command lines: parsed and walked. A shell tool's call is its command line; any other
+    // tool's `command`/`cmd` argument is one too, next to its other argument families.
+    let mut actions = shell::normalize(&name, arguments, ctx);
+    if actions.is_empty() || !shell::SHELL_TOOLS.contains(&name.as_str()) {
+        actions.extend(generic::normalize(&name, arguments, ctx));
+    }
     if actions.is_empty() {
         vec![Action::new(ActionKind::ToolCall, tool)]
     } else {

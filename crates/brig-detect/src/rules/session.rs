@@ -84,6 +84,15 @@ pub fn mentions(text: &str, value: &str) -> bool {
         return true;
     }
     let value = value.trim_end_matches('/');
+    // A staging copy (`x.tmp`, `x.new`, `x.bak`, `x~`) stands for the file it becomes.
+    if let Some(stem) = [".tmp", ".new", ".bak", ".orig", ".swp", "~"]
+        .iter()
+        .find_map(|s| value.strip_suffix(s))
+    {
+        if mentions(text, stem) {
+            return true;
+        }
+    }
     let host = value
         .split_once("://")
         .map(|(_, rest)| rest.split(['/', ':', '?']).next().unwrap_or(rest));
@@ -158,6 +167,11 @@ mod tests {
         assert_eq!(s.provenance("backup@evil.test"), "tool_result");
         assert_eq!(s.provenance("someone@else.test"), "none");
         assert_eq!(s.provenance("https://evil.test/upload"), "tool_result");
+        let s = Session {
+            task: "add a drop-in /etc/sudoers.d/monitoring-status".into(),
+            ..Session::default()
+        };
+        assert_eq!(s.provenance("/etc/sudoers.d/monitoring-status.tmp"), "task");
     }
 
     #[test]
