@@ -82,12 +82,47 @@ pub fn hold_and_wait(
     }
 }
 
-/// Settles the approvals still pending when a session ends (their calls can no longer be
-/// answered) and records each as an `approval.decision`; their waiters see the status on
+/// Why an approval is cancelled when the session that held it ends.
+pub const SESSION_ENDED: &str = "the agent's session ended";
+/// Why an approval is cancelled when the agent cancels the request it answers.
+pub const AGENT_CANCELLED: &str = "the agent cancelled the request";
+
+/// Calls held for a human, by the request they answer, so that an agent cancelling the
+/// request (`notifications/cancelled`) cancels the approval too: an operator must never
+/// approve a call nobody is waiting for.
+#[derive(Default)]
+pub struct Held(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl Held {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn insert(&self, request: String, approval: String) {
+        self.map().insert(request, approval);
+    }
+
+    pub fn remove(&self, request: &str) -> Option<String> {
+        self.map().remove(request)
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.map().values().cloned().collect()
+    }
+}
+
+/// The request a `notifications/cancelled` message cancels.
+pub fn cancelled_request(message: &serde_json::Value) -> Option<&serde_json::Value> {
+    (message.get("method")?.as_str()? == "notifications/cancelled")
+        .then(|| message.pointer("/params/requestId"))
+        .flatten()
+}
+
+/// Settles approvals whose calls can no longer be answered (the session ended, the agent
+/// cancelled) and records each as an `approval.decision`; their waiters see the status on
 /// their next look.
-pub fn cancel_pending(data: &DataDir, rec: &Recorder, ids: &[String]) {
+pub fn cancel_pending(data: &DataDir, rec: &Recorder, ids: &[String], why: &str) {
     let Ok(mut store) = data.store() else { return };
-    let why = "the agent's session ended";
     for id in ids {
         let now = Timestamp::now().unix_nanos();
         if let Ok(true) = store.settle_approval(id, "cancelled", "brig", why, now) {

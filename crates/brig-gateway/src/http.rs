@@ -80,7 +80,7 @@ struct Proxy {
     /// Records what belongs to no MCP session (a stateless server's traffic).
     rec: Recorder,
     sessions: Mutex<HashMap<String, Recorder>>,
-    held: Mutex<Vec<String>>,
+    held: approval::Held,
     client: reqwest::Client,
     upstream: reqwest::Url,
 }
@@ -121,7 +121,7 @@ pub fn run(
         guard: Mutex::new(guard),
         rec,
         sessions: Mutex::new(HashMap::new()),
-        held: Mutex::new(Vec::new()),
+        held: approval::Held::default(),
         client,
         upstream,
     });
@@ -130,7 +130,7 @@ pub fn run(
         .build()?;
     runtime.block_on(serve(proxy.clone(), http.listen, ready))?;
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    approval::cancel_pending(data, &proxy.rec, &lock(&proxy.held));
+    approval::cancel_pending(data, &proxy.rec, &proxy.held.all(), approval::SESSION_ENDED);
     drop(proxy);
     finish_appender(appender);
     Ok(())
@@ -319,6 +319,11 @@ impl Proxy {
                 if let Some(refusal) = refusal_of(&other, &value) {
                     return json_response(StatusCode::BAD_REQUEST, &refusal);
                 }
+                if let Some(request) = approval::cancelled_request(&value) {
+                    if let Some(a) = self.held.remove(&held_key(&rec, request)) {
+                        approval::cancel_pending(&self.data, &rec, &[a], approval::AGENT_CANCELLED);
+                    }
+                }
                 let id = match &other {
                     Message::Request { id, .. } => id.clone(),
                     _ => Value::Null,
@@ -363,7 +368,8 @@ impl Proxy {
             Verdict::Forward => {}
             Verdict::Refuse(text) => return refuse(&text),
             Verdict::Hold(a) => {
-                lock(&self.held).push(a.id.clone());
+                let key = held_key(&rec, &id);
+                self.held.insert(key.clone(), a.id.clone());
                 let (proxy, rec2, cid) = (self.clone(), rec.clone(), call_id(&id));
                 let waited = tokio::task::spawn_blocking(move || {
                     let timeout = proxy.opts.approval_timeout;
@@ -375,6 +381,7 @@ impl Proxy {
                         "This tool call was held for approval and not run: the wait failed ({e})"
                     ))
                 });
+                self.held.remove(&key);
                 if let Err(text) = waited {
                     return refuse(&text);
                 }
@@ -488,6 +495,11 @@ impl Proxy {
         }
         with_headers(status, out_headers, Body::from(bytes))
     }
+}
+
+/// A held call's key: its MCP session and JSON-RPC id.
+fn held_key(rec: &Recorder, id: &Value) -> String {
+    format!("{}#{}", rec.session(), crate::jsonrpc::id_key(id))
 }
 
 fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response {

@@ -129,10 +129,12 @@ impl ToServer {
 
 /// One line for the forwarder, in the order the agent sent them.
 enum Step {
-    /// Relay as is; `request` is the id of a request the server must answer.
+    /// Relay as is; `request` is the id of a request the server must answer, `cancels`
+    /// the request a `notifications/cancelled` cancels.
     Relay {
         line: Vec<u8>,
         request: Option<Value>,
+        cancels: Option<Value>,
     },
     /// A call: relay, refuse or hold once its verdict (after the durable append) is in.
     Call {
@@ -208,6 +210,7 @@ pub fn run(
             rec: rec.clone(),
             out: out.clone(),
             upstream: upstream.clone(),
+            held: Arc::new(approval::Held::default()),
         };
         std::thread::spawn(move || fwd.run(steps_rx))
     };
@@ -216,7 +219,7 @@ pub fn run(
     // The agent is gone: calls still held can no longer be answered.
     let waiting = forwarder.join().unwrap_or_default();
     let held: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
-    approval::cancel_pending(data, &rec, &held);
+    approval::cancel_pending(data, &rec, &held, approval::SESSION_ENDED);
     for (_, w) in waiting {
         let _ = w.join();
     }
@@ -350,6 +353,7 @@ fn client_to_server(
                 Step::Relay {
                     line: std::mem::take(&mut buf),
                     request,
+                    cancels: approval::cancelled_request(&value).cloned(),
                 }
             }
         };
@@ -395,6 +399,7 @@ struct Forwarder {
     rec: Recorder,
     out: ToAgent,
     upstream: ToServer,
+    held: Arc<approval::Held>,
 }
 
 impl Forwarder {
@@ -406,12 +411,19 @@ impl Forwarder {
                 Step::Relay {
                     line,
                     request: None,
+                    cancels,
                 } => {
                     self.upstream.line(&line);
+                    // In order: a call held before this line is in `held` by now.
+                    if let Some(a) = cancels.and_then(|r| self.held.remove(&id_key(&r))) {
+                        let why = approval::AGENT_CANCELLED;
+                        approval::cancel_pending(&self.data, &self.rec, &[a], why);
+                    }
                 }
                 Step::Relay {
                     line,
                     request: Some(id),
+                    ..
                 } => {
                     if !self.upstream.request(&id, None, &line) {
                         self.out.send(&server_gone(id, None));
@@ -435,6 +447,7 @@ impl Forwarder {
                         Verdict::Refuse(text) => self.out.send(&jsonrpc::tool_refusal(id, &text)),
                         Verdict::Hold(a) => {
                             let approval_id = a.id.clone();
+                            self.held.insert(id_key(&id), approval_id.clone());
                             let held = self.hold(*a, id, tool, line);
                             waiting.push((approval_id, held));
                         }
@@ -453,17 +466,20 @@ impl Forwarder {
         tool: String,
         line: Vec<u8>,
     ) -> JoinHandle<()> {
-        let (data, opts, rec, out, upstream) = (
+        let (data, opts, rec, out, upstream, held) = (
             self.data.clone(),
             self.opts.clone(),
             self.rec.clone(),
             self.out.clone(),
             self.upstream.clone(),
+            self.held.clone(),
         );
         std::thread::spawn(move || {
             let call = call_id(&id);
             let timeout = opts.approval_timeout;
-            match approval::hold_and_wait(&data, &opts.who, &rec, &a, &call, timeout) {
+            let waited = approval::hold_and_wait(&data, &opts.who, &rec, &a, &call, timeout);
+            held.remove(&id_key(&id));
+            match waited {
                 Ok(()) => {
                     if !upstream.request(&id, Some(&tool), &line) {
                         out.send(&server_gone(id, Some(&tool)));

@@ -414,6 +414,41 @@ fn held_calls_wait_for_an_operator() {
     );
     assert_eq!(std::fs::read_to_string(&ci).unwrap(), "on: push\n");
 
+    // The agent gives up on a held call: its approval is cancelled, so no operator can
+    // later run a call nobody waits for.
+    let id = send_call(
+        &mut s,
+        "write_file",
+        json!({"path": ci, "content": "gone\n"}),
+    );
+    let approval = pending_approval(&data);
+    s.send_raw(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": id, "reason": "user aborted"}})
+        .to_string(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stdout(&run(&data, &["approvals", "list", "--json"]))
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled call is still pending"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = run(
+        &data,
+        &["approvals", "approve", &approval, "--reason", "late"],
+    );
+    assert!(
+        !o.status.success(),
+        "a cancelled approval cannot be approved"
+    );
+    let _ = s.wait_for(&id); // answered (refused) once the waiter sees the cancellation
+    assert_eq!(std::fs::read_to_string(&ci).unwrap(), "on: push\n");
+
     // Containment cancels what is held.
     let id = send_call(&mut s, "write_file", json!({"path": ci, "content": "x\n"}));
     pending_approval(&data);
@@ -433,7 +468,7 @@ fn held_calls_wait_for_an_operator() {
                 .to_string()
         })
         .collect();
-    assert_eq!(statuses, ["approved", "denied", "cancelled"]);
+    assert_eq!(statuses, ["approved", "denied", "cancelled", "cancelled"]);
     let o = run(&data, &["ledger", "show", "--json"]);
     let kinds: Vec<String> = stdout(&o)
         .lines()
@@ -444,10 +479,10 @@ fn held_calls_wait_for_an_operator() {
                 .to_string()
         })
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "approval.request").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| *k == "approval.request").count(), 4);
     assert_eq!(
         kinds.iter().filter(|k| *k == "approval.decision").count(),
-        3
+        4
     );
     assert!(run(&data, &["ledger", "verify"]).status.success());
 }
