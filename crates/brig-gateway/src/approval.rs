@@ -30,18 +30,22 @@ pub fn hold_and_wait(
     let mut store = data
         .store()
         .map_err(|e| held(&format!("the approval queue cannot be read ({e})")))?;
-    if let Err(e) = store.add_approval(approval) {
-        return Err(format!(
-            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
-        ));
-    }
+    // The request is durable before the queue shows it, so the ledger never holds an
+    // operator's decision ahead of the request it decides.
     let mut e = rec.event(EventKind::ApprovalRequest);
     e.tool = Some(approval.tool.clone());
     e.call = Some(call.to_string());
     e.attrs.insert("approval".into(), json!(approval.id));
     e.attrs
         .insert("event_index".into(), json!(approval.event_index));
-    rec.record(e);
+    let queued = rec
+        .record_durably(e)
+        .and_then(|()| store.add_approval(approval).map_err(|e| e.to_string()));
+    if let Err(e) = queued {
+        return Err(format!(
+            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
+        ));
+    }
 
     let watch = Watch {
         rec,

@@ -70,16 +70,30 @@ impl Recorder {
         e
     }
 
-    /// Records without waiting for durability (order is kept: one writer, FIFO).
+    /// Records without waiting for durability (order is kept: one writer, FIFO). Nobody
+    /// waits for it, so it rides along with the next commit somebody waits for (the next
+    /// call's write-ahead record), or is committed within `DEFER_AT_MOST` (10 ms).
     pub fn record(&self, e: NewEvent) {
         match Prepared::new(e) {
-            Ok(p) => self.appender.submit_then(vec![p], |r| {
+            Ok(p) => self.appender.submit_deferred(vec![p], |r| {
                 if let Err(e) = r {
                     eprintln!("brig mcp-proxy: event not recorded: {e}");
                 }
             }),
             Err(err) => eprintln!("brig mcp-proxy: event not recorded: {err}"),
         }
+    }
+
+    /// Records and waits until durable: for events another process must never see
+    /// before them (an approval request before its queue entry).
+    pub fn record_durably(&self, e: NewEvent) -> Result<(), String> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.record_then(vec![e], move |r| {
+            let _ = tx.send(r);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err("the ledger writer stopped".into()))
+            .map(|_| ())
     }
 
     /// Records; `then` gets the events' ledger indices once they are durable, or why not.

@@ -4,8 +4,11 @@
 //! salting and the hashing) and hand batches to the writer. The writer takes every batch
 //! that is waiting, appends them all in one durable transaction, then answers each
 //! submitter. Under load, groups grow and the fsync cost is shared; when idle, a single
-//! event is committed at once. The writer also signs a checkpoint every `interval` when the
-//! tree has grown, and a last one when the appender is closed.
+//! event is committed at once. A batch nobody waits for ([`Appender::submit_deferred`]: a
+//! proxy's record of a server's answer, say) starts no commit of its own: it joins the next
+//! one somebody waits for, or is committed within [`DEFER_AT_MOST`], so the next
+//! write-ahead record seldom queues behind its fsync. The writer also signs a checkpoint
+//! every `interval` when the tree has grown, and a last one when the appender is closed.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
@@ -27,7 +30,12 @@ type Reply = Box<dyn FnOnce(AppendResult) + Send>;
 struct Job {
     batch: Vec<Prepared>,
     reply: Reply,
+    /// Nobody waits for it: it may wait for the next waited-for job (or [`DEFER_AT_MOST`]).
+    deferred: bool,
 }
+
+/// Longest a deferred submission waits for a commit that someone waits for.
+pub const DEFER_AT_MOST: Duration = Duration::from_millis(10);
 
 /// Checkpoint policy for the writer.
 pub struct Checkpointing {
@@ -86,10 +94,30 @@ impl Appender {
         batch: Vec<Prepared>,
         then: impl FnOnce(AppendResult) + Send + 'static,
     ) {
-        let job = Job {
+        self.send(Job {
             batch,
             reply: Box::new(then),
-        };
+            deferred: false,
+        });
+    }
+
+    /// Queues a batch nobody waits for: it is committed together with the next batch
+    /// somebody does wait for, or within [`DEFER_AT_MOST`], whichever comes first (so it
+    /// never costs a commit of its own while waited-for work is coming). Order is kept.
+    /// `then` is called once it is durable (or with the error).
+    pub fn submit_deferred(
+        &self,
+        batch: Vec<Prepared>,
+        then: impl FnOnce(AppendResult) + Send + 'static,
+    ) {
+        self.send(Job {
+            batch,
+            reply: Box::new(then),
+            deferred: true,
+        });
+    }
+
+    fn send(&self, job: Job) {
         let stopped = || Err("the ledger writer has stopped".to_string());
         match &self.jobs {
             Some(jobs) => {
@@ -139,26 +167,42 @@ fn write_loop<S: LedgerStore>(
         .map_or(Duration::from_secs(3600), |c| c.interval);
     let mut last_checkpoint = Instant::now();
     let mut dirty = false;
+    // Deferred jobs held for the next waited-for one (or their deadline), oldest first.
+    let mut held: Vec<Job> = Vec::new();
+    let mut held_since = Instant::now();
     loop {
-        let first = match rx.recv_timeout(tick) {
+        let wait = if held.is_empty() {
+            tick
+        } else {
+            DEFER_AT_MOST.saturating_sub(held_since.elapsed()).min(tick)
+        };
+        let mut next = match rx.recv_timeout(wait) {
             Ok(job) => Some(job),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let Some(first) = first {
-            let mut group = vec![first];
-            let mut events = group[0].batch.len();
-            while events < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        events += job.batch.len();
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
+        if held.is_empty() {
+            held_since = Instant::now();
+        }
+        let mut group = std::mem::take(&mut held);
+        let mut events: usize = group.iter().map(|j| j.batch.len()).sum();
+        let mut waited_for = false;
+        while let Some(job) = next {
+            waited_for |= !job.deferred;
+            events += job.batch.len();
+            group.push(job);
+            next = if events < MAX_GROUP {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let due = !group.is_empty() && held_since.elapsed() >= DEFER_AT_MOST;
+        if waited_for || due || events >= MAX_GROUP {
             commit_group(&mut ledger, group, &mut stats);
             dirty = true;
+        } else {
+            held = group;
         }
         if let Some(c) = &checkpointing {
             if dirty && last_checkpoint.elapsed() >= c.interval {
@@ -167,6 +211,9 @@ fn write_loop<S: LedgerStore>(
                 dirty = false;
             }
         }
+    }
+    if !held.is_empty() {
+        commit_group(&mut ledger, held, &mut stats);
     }
     if let Some(c) = &checkpointing {
         stats.last_checkpoint = Some(ledger.checkpoint(&c.signer)?);
