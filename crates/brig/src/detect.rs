@@ -98,15 +98,14 @@ fn parse(text: &str, format: Format) -> anyhow::Result<Vec<NewEvent>> {
     Ok(events)
 }
 
+/// OTLP documents name `resourceSpans` near their start; Brig events never do. (The
+/// reader parses the input once; this only looks.)
 fn looks_like_otlp(text: &str) -> bool {
-    let head = text.trim_start();
-    let first = head.lines().next().unwrap_or("");
-    let probe = |s: &str| {
-        serde_json::from_str::<Value>(s)
-            .ok()
-            .is_some_and(|v| v.get("resourceSpans").is_some())
-    };
-    probe(first) || (head.starts_with('{') && head.contains("\"resourceSpans\"") && probe(head))
+    let mut end = text.len().min(64 * 1024);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].contains("\"resourceSpans\"")
 }
 
 /// The id an alert names: the event's id, else its span, else its position.

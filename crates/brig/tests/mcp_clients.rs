@@ -48,16 +48,6 @@ fn npm_dir() -> PathBuf {
     repo().join("target/npm")
 }
 
-fn server_bin() -> PathBuf {
-    let bin = npm_dir().join("node_modules/.bin/mcp-server-filesystem");
-    assert!(
-        bin.exists(),
-        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference server",
-        bin.display()
-    );
-    bin
-}
-
 fn policy_dir() -> PathBuf {
     repo().join("policies/coding-agent")
 }

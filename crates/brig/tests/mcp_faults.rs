@@ -21,17 +21,6 @@ use serde_json::{json, Value};
 /// ledger wait is 2 s).
 const ANSWER: Duration = Duration::from_secs(20);
 
-fn server_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/npm/node_modules/.bin/mcp-server-filesystem");
-    assert!(
-        bin.exists(),
-        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference server",
-        bin.display()
-    );
-    bin
-}
-
 /// The real reference filesystem server serving `ws`.
 fn real_server(ws: &Path) -> Vec<OsString> {
     vec!["node".into(), server_bin().into(), ws.into()]

@@ -23,15 +23,7 @@ use serde_json::{json, Value};
 const AGENT: &str = "helpdesk-agent";
 
 fn everything_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../target/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    );
-    assert!(
-        bin.exists(),
-        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference servers",
-        bin.display()
-    );
-    bin
+    npm_file("@modelcontextprotocol/server-everything/dist/index.js")
 }
 
 /// A child process killed when the test ends, however it ends.
@@ -315,10 +307,6 @@ async fn http_proxy_records_decides_holds_and_contains_with_the_rmcp_client() {
     assert_eq!(of("operator.action").len(), 2, "contain, release");
     let o = run(&data, &["ledger", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
-}
-
-fn node_modules() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules")
 }
 
 /// The ledger's events, in order.

@@ -5,24 +5,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{json, Value};
-
-fn server_bin() -> PathBuf {
-    let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/npm/node_modules/.bin/mcp-server-filesystem");
-    assert!(
-        bin.exists(),
-        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference server",
-        bin.display()
-    );
-    bin
-}
 
 /// An MCP client session through the proxy.
 struct Session {

@@ -109,3 +109,25 @@ pub fn ingest(data: &Path, tmp: &Path, name: &str, lines: &[String]) {
 pub fn db(data: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(data.join("ledger.db")).unwrap()
 }
+
+/// `target/npm/node_modules`, where scripts/test.sh installs the pinned MCP servers and
+/// the TypeScript SDK.
+pub fn node_modules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/npm/node_modules")
+}
+
+/// A file of an installed npm package, or a clear failure naming the install step.
+pub fn npm_file(rel: &str) -> PathBuf {
+    let p = node_modules().join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run ./scripts/test.sh, which installs the pinned MCP reference servers",
+        p.display()
+    );
+    p
+}
+
+/// The MCP reference filesystem server's entry point.
+pub fn server_bin() -> PathBuf {
+    npm_file(".bin/mcp-server-filesystem")
+}
