@@ -36,6 +36,7 @@ fn main() {
     let took = start.elapsed();
     let mut by_cat: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     let (mut tp, mut fp, mut all_bad) = (0, 0, 0);
+    let mut misses = Vec::new();
     for line in std::fs::read_to_string(labels).expect("labels").lines() {
         let l: Value = serde_json::from_str(line).expect("label line");
         let session = l["session"].as_str().unwrap_or_default();
@@ -47,7 +48,11 @@ fn main() {
         entry.1 += usize::from(hit);
         match (label.as_str(), hit) {
             ("malicious", true) => tp += 1,
-            ("benign", true) => fp += 1,
+            ("benign", true) => {
+                fp += 1;
+                misses.push(format!("false positive: {session} ({}) {:?}", l["category"], flagged[session]));
+            }
+            ("malicious", false) => misses.push(format!("missed: {session} ({})", l["category"])),
             _ => {}
         }
         all_bad += usize::from(label == "malicious");
@@ -59,6 +64,9 @@ fn main() {
             "| {label} | {cat} | {n} | {hit} | {:.0}% |",
             100.0 * *hit as f64 / *n as f64
         );
+    }
+    for m in &misses {
+        println!("{m}");
     }
     let precision = if tp + fp == 0 {
         1.0

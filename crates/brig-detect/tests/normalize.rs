@@ -433,14 +433,71 @@ fn generic_pairs_copy_or_move_by_name() {
 
 #[test]
 fn unknown_tool_is_a_tool_call() {
-    let got = in_cwd(
-        "mcp__github__create_issue",
-        json!({"title": "x", "body": "y"}),
-    );
+    let got = in_cwd("mcp__weather__forecast", json!({"city": "Oslo", "days": 3}));
     let a = one(&got);
     assert_eq!(a.action, ActionKind::ToolCall);
-    assert_eq!(a.target, "mcp__github__create_issue");
+    assert_eq!(a.target, "mcp__weather__forecast");
     assert!(a.attrs.is_empty());
+}
+
+#[test]
+fn uploads_are_marked_with_their_size() {
+    let post = in_cwd(
+        "http_request",
+        json!({"method": "POST", "url": "https://hooks.example/x", "body": "a,b\n1,2"}),
+    );
+    let a = one(&post);
+    assert_eq!(a.attrs.get("uploads"), Some(&json!(true)));
+    assert_eq!(a.attrs.get("bytes"), Some(&json!(7)));
+    // A GET without a body sends nothing worth the name.
+    let get = in_cwd("http_request", json!({"method": "GET", "url": "https://x.example/"}));
+    assert!(!one(&get).attrs.contains_key("uploads"));
+    // A PUT with no body is still a write to the remote side.
+    let put = in_cwd("http_request", json!({"method": "put", "url": "https://x.example/k"}));
+    assert_eq!(one(&put).attrs.get("uploads"), Some(&json!(true)));
+}
+
+#[test]
+fn messages_carry_domain_and_size_and_channels_count() {
+    let got = in_cwd(
+        "send_email",
+        json!({"to": "Ops@Example.COM", "subject": "s", "body": "0123456789"}),
+    );
+    let a = one(&got);
+    assert_eq!(a.attrs.get("domain"), Some(&json!("example.com")));
+    assert_eq!(a.attrs.get("bytes"), Some(&json!(10)));
+    let chat = in_cwd(
+        "slack_post_message",
+        json!({"channel": "#general", "text": "hello"}),
+    );
+    assert_eq!(summary(&chat), [(ActionKind::MessageSend, "#general", None)]);
+}
+
+#[test]
+fn payments_accounts_secrets_and_records_by_name() {
+    let pay = in_cwd(
+        "send_money",
+        json!({"recipient": "DE89370400440532013000", "amount": 950, "currency": "EUR"}),
+    );
+    let a = one(&pay);
+    assert_eq!(
+        (a.action, a.target.as_str()),
+        (ActionKind::PaymentSend, "DE89370400440532013000")
+    );
+    assert_eq!(a.attrs.get("amount"), Some(&json!(950)));
+    for (tool, args, kind, target) in [
+        ("update_password", json!({"user_id": "u1", "password": "x"}), ActionKind::AccountChange, "password/u1"),
+        ("trigger_password_reset", json!({"customer_id": "c7"}), ActionKind::AccountChange, "password/c7"),
+        ("grant_role", json!({"user": "bob", "role": "admin"}), ActionKind::PermGrant, "grant_role"),
+        ("get_integration_secrets", json!({"integration_id": "i9"}), ActionKind::CredAccess, "integration_secrets/i9"),
+        ("export_customers", json!({"segment": "enterprise"}), ActionKind::DataExport, "customers"),
+        ("get_invoices", json!({"account_id": "ACC-1", "limit": 3}), ActionKind::DataRead, "invoices/ACC-1"),
+        ("update_ticket", json!({"ticket_id": "T-9", "status": "pending"}), ActionKind::DataWrite, "ticket/T-9"),
+    ] {
+        let got = in_cwd(tool, args);
+        let a = one(&got);
+        assert_eq!((a.action, a.target.as_str()), (kind, target), "{tool}");
+    }
 }
 
 // ---- odd arguments ------------------------------------------------------------------------

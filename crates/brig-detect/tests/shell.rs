@@ -475,3 +475,41 @@ fn huge_and_random_input_never_panics() {
         let _ = run(&s);
     }
 }
+
+#[test]
+fn orchestrators_stop_workloads() {
+    let got = run(
+        "kubectl -n agent-system scale deploy/tool-audit-forwarder --replicas=0; \
+         kubectl scale deployment web --replicas 3; \
+         kubectl delete daemonset falco -n security; \
+         docker stop watchdog; helm uninstall osquery-fleet; \
+         kubectl -n prod patch configmap app-cfg -p '{}'",
+    );
+    assert_eq!(
+        effects(&got),
+        [
+            (K::ServiceStop, "tool-audit-forwarder", None),
+            (K::MonitorTamper, "tool-audit-forwarder", None),
+            (K::ServiceStop, "falco", None),
+            (K::MonitorTamper, "falco", None),
+            (K::ServiceStop, "watchdog", None),
+            (K::MonitorTamper, "watchdog", None),
+            (K::ServiceStop, "osquery-fleet", None),
+            (K::MonitorTamper, "osquery-fleet", None),
+            (K::ConfigChange, "configmap/app-cfg", None),
+        ]
+    );
+    assert_eq!(
+        attr(find(&got, K::ServiceStop), "platform"),
+        Some(&json!("kubernetes"))
+    );
+    // Scaling up, listing and reading logs stop nothing.
+    let calm = run("kubectl get pods; kubectl logs deploy/x; kubectl scale deploy/x --replicas=2");
+    assert_eq!(effects(&calm), []);
+}
+
+#[test]
+fn alert_silences_are_monitoring_tampering() {
+    let got = run("amtool silence add alertname=~.+ --duration=168h; amtool silence query");
+    assert_eq!(effects(&got), [(K::MonitorTamper, "alertmanager", None)]);
+}

@@ -126,6 +126,10 @@ action_kinds! {
     DataWrite = "data.write", mutates: true;
     /// Bulk export of records.
     DataExport = "data.export", mutates: false;
+    /// Send money: a payment, transfer or refund (`target` is the payee).
+    PaymentSend = "payment.send", mutates: true;
+    /// Change an account: password, e-mail, recovery factor, API key, role of a user.
+    AccountChange = "account.change", mutates: true;
     /// A tool Brig has no normalizer for (target = the tool name).
     ToolCall = "tool.call", mutates: false;
 }

@@ -86,12 +86,13 @@ pub fn resource_type(kind: ActionKind) -> ResourceType {
         | ActionKind::BackupCreate
         | ActionKind::CredAccess => ResourceType::File,
         ActionKind::NetEgress => ResourceType::Host,
-        ActionKind::MessageSend => ResourceType::Recipient,
+        ActionKind::MessageSend | ActionKind::PaymentSend => ResourceType::Recipient,
         ActionKind::ProcExec | ActionKind::ProcKill | ActionKind::ServiceStop => {
             ResourceType::Process
         }
         ActionKind::ConfigChange
         | ActionKind::PermGrant
+        | ActionKind::AccountChange
         | ActionKind::PersistSchedule
         | ActionKind::MonitorTamper
         | ActionKind::NetConfig => ResourceType::Setting,

@@ -18,6 +18,11 @@ const PATH_KEYS: &[&str] = &[
 const URL_KEYS: &[&str] = &["url", "uri", "endpoint"];
 const RECIPIENT_KEYS: &[&str] = &["to", "recipients", "recipient", "cc", "bcc"];
 
+const BODY_KEYS: &[&str] = &[
+    "body", "data", "json", "payload", "content", "form", "files", "file_content", "text",
+    "message",
+];
+
 const DELETE_VERBS: &[&str] = &["delete", "remove", "unlink", "rm"];
 const WRITE_VERBS: &[&str] = &["write", "save", "create", "update", "put", "append", "edit"];
 const MOVE_VERBS: &[&str] = &["move", "mv", "rename"];
@@ -86,14 +91,40 @@ pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<
         if let Some(host) = host_of(url) {
             a.dest = Some(host);
         }
-        if let Some(m) = obj.get("method").and_then(Value::as_str) {
-            a.attrs
-                .insert("method".into(), Value::from(m.to_ascii_uppercase()));
+        let method = obj
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase);
+        let sent = body_bytes(obj);
+        if let Some(m) = &method {
+            a.attrs.insert("method".into(), Value::from(m.as_str()));
+        }
+        if sent > 0 || matches!(method.as_deref(), Some("POST" | "PUT" | "PATCH")) {
+            a.attrs.insert("uploads".into(), Value::Bool(true));
+            a.attrs.insert("bytes".into(), Value::from(sent));
         }
         out.push(a);
     }
 
+    // Payments: a payee and an amount.
+    if has(PAYMENT_WORDS) && AMOUNT_KEYS.iter().any(|k| obj.contains_key(*k)) {
+        let payee = PAYEE_KEYS
+            .iter()
+            .find_map(|k| obj.get(*k).map(scalar_text))
+            .unwrap_or_else(|| "(unknown payee)".into());
+        let mut a = Action::new(ActionKind::PaymentSend, payee);
+        for k in AMOUNT_KEYS.iter().chain(["currency"].iter()) {
+            if let Some(v) = obj.get(*k) {
+                a.attrs.insert((*k).into(), v.clone());
+            }
+        }
+        out.push(a);
+        return out;
+    }
+
     // Messages.
+    let sent = body_bytes(obj);
+    let before = out.len();
     for key in RECIPIENT_KEYS {
         if *key == "to" && to_is_path {
             continue;
@@ -102,10 +133,149 @@ pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<
             if is_plain_path(&r) {
                 continue;
             }
-            out.push(Action::new(ActionKind::MessageSend, r));
+            out.push(message(r, sent));
         }
     }
+    if out.len() == before && has(MESSAGE_WORDS) {
+        for key in CHANNEL_KEYS {
+            if let Some(v) = obj.get(*key).filter(|v| !v.is_null()) {
+                out.push(message(scalar_text(v), sent));
+            }
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+
+    // Record systems (tickets, customers, invoices…), by the verb and noun of the name.
+    records(&words, obj, &mut out);
     out
+}
+
+const PAYMENT_WORDS: &[&str] = &["pay", "payment", "payout", "refund", "wire", "money", "transfer"];
+const AMOUNT_KEYS: &[&str] = &["amount", "amount_cents", "amount_usd", "sum", "value"];
+const PAYEE_KEYS: &[&str] = &[
+    "recipient", "to", "payee", "iban", "account", "account_id", "destination", "beneficiary",
+];
+const MESSAGE_WORDS: &[&str] = &[
+    "send", "post", "message", "chat", "notify", "reply", "forward", "sms", "slack", "publish",
+    "tweet", "comment",
+];
+const CHANNEL_KEYS: &[&str] = &[
+    "channel", "channel_id", "chat_id", "thread", "room", "phone", "number", "webhook",
+];
+
+/// A message to one recipient, with the size of what it carries.
+fn message(recipient: String, bytes: usize) -> Action {
+    let mut a = Action::new(ActionKind::MessageSend, recipient.clone());
+    if let Some((_, domain)) = recipient.rsplit_once('@') {
+        a.attrs
+            .insert("domain".into(), Value::from(domain.to_ascii_lowercase()));
+    }
+    if bytes > 0 {
+        a.attrs.insert("bytes".into(), Value::from(bytes));
+    }
+    a
+}
+
+/// Bytes of the body-like arguments of a call (what it sends).
+fn body_bytes(obj: &serde_json::Map<String, Value>) -> usize {
+    BODY_KEYS
+        .iter()
+        .filter_map(|k| obj.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.len(),
+            Value::Null => 0,
+            other => other.to_string().len(),
+        })
+        .sum()
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+const EXPORT_VERBS: &[&str] = &["export", "dump", "download", "bulk", "extract"];
+const READ_VERBS: &[&str] = &[
+    "get", "read", "lookup", "search", "list", "fetch", "query", "find", "show", "view",
+    "describe", "retrieve",
+];
+const RECORD_WRITE_VERBS: &[&str] = &[
+    "update", "create", "add", "set", "insert", "modify", "close", "assign", "delete", "remove",
+    "edit", "patch", "resolve", "merge", "archive", "tag", "label",
+];
+const ACCOUNT_WORDS: &[&str] = &[
+    "password", "passwd", "mfa", "2fa", "otp", "recovery", "verification", "email", "phone",
+    "apikey", "login",
+];
+const ACCOUNT_VERBS: &[&str] = &[
+    "reset", "change", "update", "set", "rotate", "disable", "trigger", "resend", "revoke",
+    "enable",
+];
+const GRANT_WORDS: &[&str] = &["role", "roles", "permission", "permissions", "admin", "grant"];
+const SECRET_WORDS: &[&str] = &[
+    "secret", "secrets", "credential", "credentials", "token", "tokens", "apikey", "keys",
+];
+
+/// `get_invoices {account_id}` → `data.read` of `invoices/ACC-1`; `export_customers` →
+/// `data.export`; `update_ticket` → `data.write`; `trigger_password_reset` →
+/// `account.change`; `grant_role` → `perm.grant`; `get_integration_secrets` →
+/// `cred.access`. The target is the noun of the name, then the record's id when an
+/// `*_id`/`id` argument gives one.
+fn records(words: &[String], obj: &serde_json::Map<String, Value>, out: &mut Vec<Action>) {
+    let is = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    let verb = |list: &[&str]| words.first().is_some_and(|w| list.contains(&w.as_str()));
+    let kind = if is(GRANT_WORDS) && (verb(RECORD_WRITE_VERBS) || is(&["grant"])) {
+        ActionKind::PermGrant
+    } else if is(ACCOUNT_WORDS) && (is(ACCOUNT_VERBS) || verb(RECORD_WRITE_VERBS)) {
+        ActionKind::AccountChange
+    } else if is(SECRET_WORDS) && verb(READ_VERBS) {
+        ActionKind::CredAccess
+    } else if is(EXPORT_VERBS) {
+        ActionKind::DataExport
+    } else if verb(READ_VERBS) {
+        ActionKind::DataRead
+    } else if verb(RECORD_WRITE_VERBS) {
+        ActionKind::DataWrite
+    } else {
+        return;
+    };
+    let noun: Vec<&str> = words
+        .iter()
+        .map(String::as_str)
+        .filter(|w| {
+            ![READ_VERBS, RECORD_WRITE_VERBS, EXPORT_VERBS, ACCOUNT_VERBS]
+                .iter()
+                .any(|l| l.contains(w))
+        })
+        .collect();
+    let noun = if noun.is_empty() {
+        words.join("_")
+    } else {
+        noun.join("_")
+    };
+    let id = obj
+        .iter()
+        .filter(|(k, _)| *k == "id" || k.ends_with("_id") || k.ends_with("Id"))
+        .find_map(|(_, v)| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+    let target = match id {
+        Some(id) => format!("{noun}/{id}"),
+        None => noun,
+    };
+    let mut a = Action::new(kind, target);
+    for k in ["segment", "fields", "format", "limit", "query", "status", "email"] {
+        if let Some(v) = obj.get(k) {
+            a.attrs.insert(k.into(), v.clone());
+        }
+    }
+    out.push(a);
 }
 
 /// Unmistakably a path (absolute, `./`, `../`, `~/`, `file://`): never a recipient.

@@ -14,6 +14,8 @@
 //! one extension: a rule with the top-level key `brig.blocking: true` asks the gateway to
 //! deny the call it matches.
 
+pub mod injection;
+pub mod scope;
 pub mod session;
 pub mod view;
 

@@ -7,7 +7,7 @@
 //! | field | on | meaning |
 //! |---|---|---|
 //! | `product` | all | always `brig` (rules say `logsource: product: brig`) |
-//! | `category` | all | `file`, `network`, `process`, `message`, `permission`, `persistence`, `monitoring`, `credential`, `config`, `data`, `tool` (calls no normalizer understood), `tool_result`, `policy`, `prompt`, `protocol`, `other` |
+//! | `category` | all | `file`, `network`, `process`, `message`, `payment`, `permission`, `persistence`, `monitoring`, `credential`, `config`, `data`, `tool` (calls no normalizer understood), `tool_result`, `policy`, `prompt`, `protocol`, `other` |
 //! | `id` | all | the event id (for traces: the span id) |
 //! | `kind` | all | the event kind (`tool.call`, `tool.result`, `policy.decision`, …) |
 //! | `agent`, `workflow`, `session`, `source`, `tool`, `call` | all | as recorded |
@@ -22,6 +22,7 @@
 //! | `provenance` | calls | where the key value came from: `task`, `tool_result` (only an earlier tool result names it) or `none` |
 //! | `after_injection` | calls | an earlier tool result in the session carried instructions aimed at the agent |
 //! | `new_host` | calls with a host | the first time this agent reaches this host |
+//! | `internal_host` | calls with a host | loopback, private address, cluster or intranet name (`.svc`, `.internal`, `.local` …), single-label name |
 //! | `new_tool` | calls | the first time this agent uses this tool |
 //! | `refused_before` | calls | an earlier call of the session on the same target was refused (by policy, or by the system: permission denied, forbidden) |
 //! | `status`, `error_type`, `result`, `targets` | results | `ok`/`error`, the error's type, the result text (first 8 KiB), the targets of the call it answers |
@@ -33,7 +34,8 @@
 use brig_model::{ActionKind, EventKind, NewEvent};
 use serde_json::{json, Map, Value};
 
-use super::session::{Memory, Session};
+use super::scope;
+use super::session::{self, Memory, Session};
 
 /// Result text kept in a document.
 const RESULT_KEEP: usize = 8 * 1024;
@@ -44,7 +46,8 @@ pub fn category(kind: ActionKind) -> &'static str {
     match kind {
         FileRead | FileList | FileWrite | FileDelete | FileCopy | FileMove | DirCreate
         | ArchiveCreate | BackupCreate => "file",
-        FileChmod | PermGrant => "permission",
+        FileChmod | PermGrant | AccountChange => "permission",
+        PaymentSend => "payment",
         NetEgress | NetConfig => "network",
         MessageSend => "message",
         ProcExec | ProcKill | ServiceStop => "process",
@@ -56,39 +59,6 @@ pub fn category(kind: ActionKind) -> &'static str {
         ToolCall => "tool",
     }
 }
-
-/// Phrases that address the agent rather than a human reader: the marks of a prompt
-/// injection inside data.
-const INSTRUCTION_MARKS: &[&str] = &[
-    "ignore previous instructions",
-    "ignore all previous",
-    "ignore the above",
-    "disregard previous",
-    "disregard your instructions",
-    "new instructions",
-    "instructions for the ai",
-    "instructions for ai",
-    "note to the ai",
-    "note for the ai",
-    "attention ai",
-    "ai assistant:",
-    "ai agent:",
-    "to the assistant",
-    "assistant, you must",
-    "you must now",
-    "system prompt",
-    "system override",
-    "[system]",
-    "<system>",
-    "automated agents must",
-    "agents processing this",
-    "if you are an ai",
-    "if you are an llm",
-    "as an ai agent",
-    "do not tell the user",
-    "without telling the user",
-    "do not mention this",
-];
 
 /// Words of a refusal (as opposed to a transient failure such as a timeout).
 const REFUSAL_MARKS: &[&str] = &[
@@ -115,11 +85,7 @@ pub fn is_refusal(text: &str) -> bool {
     REFUSAL_MARKS.iter().any(|m| t.contains(m))
 }
 
-/// Does this text carry instructions aimed at the agent (a likely prompt injection)?
-pub fn carries_instructions(text: &str) -> bool {
-    let t = text.to_lowercase();
-    INSTRUCTION_MARKS.iter().any(|m| t.contains(m))
-}
+pub use super::injection::carries_instructions;
 
 /// The host of a URL (`https://Files.Example.com:8443/x` → `files.example.com`), or of
 /// `user@host:path` / `host:path` remote specs; `None` for plain paths.
@@ -170,7 +136,7 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             let task = e.payload.get("task").and_then(Value::as_str).unwrap_or("");
             let s = memory.session(&key);
             if !task.is_empty() {
-                s.task = task.to_lowercase();
+                s.set_task(task);
             }
             let mut d = common(e, id, s);
             d.insert("category".into(), json!("prompt"));
@@ -194,8 +160,7 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             }
             d.insert("refused".into(), json!(refused));
             let injection = carries_instructions(&text);
-            s.injected |= injection;
-            s.add_result(&text);
+            s.add_result(&text, injection);
             d.insert("status".into(), status);
             if let Some(t) = e.attrs.get("error_type") {
                 d.insert("error_type".into(), t.clone());
@@ -211,8 +176,11 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             d.insert("category".into(), json!("policy"));
             if let Some(dec) = &e.decision {
                 let effect = serde_json::to_value(dec.effect).unwrap_or(Value::Null);
-                if effect != json!("allow") {
-                    s.refused.extend(e.actions.iter().map(|a| a.target.clone()));
+                let targets = e.actions.iter().map(|a| a.target.clone());
+                if effect == json!("hold") {
+                    s.held.extend(targets);
+                } else if effect != json!("allow") {
+                    s.refused.extend(targets);
                 }
                 d.insert("decision".into(), effect);
                 d.insert("policies".into(), json!(dec.policies));
@@ -221,6 +189,28 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
                 d.insert("action".into(), json!(a.action.as_str()));
                 d.insert("target".into(), json!(a.target));
             }
+            vec![Value::Object(d)]
+        }
+        EventKind::ApprovalDecision => {
+            let s = memory.session(&key);
+            let approved = e
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.effect == brig_model::Effect::Allow);
+            let targets = e
+                .call
+                .as_deref()
+                .map(|c| s.targets_of(c))
+                .unwrap_or_default();
+            for t in targets {
+                s.held.remove(&t);
+                if !approved {
+                    s.refused.insert(t);
+                }
+            }
+            let mut d = common(e, id, s);
+            d.insert("category".into(), json!("policy"));
+            d.insert("approved".into(), json!(approved));
             vec![Value::Object(d)]
         }
         _ => {
@@ -284,10 +274,38 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         if let Some(h) = &hosts[i] {
             d.insert("host".into(), json!(h));
             d.insert("new_host".into(), json!(new_hosts[i]));
+            // A bucket name (`s3://name/…`) is not a host of the network.
+            let bucket = ["s3://", "gs://", "gcs://", "az://", "abfs://", "wasb://", "r2://"]
+                .iter()
+                .any(|p| a.target.starts_with(p));
+            d.insert(
+                "internal_host".into(),
+                json!(!bucket && session::is_internal_host(h)),
+            );
         }
+        let in_scope = in_task
+            || s.scope.covers(&a.target)
+            || s.created_here(&a.target)
+            || scope::is_housekeeping(&a.target);
         d.insert("in_task".into(), json!(in_task));
+        d.insert("in_scope".into(), json!(in_scope));
+        d.insert("task_paths".into(), json!(s.scope.names_paths()));
+        d.insert("task_readonly".into(), json!(s.scope.readonly));
+        d.insert("temp_path".into(), json!(scope::is_temp(&a.target)));
         d.insert("provenance".into(), json!(provenance));
+        // A command is acted-on injected text when the injected text holds the command
+        // itself, not merely the program's name.
+        let acted = match a.action {
+            ActionKind::ProcExec => a.attrs.get("command").and_then(Value::as_str).unwrap_or(""),
+            _ => key_value,
+        };
+        d.insert(
+            "from_injection".into(),
+            json!(s.from_injection(acted)
+                || hosts[i].as_deref().is_some_and(|h| s.from_injection(h))),
+        );
         d.insert("after_injection".into(), json!(s.injected));
+        d.insert("held_before".into(), json!(s.held.contains(&a.target)));
         d.insert("new_tool".into(), json!(new_tool));
         d.insert(
             "refused_before".into(),
@@ -297,6 +315,17 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             d.insert("args".into(), args.clone());
         }
         docs.push(Value::Object(d));
+    }
+    for a in &e.actions {
+        match a.action {
+            ActionKind::FileCopy | ActionKind::FileMove | ActionKind::ArchiveCreate => {
+                if let Some(d) = &a.dest {
+                    s.remember_created(d);
+                }
+            }
+            ActionKind::DirCreate => s.remember_created(&a.target),
+            _ => {}
+        }
     }
     if let Some(call) = &e.call {
         s.remember_call(call, e.actions.iter().map(|a| a.target.clone()).collect());

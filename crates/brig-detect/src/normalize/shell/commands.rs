@@ -1056,6 +1056,95 @@ pub(super) fn analyze(
                 }
             }
         }
+        "kubectl" | "oc" => {
+            let p = ops(Spec {
+                short: "nlfocsp",
+                long: &[
+                    "namespace", "selector", "replicas", "context", "output", "filename",
+                    "container", "field-selector", "since", "timeout", "kubeconfig", "cluster",
+                    "user", "type", "patch", "current-replicas",
+                ],
+                ..Spec::default()
+            });
+            let words: Vec<&str> = p.operands.iter().map(|w| w.text.as_str()).collect();
+            let Some((verb, rest)) = words.split_first() else {
+                return stage;
+            };
+            let replicas = p.value(&["replicas"]).map(|w| w.text.as_str());
+            let stops = match *verb {
+                "scale" => replicas == Some("0"),
+                "delete" | "drain" | "cordon" => true,
+                _ => false,
+            };
+            for (kind, name) in kube_resources(rest) {
+                let workload = matches!(
+                    kind.as_str(),
+                    "deploy" | "deployment" | "deployments" | "ds" | "daemonset" | "daemonsets"
+                        | "sts" | "statefulset" | "statefulsets" | "po" | "pod" | "pods"
+                        | "cronjob" | "cronjobs" | "cj" | "job" | "jobs" | "rs" | "replicaset"
+                        | "node" | "nodes" | "svc" | "service" | "services"
+                );
+                if stops && workload {
+                    stop_workload(sh, cmd, &name, "kubernetes", verb);
+                } else if matches!(*verb, "patch" | "edit" | "set" | "annotate" | "label")
+                    || (*verb == "delete" && !workload)
+                {
+                    sh.other(
+                        cmd,
+                        ActionKind::ConfigChange,
+                        &format!("{kind}/{name}"),
+                        &[("platform", Value::from("kubernetes")), ("verb", Value::from(*verb))],
+                    );
+                }
+            }
+        }
+        "docker" | "podman" | "nerdctl" => {
+            let words: Vec<&str> = args
+                .iter()
+                .map(|w| w.text.as_str())
+                .filter(|w| !w.starts_with('-'))
+                .collect();
+            match words.as_slice() {
+                [verb @ ("stop" | "kill" | "rm" | "pause"), names @ ..]
+                | ["container", verb @ ("stop" | "kill" | "rm" | "pause"), names @ ..] => {
+                    for n in names {
+                        stop_workload(sh, cmd, n, "container", verb);
+                    }
+                }
+                ["compose", verb @ ("stop" | "down" | "kill" | "rm"), names @ ..] => {
+                    if names.is_empty() {
+                        stop_workload(sh, cmd, "compose", "container", verb);
+                    }
+                    for n in names {
+                        stop_workload(sh, cmd, n, "container", verb);
+                    }
+                }
+                _ => {}
+            }
+        }
+        "helm" => {
+            let words: Vec<&str> = args
+                .iter()
+                .map(|w| w.text.as_str())
+                .filter(|w| !w.starts_with('-'))
+                .collect();
+            if let [verb @ ("uninstall" | "delete" | "del" | "un"), names @ ..] = words.as_slice() {
+                for n in names {
+                    stop_workload(sh, cmd, n, "helm", verb);
+                }
+            }
+        }
+        "amtool" => {
+            let words: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
+            if words.windows(2).any(|w| w == ["silence", "add"]) || words.first() == Some(&"silence") && !words.contains(&"query") {
+                sh.other(
+                    cmd,
+                    ActionKind::MonitorTamper,
+                    "alertmanager",
+                    &[("what", Value::from("alert_silence"))],
+                );
+            }
+        }
         "crontab" => {
             let p = ops(short("uT"));
             if !p.has(&["l"]) {
@@ -1551,5 +1640,46 @@ fn bucket(s: &str) -> String {
     match s.split_once("://") {
         Some((_, rest)) => rest.split('/').next().unwrap_or(rest).to_string(),
         None => s.split(':').next().unwrap_or(s).to_string(),
+    }
+}
+
+/// A stopped workload (a scaled-to-zero deployment, a stopped container, an uninstalled
+/// release) is a stopped service; one that monitors is also monitoring tampering.
+fn stop_workload(sh: &mut Shell<'_>, cmd: &Cmd, name: &str, platform: &str, verb: &str) {
+    sh.other(
+        cmd,
+        ActionKind::ServiceStop,
+        name,
+        &[("verb", Value::from(verb)), ("platform", Value::from(platform))],
+    );
+    if classify::is_monitoring_service(name) {
+        sh.other(
+            cmd,
+            ActionKind::MonitorTamper,
+            name,
+            &[("what", Value::from("monitoring_service"))],
+        );
+    }
+}
+
+/// `kubectl` resource operands: `deploy/x deploy/y`, or `deployment x y`, or
+/// `deploy,ds x`. Returns (kind, name) pairs.
+fn kube_resources(words: &[&str]) -> Vec<(String, String)> {
+    if words.iter().any(|w| w.contains('/')) {
+        return words
+            .iter()
+            .filter_map(|w| w.split_once('/'))
+            .map(|(k, n)| (k.to_ascii_lowercase(), n.to_string()))
+            .collect();
+    }
+    match words.split_first() {
+        Some((kind, names)) => names
+            .iter()
+            .flat_map(|n| {
+                kind.split(',')
+                    .map(move |k| (k.to_ascii_lowercase(), n.to_string()))
+            })
+            .collect(),
+        None => Vec::new(),
     }
 }
