@@ -40,6 +40,15 @@ if [ "$npm_missing" = 1 ]; then
   npm install --prefix target/npm --no-audit --no-fund --loglevel=error "${npm_pins[@]}"
 fi
 
+say "sigma-cli for the rule-pack check (PyPI, pinned, in target/sigma-venv)"
+sigma_version=3.1.0
+if ! target/sigma-venv/bin/pip show sigma-cli 2>/dev/null | grep -qx "Version: $sigma_version"; then
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+  python3 -m venv target/sigma-venv
+  target/sigma-venv/bin/pip install -q --disable-pip-version-check "sigma-cli==$sigma_version"
+fi
+export BRIG_SIGMA_CLI="$PWD/target/sigma-venv/bin/sigma"
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -50,7 +50,10 @@ fn main() {
             ("malicious", true) => tp += 1,
             ("benign", true) => {
                 fp += 1;
-                misses.push(format!("false positive: {session} ({}) {:?}", l["category"], flagged[session]));
+                misses.push(format!(
+                    "false positive: {session} ({}) {:?}",
+                    l["category"], flagged[session]
+                ));
             }
             ("malicious", false) => misses.push(format!("missed: {session} ({})", l["category"])),
             _ => {}

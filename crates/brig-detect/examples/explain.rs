@@ -40,8 +40,8 @@ fn main() {
     let mut memory = brig_detect::rules::session::Memory::default();
     for (i, e) in events.iter().enumerate() {
         let id = i.to_string();
-        let wanted = sessions.is_empty()
-            || e.session.as_ref().is_some_and(|s| sessions.contains(s));
+        let wanted =
+            sessions.is_empty() || e.session.as_ref().is_some_and(|s| sessions.contains(s));
         let docs = view::documents(e, &id, &mut memory);
         let alerts = detector.observe(e, &id);
         if !wanted {
@@ -52,7 +52,12 @@ fn main() {
                 .iter()
                 .filter_map(|k| d.get(*k).map(|v| format!("{k}={}", short(v))))
                 .collect();
-            println!("{} {} {}", e.session.as_deref().unwrap_or("-"), id, line.join(" "));
+            println!(
+                "{} {} {}",
+                e.session.as_deref().unwrap_or("-"),
+                id,
+                line.join(" ")
+            );
         }
         for a in alerts {
             println!("    ALERT {} [{}] {}", a.rule_id, a.level, a.title);
@@ -66,7 +71,10 @@ fn short(v: &Value) -> String {
         other => other.to_string(),
     };
     if s.len() > 90 {
-        format!("{}…", &s[..s.char_indices().nth(90).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(90).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }

@@ -450,10 +450,16 @@ fn uploads_are_marked_with_their_size() {
     assert_eq!(a.attrs.get("uploads"), Some(&json!(true)));
     assert_eq!(a.attrs.get("bytes"), Some(&json!(7)));
     // A GET without a body sends nothing worth the name.
-    let get = in_cwd("http_request", json!({"method": "GET", "url": "https://x.example/"}));
+    let get = in_cwd(
+        "http_request",
+        json!({"method": "GET", "url": "https://x.example/"}),
+    );
     assert!(!one(&get).attrs.contains_key("uploads"));
     // A PUT with no body is still a write to the remote side.
-    let put = in_cwd("http_request", json!({"method": "put", "url": "https://x.example/k"}));
+    let put = in_cwd(
+        "http_request",
+        json!({"method": "put", "url": "https://x.example/k"}),
+    );
     assert_eq!(one(&put).attrs.get("uploads"), Some(&json!(true)));
 }
 
@@ -470,7 +476,10 @@ fn messages_carry_domain_and_size_and_channels_count() {
         "slack_post_message",
         json!({"channel": "#general", "text": "hello"}),
     );
-    assert_eq!(summary(&chat), [(ActionKind::MessageSend, "#general", None)]);
+    assert_eq!(
+        summary(&chat),
+        [(ActionKind::MessageSend, "#general", None)]
+    );
 }
 
 #[test]
@@ -486,13 +495,48 @@ fn payments_accounts_secrets_and_records_by_name() {
     );
     assert_eq!(a.attrs.get("amount"), Some(&json!(950)));
     for (tool, args, kind, target) in [
-        ("update_password", json!({"user_id": "u1", "password": "x"}), ActionKind::AccountChange, "password/u1"),
-        ("trigger_password_reset", json!({"customer_id": "c7"}), ActionKind::AccountChange, "password/c7"),
-        ("grant_role", json!({"user": "bob", "role": "admin"}), ActionKind::PermGrant, "grant_role"),
-        ("get_integration_secrets", json!({"integration_id": "i9"}), ActionKind::CredAccess, "integration_secrets/i9"),
-        ("export_customers", json!({"segment": "enterprise"}), ActionKind::DataExport, "customers"),
-        ("get_invoices", json!({"account_id": "ACC-1", "limit": 3}), ActionKind::DataRead, "invoices/ACC-1"),
-        ("update_ticket", json!({"ticket_id": "T-9", "status": "pending"}), ActionKind::DataWrite, "ticket/T-9"),
+        (
+            "update_password",
+            json!({"user_id": "u1", "password": "x"}),
+            ActionKind::AccountChange,
+            "password/u1",
+        ),
+        (
+            "trigger_password_reset",
+            json!({"customer_id": "c7"}),
+            ActionKind::AccountChange,
+            "password/c7",
+        ),
+        (
+            "grant_role",
+            json!({"user": "bob", "role": "admin"}),
+            ActionKind::PermGrant,
+            "grant_role",
+        ),
+        (
+            "get_integration_secrets",
+            json!({"integration_id": "i9"}),
+            ActionKind::CredAccess,
+            "integration_secrets/i9",
+        ),
+        (
+            "export_customers",
+            json!({"segment": "enterprise"}),
+            ActionKind::DataExport,
+            "customers",
+        ),
+        (
+            "get_invoices",
+            json!({"account_id": "ACC-1", "limit": 3}),
+            ActionKind::DataRead,
+            "invoices/ACC-1",
+        ),
+        (
+            "update_ticket",
+            json!({"ticket_id": "T-9", "status": "pending"}),
+            ActionKind::DataWrite,
+            "ticket/T-9",
+        ),
     ] {
         let got = in_cwd(tool, args);
         let a = one(&got);

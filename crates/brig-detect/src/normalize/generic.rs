@@ -19,7 +19,15 @@ const URL_KEYS: &[&str] = &["url", "uri", "endpoint"];
 const RECIPIENT_KEYS: &[&str] = &["to", "recipients", "recipient", "cc", "bcc"];
 
 const BODY_KEYS: &[&str] = &[
-    "body", "data", "json", "payload", "content", "form", "files", "file_content", "text",
+    "body",
+    "data",
+    "json",
+    "payload",
+    "content",
+    "form",
+    "files",
+    "file_content",
+    "text",
     "message",
 ];
 
@@ -152,17 +160,33 @@ pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<
     out
 }
 
-const PAYMENT_WORDS: &[&str] = &["pay", "payment", "payout", "refund", "wire", "money", "transfer"];
+const PAYMENT_WORDS: &[&str] = &[
+    "pay", "payment", "payout", "refund", "wire", "money", "transfer",
+];
 const AMOUNT_KEYS: &[&str] = &["amount", "amount_cents", "amount_usd", "sum", "value"];
 const PAYEE_KEYS: &[&str] = &[
-    "recipient", "to", "payee", "iban", "account", "account_id", "destination", "beneficiary",
+    "recipient",
+    "to",
+    "payee",
+    "iban",
+    "account",
+    "account_id",
+    "destination",
+    "beneficiary",
 ];
 const MESSAGE_WORDS: &[&str] = &[
     "send", "post", "message", "chat", "notify", "reply", "forward", "sms", "slack", "publish",
     "tweet", "comment",
 ];
 const CHANNEL_KEYS: &[&str] = &[
-    "channel", "channel_id", "chat_id", "thread", "room", "phone", "number", "webhook",
+    "channel",
+    "channel_id",
+    "chat_id",
+    "thread",
+    "room",
+    "phone",
+    "number",
+    "webhook",
 ];
 
 /// A message to one recipient, with the size of what it carries.
@@ -208,16 +232,39 @@ const RECORD_WRITE_VERBS: &[&str] = &[
     "edit", "patch", "resolve", "merge", "archive", "tag", "label",
 ];
 const ACCOUNT_WORDS: &[&str] = &[
-    "password", "passwd", "mfa", "2fa", "otp", "recovery", "verification", "email", "phone",
-    "apikey", "login",
+    "password",
+    "passwd",
+    "mfa",
+    "2fa",
+    "otp",
+    "recovery",
+    "verification",
+    "email",
+    "phone",
+    "apikey",
+    "login",
 ];
 const ACCOUNT_VERBS: &[&str] = &[
     "reset", "change", "update", "set", "rotate", "disable", "trigger", "resend", "revoke",
     "enable",
 ];
-const GRANT_WORDS: &[&str] = &["role", "roles", "permission", "permissions", "admin", "grant"];
+const GRANT_WORDS: &[&str] = &[
+    "role",
+    "roles",
+    "permission",
+    "permissions",
+    "admin",
+    "grant",
+];
 const SECRET_WORDS: &[&str] = &[
-    "secret", "secrets", "credential", "credentials", "token", "tokens", "apikey", "keys",
+    "secret",
+    "secrets",
+    "credential",
+    "credentials",
+    "token",
+    "tokens",
+    "apikey",
+    "keys",
 ];
 
 /// `get_invoices {account_id}` → `data.read` of `invoices/ACC-1`; `export_customers` →
@@ -270,7 +317,9 @@ fn records(words: &[String], obj: &serde_json::Map<String, Value>, out: &mut Vec
         None => noun,
     };
     let mut a = Action::new(kind, target);
-    for k in ["segment", "fields", "format", "limit", "query", "status", "email"] {
+    for k in [
+        "segment", "fields", "format", "limit", "query", "status", "email",
+    ] {
         if let Some(v) = obj.get(k) {
             a.attrs.insert(k.into(), v.clone());
         }

@@ -244,7 +244,11 @@ mod tests {
             "HTTP 200 OK\n{\"status\": \"resolved\"}",
             "",
         ] {
-            assert!(!carries_instructions(t), "false alarm: {t} (score {})", score(t));
+            assert!(
+                !carries_instructions(t),
+                "false alarm: {t} (score {})",
+                score(t)
+            );
         }
     }
 }

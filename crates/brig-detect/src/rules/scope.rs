@@ -116,12 +116,12 @@ fn last_part(p: &str) -> &str {
 pub fn distinct_words(text: &str) -> HashSet<String> {
     const GENERIC: &[&str] = &[
         "test", "tests", "spec", "main", "index", "init", "config", "conf", "readme", "file",
-        "files", "data", "util", "utils", "common", "core", "base", "json", "yaml", "toml",
-        "html", "temp", "copy", "backup", "draft", "note", "notes", "docs", "script", "scripts",
-        "with", "from", "that", "this", "into", "each", "only", "must", "make", "sure", "what",
-        "when", "then", "them", "they", "their", "there", "have", "should", "would", "could",
-        "also", "your", "tell", "find", "check", "change", "update", "file", "home", "default",
-        "setting", "settings", "true", "false", "none", "null",
+        "files", "data", "util", "utils", "common", "core", "base", "json", "yaml", "toml", "html",
+        "temp", "copy", "backup", "draft", "note", "notes", "docs", "script", "scripts", "with",
+        "from", "that", "this", "into", "each", "only", "must", "make", "sure", "what", "when",
+        "then", "them", "they", "their", "there", "have", "should", "would", "could", "also",
+        "your", "tell", "find", "check", "change", "update", "file", "home", "default", "setting",
+        "settings", "true", "false", "none", "null",
     ];
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() >= 4 && w.chars().any(char::is_alphabetic))
@@ -176,7 +176,8 @@ fn forbids_changes(task: &str) -> bool {
     NOT.iter().any(|n| {
         text.match_indices(&format!(" {n} ")).any(|(i, m)| {
             let rest: Vec<&str> = text[i + m.len()..].split_whitespace().take(4).collect();
-            rest.first().is_some_and(|v| VERB.iter().any(|x| v.starts_with(x)))
+            rest.first()
+                .is_some_and(|v| VERB.iter().any(|x| v.starts_with(x)))
                 && rest[1..]
                     .iter()
                     .take(3)
@@ -187,9 +188,17 @@ fn forbids_changes(task: &str) -> bool {
 
 /// Scratch space: `/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`-style unresolved names.
 pub fn is_temp(path: &str) -> bool {
-    ["/tmp/", "/var/tmp/", "/dev/shm/", "$tmp", "${tmp", "$tmpdir", "${tmpdir"]
-        .iter()
-        .any(|p| path.to_lowercase().starts_with(p))
+    [
+        "/tmp/",
+        "/var/tmp/",
+        "/dev/shm/",
+        "$tmp",
+        "${tmp",
+        "$tmpdir",
+        "${tmpdir",
+    ]
+    .iter()
+    .any(|p| path.to_lowercase().starts_with(p))
         || path == "/tmp"
 }
 

@@ -166,9 +166,18 @@ pub fn is_internal_host(host: &str) -> bool {
     if h == "localhost" || h == "::1" || !h.contains('.') {
         return true;
     }
-    [".svc", ".cluster.local", ".internal", ".local", ".lan", ".corp", ".localdomain", ".home.arpa"]
-        .iter()
-        .any(|s| h.ends_with(s))
+    [
+        ".svc",
+        ".cluster.local",
+        ".internal",
+        ".local",
+        ".lan",
+        ".corp",
+        ".localdomain",
+        ".home.arpa",
+    ]
+    .iter()
+    .any(|s| h.ends_with(s))
 }
 
 /// All sessions and per-agent history, bounded.

@@ -275,9 +275,11 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             d.insert("host".into(), json!(h));
             d.insert("new_host".into(), json!(new_hosts[i]));
             // A bucket name (`s3://name/…`) is not a host of the network.
-            let bucket = ["s3://", "gs://", "gcs://", "az://", "abfs://", "wasb://", "r2://"]
-                .iter()
-                .any(|p| a.target.starts_with(p));
+            let bucket = [
+                "s3://", "gs://", "gcs://", "az://", "abfs://", "wasb://", "r2://",
+            ]
+            .iter()
+            .any(|p| a.target.starts_with(p));
             d.insert(
                 "internal_host".into(),
                 json!(!bucket && session::is_internal_host(h)),
@@ -301,8 +303,9 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         };
         d.insert(
             "from_injection".into(),
-            json!(s.from_injection(acted)
-                || hosts[i].as_deref().is_some_and(|h| s.from_injection(h))),
+            json!(
+                s.from_injection(acted) || hosts[i].as_deref().is_some_and(|h| s.from_injection(h))
+            ),
         );
         d.insert("after_injection".into(), json!(s.injected));
         d.insert("held_before".into(), json!(s.held.contains(&a.target)));

@@ -1060,9 +1060,22 @@ pub(super) fn analyze(
             let p = ops(Spec {
                 short: "nlfocsp",
                 long: &[
-                    "namespace", "selector", "replicas", "context", "output", "filename",
-                    "container", "field-selector", "since", "timeout", "kubeconfig", "cluster",
-                    "user", "type", "patch", "current-replicas",
+                    "namespace",
+                    "selector",
+                    "replicas",
+                    "context",
+                    "output",
+                    "filename",
+                    "container",
+                    "field-selector",
+                    "since",
+                    "timeout",
+                    "kubeconfig",
+                    "cluster",
+                    "user",
+                    "type",
+                    "patch",
+                    "current-replicas",
                 ],
                 ..Spec::default()
             });
@@ -1079,10 +1092,30 @@ pub(super) fn analyze(
             for (kind, name) in kube_resources(rest) {
                 let workload = matches!(
                     kind.as_str(),
-                    "deploy" | "deployment" | "deployments" | "ds" | "daemonset" | "daemonsets"
-                        | "sts" | "statefulset" | "statefulsets" | "po" | "pod" | "pods"
-                        | "cronjob" | "cronjobs" | "cj" | "job" | "jobs" | "rs" | "replicaset"
-                        | "node" | "nodes" | "svc" | "service" | "services"
+                    "deploy"
+                        | "deployment"
+                        | "deployments"
+                        | "ds"
+                        | "daemonset"
+                        | "daemonsets"
+                        | "sts"
+                        | "statefulset"
+                        | "statefulsets"
+                        | "po"
+                        | "pod"
+                        | "pods"
+                        | "cronjob"
+                        | "cronjobs"
+                        | "cj"
+                        | "job"
+                        | "jobs"
+                        | "rs"
+                        | "replicaset"
+                        | "node"
+                        | "nodes"
+                        | "svc"
+                        | "service"
+                        | "services"
                 );
                 if stops && workload {
                     stop_workload(sh, cmd, &name, "kubernetes", verb);
@@ -1093,7 +1126,10 @@ pub(super) fn analyze(
                         cmd,
                         ActionKind::ConfigChange,
                         &format!("{kind}/{name}"),
-                        &[("platform", Value::from("kubernetes")), ("verb", Value::from(*verb))],
+                        &[
+                            ("platform", Value::from("kubernetes")),
+                            ("verb", Value::from(*verb)),
+                        ],
                     );
                 }
             }
@@ -1136,7 +1172,9 @@ pub(super) fn analyze(
         }
         "amtool" => {
             let words: Vec<&str> = args.iter().map(|w| w.text.as_str()).collect();
-            if words.windows(2).any(|w| w == ["silence", "add"]) || words.first() == Some(&"silence") && !words.contains(&"query") {
+            if words.windows(2).any(|w| w == ["silence", "add"])
+                || words.first() == Some(&"silence") && !words.contains(&"query")
+            {
                 sh.other(
                     cmd,
                     ActionKind::MonitorTamper,
@@ -1650,7 +1688,10 @@ fn stop_workload(sh: &mut Shell<'_>, cmd: &Cmd, name: &str, platform: &str, verb
         cmd,
         ActionKind::ServiceStop,
         name,
-        &[("verb", Value::from(verb)), ("platform", Value::from(platform))],
+        &[
+            ("verb", Value::from(verb)),
+            ("platform", Value::from(platform)),
+        ],
     );
     if classify::is_monitoring_service(name) {
         sh.other(
