@@ -499,19 +499,19 @@ fn payments_accounts_secrets_and_records_by_name() {
             "update_password",
             json!({"user_id": "u1", "password": "x"}),
             ActionKind::AccountChange,
-            "password/u1",
+            "u1",
         ),
         (
             "trigger_password_reset",
             json!({"customer_id": "c7"}),
             ActionKind::AccountChange,
-            "password/c7",
+            "c7",
         ),
         (
             "grant_role",
             json!({"user": "bob", "role": "admin"}),
             ActionKind::PermGrant,
-            "grant_role",
+            "bob",
         ),
         (
             "get_integration_secrets",
@@ -529,18 +529,27 @@ fn payments_accounts_secrets_and_records_by_name() {
             "get_invoices",
             json!({"account_id": "ACC-1", "limit": 3}),
             ActionKind::DataRead,
-            "invoices/ACC-1",
+            "invoices",
         ),
         (
             "update_ticket",
             json!({"ticket_id": "T-9", "status": "pending"}),
             ActionKind::DataWrite,
-            "ticket/T-9",
+            "tickets",
         ),
     ] {
         let got = in_cwd(tool, args);
         let a = one(&got);
         assert_eq!((a.action, a.target.as_str()), (kind, target), "{tool}");
+    }
+    let got = in_cwd("search_tickets", json!({"query": "refund"}));
+    assert_eq!(summary(&got), [(ActionKind::DataRead, "tickets", None)]);
+    let got = in_cwd("get_invoices", json!({"account_id": "ACC-1"}));
+    assert_eq!(one(&got).attrs.get("record"), Some(&json!("ACC-1")));
+    // Without a record to name, a get/update tool is some other tool.
+    for (tool, args) in [("get-sum", json!({"a": 1, "b": 2})), ("get-env", json!({}))] {
+        let got = in_cwd(tool, args);
+        assert_eq!(one(&got).action, ActionKind::ToolCall, "{tool}");
     }
 }
 

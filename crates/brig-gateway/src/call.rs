@@ -5,8 +5,9 @@ use brig_model::{Action, Decision, Effect, EventId, EventKind, NewEvent, Timesta
 use brig_store::Approval;
 use serde_json::{json, Value};
 
+use crate::detection::apply_blocking;
 use crate::guard::{refusal_text, Call, Guard};
-use crate::record::{Recorder, TO_SERVER};
+use crate::record::{alert_events, Recorder, TO_SERVER};
 use crate::Identity;
 
 /// What the transport does with a call once its record is durable.
@@ -35,8 +36,8 @@ pub fn call_id(id: &Value) -> String {
     id.as_str().map_or_else(|| id.to_string(), str::to_string)
 }
 
-/// Normalizes and decides a call; returns the events to write ahead (the call and its
-/// decision) and what settles it once they are durable.
+/// Normalizes and decides a call; returns the events to write ahead (the call, its
+/// decision, and the alerts either raised) and what settles it once they are durable.
 pub fn decide(
     guard: &mut Guard,
     who: &Identity,
@@ -54,25 +55,32 @@ pub fn decide(
         arguments,
         actions: &actions,
     });
-    let summary = (decision.effect == Effect::Hold).then(|| summarize(&actions, tool));
     let mut call = rec.event(EventKind::ToolCall);
     call.tool = Some(tool.to_string());
     call.call = Some(call_id(id));
     call.actions = actions.clone();
     call.attrs.insert("direction".into(), json!(TO_SERVER));
     call.payload.insert("arguments".into(), arguments.clone());
+    // Rules see the call before it can run; a blocking rule denies it.
+    let alerts = rec.observe(&mut call);
+    let decision = apply_blocking(decision, &alerts);
+    let summary = (decision.effect == Effect::Hold).then(|| summarize(&actions, tool));
     let mut decided = rec.event(EventKind::PolicyDecision);
     decided.tool = call.tool.clone();
     decided.call = call.call.clone();
     decided.actions = actions;
     decided.decision = Some(decision.clone());
+    let more = rec.observe(&mut decided);
+    let mut events = alert_events(&call, &alerts);
+    events.extend(alert_events(&decided, &more));
+    events.splice(0..0, [call, decided]);
     let pending = Decided {
         decision,
         who: who.clone(),
         tool: tool.to_string(),
         summary,
     };
-    (vec![call, decided], pending)
+    (events, pending)
 }
 
 impl Decided {

@@ -107,7 +107,8 @@ pub fn run(
         opts.who.agent.clone(),
         opts.who.workflow.clone(),
         EventId::new().to_string(),
-    );
+    )
+    .with_detection(opts.detection.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()

@@ -13,11 +13,15 @@
 //! cannot decide — the ledger cannot be written, the containment state cannot be read —
 //! the call is denied: the gateway fails closed.
 //!
+//! Every event also passes the rule pack ([`detection`]): alerts are recorded next to the
+//! event that raised them, and a blocking rule denies the very call it matches.
+//!
 //! Calls are decided as they arrive and their records committed in groups, so a client
 //! that sends many calls at once pays for one fsync per group, not per call.
 
 pub mod approval;
 pub mod call;
+pub mod detection;
 pub mod guard;
 pub mod http;
 pub mod jsonrpc;
@@ -50,6 +54,8 @@ pub struct ProxyOptions {
     pub max_message_bytes: usize,
     /// How long a call held for approval waits for a decision before it is refused.
     pub approval_timeout: Duration,
+    /// The rule pack evaluating every event inline (`None`: no detection).
+    pub detection: Option<Arc<detection::Detection>>,
 }
 
 /// Errors that stop a proxy (per-message problems never do).

@@ -7,6 +7,7 @@ use brig_ledger::Prepared;
 use brig_model::{EventKind, NewEvent};
 use serde_json::{json, Value};
 
+use crate::detection::{alert_event, Detection};
 use crate::jsonrpc::Message;
 
 /// Raw text kept of a message that could not be parsed (the rest is only counted).
@@ -27,6 +28,8 @@ pub struct Recorder {
     session: String,
     /// Extra attributes on every event (the MCP session id of an HTTP session).
     tags: Vec<(String, Value)>,
+    /// The rule pack, when detection is on.
+    detection: Option<Arc<Detection>>,
 }
 
 impl Recorder {
@@ -44,6 +47,20 @@ impl Recorder {
             workflow,
             session,
             tags: Vec::new(),
+            detection: None,
+        }
+    }
+
+    /// The same recorder, evaluating what it records against the rule pack.
+    pub fn with_detection(self, detection: Option<Arc<Detection>>) -> Self {
+        Recorder { detection, ..self }
+    }
+
+    /// Evaluates an event against the rule pack: the alert events to record with it.
+    pub fn observe(&self, e: &mut NewEvent) -> Vec<brig_detect::rules::Alert> {
+        match &self.detection {
+            Some(d) => d.observe(e),
+            None => Vec::new(),
         }
     }
 
@@ -62,6 +79,7 @@ impl Recorder {
 
     pub fn event(&self, kind: EventKind) -> NewEvent {
         let mut e = NewEvent::new(self.source, self.agent.clone(), kind);
+        e.ts = Some(brig_model::Timestamp::now());
         e.workflow = self.workflow.clone();
         e.session = Some(self.session.clone());
         for (k, v) in &self.tags {
@@ -73,9 +91,19 @@ impl Recorder {
     /// Records without waiting for durability (order is kept: one writer, FIFO). Nobody
     /// waits for it, so it rides along with the next commit somebody waits for (the next
     /// call's write-ahead record), or is committed within `DEFER_AT_MOST` (10 ms).
-    pub fn record(&self, e: NewEvent) {
-        match Prepared::new(e) {
-            Ok(p) => self.appender.submit_deferred(vec![p], |r| {
+    ///
+    /// The event is evaluated against the rule pack first; its alerts are recorded with it.
+    pub fn record(&self, mut e: NewEvent) {
+        let alerts = self.observe(&mut e);
+        let mut events = vec![alert_events(&e, &alerts)];
+        events.insert(0, vec![e]);
+        match events
+            .into_iter()
+            .flatten()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(p) => self.appender.submit_deferred(p, |r| {
                 if let Err(e) = r {
                     eprintln!("brig mcp-proxy: event not recorded: {e}");
                 }
@@ -84,7 +112,8 @@ impl Recorder {
         }
     }
 
-    /// Records and waits until durable: for events another process must never see
+    /// Records and waits until durable (not evaluated by the rule pack): for events another
+    /// process must never see
     /// before them (an approval request before its queue entry).
     pub fn record_durably(&self, e: NewEvent) -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -156,4 +185,9 @@ impl Recorder {
         e.payload.insert("result".into(), body);
         e
     }
+}
+
+/// The alert events of `alerts`, raised by `cause`.
+pub fn alert_events(cause: &NewEvent, alerts: &[brig_detect::rules::Alert]) -> Vec<NewEvent> {
+    alerts.iter().map(|a| alert_event(cause, a)).collect()
 }

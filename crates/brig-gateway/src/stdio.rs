@@ -163,7 +163,8 @@ pub fn run(
         opts.who.agent.clone(),
         opts.who.workflow.clone(),
         EventId::new().to_string(),
-    );
+    )
+    .with_detection(opts.detection.clone());
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));

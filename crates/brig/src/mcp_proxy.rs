@@ -29,6 +29,14 @@ pub struct McpProxyArgs {
     /// Directory of Cedar policies (*.cedar) [default: Brig's built-in policy]
     #[arg(long, value_name = "DIR")]
     policy: Option<PathBuf>,
+    /// Directory of Sigma detection rules (*.yml, *.yaml, recursively) evaluated inline on
+    /// every event [default: Brig's built-in pack]. Alerts are recorded in the ledger; a
+    /// rule marked `brig.blocking: true` denies the call it matches.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_detect")]
+    rules: Option<PathBuf>,
+    /// Turn inline detection off (calls are still recorded and decided by policy).
+    #[arg(long)]
+    no_detect: bool,
     /// A directory the upstream serves (repeatable) [default: the directories named in the
     /// upstream command line]
     #[arg(long, value_name = "DIR")]
@@ -88,6 +96,20 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
+    let detection = if args.no_detect {
+        None
+    } else {
+        let rules = match &args.rules {
+            Some(d) => brig_detect::rules::Rules::load_dir(d).with_context(|| {
+                format!(
+                    "loading rules from {} (brig mcp-proxy refuses to start without a valid set)",
+                    d.display()
+                )
+            })?,
+            None => brig_detect::rules::Rules::builtin(),
+        };
+        Some(brig_gateway::detection::Detection::new(&rules))
+    };
     let opts = ProxyOptions {
         who: Identity {
             agent: args.agent.clone(),
@@ -96,6 +118,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         },
         max_message_bytes: args.max_message_bytes,
         approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
+        detection,
     };
     if let (Some(listen), Some(upstream)) = (args.listen, args.upstream_url.clone()) {
         http::run(

@@ -576,3 +576,88 @@ fn contain_with_kill_upstream_stops_the_server_process() {
     assert!(refused(&r), "{r}");
     s.finish();
 }
+
+#[test]
+fn inline_rules_record_alerts_and_a_blocking_rule_stops_the_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("ops")).unwrap();
+    let script = ws.join("ops/shutdown.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec /sbin/poweroff\n").unwrap();
+
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    // A hidden directory nobody asked for: an alert, but not a blocking one: the call runs.
+    let hidden = ws.join(".cache/.x");
+    let r = s.call("create_directory", json!({"path": hidden}));
+    assert!(!refused(&r), "{r}");
+    assert!(hidden.is_dir());
+    // Stubbing out the shutdown script: a blocking rule denies it before it reaches the
+    // server, and the agent is told why.
+    let r = s.call("write_file", json!({"path": script, "content": "exit 0\n"}));
+    assert!(refused(&r), "{r}");
+    assert!(text(&r).contains("brig.detect"), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        "#!/bin/sh\nexec /sbin/poweroff\n",
+        "the server never saw the call"
+    );
+    s.finish();
+
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .collect();
+    let alerts: Vec<&Value> = events.iter().filter(|e| e["kind"] == "alert").collect();
+    let stealth = alerts
+        .iter()
+        .find(|a| a["attrs"]["rule_id"] == "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d06")
+        .unwrap_or_else(|| panic!("no stealth-copy alert in {alerts:#?}"));
+    assert_eq!(stealth["attrs"]["blocking"], json!(false));
+    let shutdown = alerts
+        .iter()
+        .find(|a| a["attrs"]["rule_id"] == "0d7c4f7e-3b8a-4c55-8f0e-6a3f1c2b9d02")
+        .unwrap_or_else(|| panic!("no shutdown-evasion alert in {alerts:#?}"));
+    assert_eq!(shutdown["attrs"]["blocking"], json!(true));
+    // The alert names the call event it matched, and that call's decision is the denial.
+    let call = events
+        .iter()
+        .find(|e| e["kind"] == "tool.call" && e["tool"] == "write_file")
+        .unwrap();
+    assert_eq!(shutdown["attrs"]["matched"], json!([call["id"]]));
+    assert_eq!(shutdown["call"], call["call"]);
+    let decision = events
+        .iter()
+        .find(|e| e["kind"] == "policy.decision" && e["call"] == call["call"])
+        .unwrap();
+    assert_eq!(decision["decision"]["effect"], "deny", "{decision}");
+    assert_eq!(decision["decision"]["policies"][0], "brig.detect");
+    let o = run(&data, &["ledger", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn a_broken_rule_set_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("bad.yml"),
+        "title: t\nid: r-1\nlogsource:\n  product: brig\ndetection:\n  a:\n    action: file.write\n  condition: a and missing\n",
+    )
+    .unwrap();
+    let o = brig()
+        .args(["mcp-proxy", "--agent", "a", "--data"])
+        .arg(&data)
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--", "node", "-e", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.yml") && err.contains("r-1"), "{err}");
+}

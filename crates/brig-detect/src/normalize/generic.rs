@@ -267,14 +267,29 @@ const SECRET_WORDS: &[&str] = &[
     "keys",
 ];
 
-/// `get_invoices {account_id}` → `data.read` of `invoices/ACC-1`; `export_customers` →
-/// `data.export`; `update_ticket` → `data.write`; `trigger_password_reset` →
-/// `account.change`; `grant_role` → `perm.grant`; `get_integration_secrets` →
-/// `cred.access`. The target is the noun of the name, then the record's id when an
-/// `*_id`/`id` argument gives one.
+/// `get_invoices {account_id}` → `data.read` of dataset `invoices` (attrs `record` =
+/// the id); `export_customers` → `data.export` of `customers`; `update_ticket {ticket_id}`
+/// → `data.write` of `tickets`; `trigger_password_reset {customer_id}` →
+/// `account.change` of that customer (attrs `what` = `password`); `grant_role {user}` →
+/// `perm.grant` to that user; `get_integration_secrets` → `cred.access`.
 fn records(words: &[String], obj: &serde_json::Map<String, Value>, out: &mut Vec<Action>) {
     let is = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
     let verb = |list: &[&str]| words.first().is_some_and(|w| list.contains(&w.as_str()));
+    let id_key = |k: &str| k == "id" || k.ends_with("_id") || k.ends_with("Id");
+    let record = obj
+        .iter()
+        .filter(|(k, _)| id_key(k))
+        .find_map(|(_, v)| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+    // Reads and writes count as record-system calls only with a record to name (an id, a
+    // query): `get_invoices {account_id}` is, `get-sum {a, b}` is some other tool.
+    let addressed = record.is_some()
+        || ["query", "filter", "email", "customer", "account"]
+            .iter()
+            .any(|k| obj.contains_key(*k));
     let kind = if is(GRANT_WORDS) && (verb(RECORD_WRITE_VERBS) || is(&["grant"])) {
         ActionKind::PermGrant
     } else if is(ACCOUNT_WORDS) && (is(ACCOUNT_VERBS) || verb(RECORD_WRITE_VERBS)) {
@@ -283,9 +298,9 @@ fn records(words: &[String], obj: &serde_json::Map<String, Value>, out: &mut Vec
         ActionKind::CredAccess
     } else if is(EXPORT_VERBS) {
         ActionKind::DataExport
-    } else if verb(READ_VERBS) {
+    } else if verb(READ_VERBS) && addressed {
         ActionKind::DataRead
-    } else if verb(RECORD_WRITE_VERBS) {
+    } else if verb(RECORD_WRITE_VERBS) && addressed {
         ActionKind::DataWrite
     } else {
         return;
@@ -304,21 +319,43 @@ fn records(words: &[String], obj: &serde_json::Map<String, Value>, out: &mut Vec
     } else {
         noun.join("_")
     };
-    let id = obj
-        .iter()
-        .filter(|(k, _)| *k == "id" || k.ends_with("_id") || k.ends_with("Id"))
-        .find_map(|(_, v)| match v {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-    let target = match id {
-        Some(id) => format!("{noun}/{id}"),
-        None => noun,
+    let subject = [
+        "user_id",
+        "customer_id",
+        "account_id",
+        "user",
+        "username",
+        "email",
+        "principal",
+    ]
+    .iter()
+    .find_map(|k| {
+        obj.get(*k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    });
+    let target = match kind {
+        // Who is changed or granted: the account, when the call names it.
+        ActionKind::AccountChange | ActionKind::PermGrant => {
+            subject.map(str::to_string).unwrap_or_else(|| noun.clone())
+        }
+        ActionKind::CredAccess => match &record {
+            Some(id) => format!("{noun}/{id}"),
+            None => noun.clone(),
+        },
+        // The dataset (table) is the target, as policies name it (`Dataset::"tickets"`).
+        _ if noun.ends_with('s') => noun.clone(),
+        _ => format!("{noun}s"),
     };
     let mut a = Action::new(kind, target);
+    if let Some(id) = record {
+        a.attrs.insert("record".into(), Value::from(id));
+    }
+    if matches!(kind, ActionKind::AccountChange | ActionKind::PermGrant) {
+        a.attrs.insert("what".into(), Value::from(noun));
+    }
     for k in [
-        "segment", "fields", "format", "limit", "query", "status", "email",
+        "segment", "fields", "format", "limit", "query", "status", "email", "role",
     ] {
         if let Some(v) = obj.get(k) {
             a.attrs.insert(k.into(), v.clone());

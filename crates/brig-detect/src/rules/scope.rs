@@ -175,13 +175,16 @@ fn forbids_changes(task: &str) -> bool {
     ];
     NOT.iter().any(|n| {
         text.match_indices(&format!(" {n} ")).any(|(i, m)| {
-            let rest: Vec<&str> = text[i + m.len()..].split_whitespace().take(4).collect();
+            let rest: Vec<&str> = text[i + m.len()..].split_whitespace().take(5).collect();
+            // "don't change anything else" scopes the work, it does not forbid it.
             rest.first()
                 .is_some_and(|v| VERB.iter().any(|x| v.starts_with(x)))
-                && rest[1..]
-                    .iter()
-                    .take(3)
-                    .any(|w| WHAT.contains(w) && !matches!(*w, "the"))
+                && (1..rest.len().min(4)).any(|j| {
+                    WHAT.contains(&rest[j])
+                        && !rest
+                            .get(j + 1)
+                            .is_some_and(|n| matches!(*n, "else" | "other" | "besides"))
+                })
         })
     })
 }
@@ -284,6 +287,7 @@ mod tests {
         for t in [
             "Add a --verbose flag; the default output must stay the same.",
             "Don't change the public API of parse().",
+            "In config/retention.yaml set the retention to 90. Don't change anything else.",
             "Fix the test, then tell me what changed.",
         ] {
             assert!(!Scope::from_task(t).readonly, "{t}");

@@ -180,12 +180,29 @@ pub fn is_internal_host(host: &str) -> bool {
     .any(|s| h.ends_with(s))
 }
 
+/// FNV-1a, 64 bits: a digest that stays the same across builds and platforms (what is
+/// remembered may be stored and compared later). Not a security boundary: it only tells
+/// "changed" from "unchanged".
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// All sessions and per-agent history, bounded.
 #[derive(Default)]
 pub struct Memory {
     sessions: HashMap<String, Session>,
     seen: HashMap<String, BTreeSet<String>>,
+    /// Per agent: calls seen, and a digest of each tool's description and schema.
+    agents: HashMap<String, AgentHistory>,
     clock: u64,
+}
+
+#[derive(Default)]
+struct AgentHistory {
+    calls: u64,
+    tools: HashMap<String, u64>,
 }
 
 impl Memory {
@@ -220,6 +237,37 @@ impl Memory {
             seen.insert(thing.to_string());
         }
         true
+    }
+
+    /// Counts a call of `agent`; returns how many came before.
+    pub fn count_call(&mut self, agent: &str) -> u64 {
+        let h = self.history(agent);
+        h.calls += 1;
+        h.calls - 1
+    }
+
+    /// Remembers the shape (description, schema) `agent` was shown for `tool`: `None` the
+    /// first time, `Some(true)` when unchanged, `Some(false)` when it changed.
+    pub fn tool_shape(&mut self, agent: &str, tool: &str, shape: &str) -> Option<bool> {
+        let digest = fnv1a(shape.as_bytes());
+        let history = self.history(agent);
+        if !history.tools.contains_key(tool) && history.tools.len() >= SEEN_KEEP {
+            return Some(true);
+        }
+        history
+            .tools
+            .insert(tool.to_string(), digest)
+            .map(|old| old == digest)
+    }
+
+    fn history(&mut self, agent: &str) -> &mut AgentHistory {
+        if !self.agents.contains_key(agent) && self.agents.len() >= MAX_SESSIONS {
+            // Bounded like sessions; an agent forgotten starts a fresh history.
+            if let Some(k) = self.agents.keys().next().cloned() {
+                self.agents.remove(&k);
+            }
+        }
+        self.agents.entry(agent.to_string()).or_default()
     }
 
     pub fn session_count(&self) -> usize {

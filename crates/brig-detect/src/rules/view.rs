@@ -7,7 +7,7 @@
 //! | field | on | meaning |
 //! |---|---|---|
 //! | `product` | all | always `brig` (rules say `logsource: product: brig`) |
-//! | `category` | all | `file`, `network`, `process`, `message`, `payment`, `permission`, `persistence`, `monitoring`, `credential`, `config`, `data`, `tool` (calls no normalizer understood), `tool_result`, `policy`, `prompt`, `protocol`, `other` |
+//! | `category` | all | `file`, `network`, `process`, `message`, `payment`, `permission`, `persistence`, `monitoring`, `credential`, `config`, `data`, `tool` (calls no normalizer understood), `tool_result`, `tool_catalog`, `policy`, `prompt`, `protocol`, `other` |
 //! | `id` | all | the event id (for traces: the span id) |
 //! | `kind` | all | the event kind (`tool.call`, `tool.result`, `policy.decision`, …) |
 //! | `agent`, `workflow`, `session`, `source`, `tool`, `call` | all | as recorded |
@@ -24,12 +24,21 @@
 //! | `new_host` | calls with a host | the first time this agent reaches this host |
 //! | `internal_host` | calls with a host | loopback, private address, cluster or intranet name (`.svc`, `.internal`, `.local` …), single-label name |
 //! | `new_tool` | calls | the first time this agent uses this tool |
+//! | `new_action` | calls | the first time this agent performs this kind of action (`net.egress`, `perm.grant` …) |
+//! | `agent_calls` | calls | how many calls of this agent came before (its history: a shift matters more in an established agent) |
+//! | `in_scope` | calls | the declared task covers the target (named, under a named directory, a word of the task, created by the agent this session, or housekeeping); see [`super::scope`] |
+//! | `task_paths` | calls | the declared task names files or directories (it scopes the work by path) |
+//! | `task_readonly` | calls | the declared task forbids changes ("don't change anything", "read-only") |
+//! | `temp_path` | calls | the target is scratch space (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`) |
+//! | `from_injection` | calls | the key value (destination, record, target; for a command, the command itself) is named by a tool result that carried instructions for the agent, and not by the task |
+//! | `held_before` | calls | a call on this target is waiting for human approval (acting on it now goes around the gate) |
 //! | `refused_before` | calls | an earlier call of the session on the same target was refused (by policy, or by the system: permission denied, forbidden) |
 //! | `status`, `error_type`, `result`, `targets` | results | `ok`/`error`, the error's type, the result text (first 8 KiB), the targets of the call it answers |
 //! | `refused` | results | the call failed because it was refused (permission denied, forbidden, blocked by policy…), not for a transient reason |
 //! | `injection` | results | the result text carries instructions aimed at the agent |
 //! | `decision`, `policies` | decisions | `allow`/`deny`/`hold`, the deciding policy ids |
 //! | `method` | protocol messages | the JSON-RPC method |
+//! | `tool`, `description`, `description_changed`, `listed_first`, `injection` | `tool_catalog` (one per tool of a `tools/list` answer) | the tool's name and description; its description or input schema differs from what this agent was last shown; first time listed; the description carries instructions for the agent |
 
 use brig_model::{ActionKind, EventKind, NewEvent};
 use serde_json::{json, Map, Value};
@@ -213,6 +222,9 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             d.insert("approved".into(), json!(approved));
             vec![Value::Object(d)]
         }
+        EventKind::ProtocolMessage if listed_tools(e).is_some() => {
+            catalog_documents(e, id, &key, memory)
+        }
         _ => {
             let s = memory.session(&key);
             let mut d = common(e, id, s);
@@ -230,11 +242,58 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
     }
 }
 
+/// The tools of a `tools/list` answer, as relayed to the agent.
+fn listed_tools(e: &NewEvent) -> Option<&Vec<Value>> {
+    e.payload
+        .get("message")
+        .and_then(|m| m.pointer("/result/tools"))
+        .and_then(Value::as_array)
+}
+
+/// One document per tool a server lists: has its description or input schema changed
+/// since this agent last saw it (a "rug pull": the tool the user approved is not the tool
+/// the agent now calls)?
+fn catalog_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec<Value> {
+    let tools = listed_tools(e).cloned().unwrap_or_default();
+    let mut docs = Vec::new();
+    for t in tools.iter().take(512) {
+        let Some(name) = t.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let shape = format!(
+            "{}\u{0}{}",
+            t.get("description").and_then(Value::as_str).unwrap_or(""),
+            t.get("inputSchema")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        );
+        let seen = memory.tool_shape(&e.agent, name, &shape);
+        let s = memory.session(key);
+        let mut d = common(e, id, s);
+        d.insert("category".into(), json!("tool_catalog"));
+        d.insert("tool".into(), json!(name));
+        d.insert("description_changed".into(), json!(seen == Some(false)));
+        d.insert("listed_first".into(), json!(seen.is_none()));
+        if let Some(desc) = t.get("description").and_then(Value::as_str) {
+            d.insert("description".into(), json!(truncate(desc, RESULT_KEEP)));
+            d.insert("injection".into(), json!(carries_instructions(desc)));
+        }
+        docs.push(Value::Object(d));
+    }
+    docs
+}
+
 fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec<Value> {
     let new_tool = e
         .tool
         .as_deref()
         .is_some_and(|t| memory.first_use(&e.agent, &format!("tool:{t}")));
+    let history = memory.count_call(&e.agent);
+    let new_actions: Vec<bool> = e
+        .actions
+        .iter()
+        .map(|a| memory.first_use(&e.agent, &format!("action:{}", a.action.as_str())))
+        .collect();
     let hosts: Vec<Option<String>> = e
         .actions
         .iter()
@@ -265,7 +324,13 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         if a.action == ActionKind::ProcExec {
             d.insert("program".into(), json!(a.target));
         }
-        let key_value = a.dest.as_deref().unwrap_or(&a.target);
+        // The value that says where the action goes: its destination, the record a data
+        // call addresses, else its target.
+        let key_value = a
+            .dest
+            .as_deref()
+            .or_else(|| a.attrs.get("record").and_then(Value::as_str))
+            .unwrap_or(&a.target);
         let provenance = s.provenance(key_value);
         let in_task = provenance == "task"
             || hosts[i]
@@ -310,6 +375,8 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         d.insert("after_injection".into(), json!(s.injected));
         d.insert("held_before".into(), json!(s.held.contains(&a.target)));
         d.insert("new_tool".into(), json!(new_tool));
+        d.insert("new_action".into(), json!(new_actions[i]));
+        d.insert("agent_calls".into(), json!(history));
         d.insert(
             "refused_before".into(),
             json!(s.refused.contains(&a.target)),
@@ -318,8 +385,8 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             d.insert("args".into(), args.clone());
         }
         docs.push(Value::Object(d));
-    }
-    for a in &e.actions {
+        // What this action creates is the agent's own from here on (a later action of
+        // the same command line included).
         match a.action {
             ActionKind::FileCopy | ActionKind::FileMove | ActionKind::ArchiveCreate => {
                 if let Some(d) = &a.dest {
