@@ -10,20 +10,35 @@
 //!
 //! One detector serves the whole process (its memory is per session, agent and workflow),
 //! behind a mutex: evaluation costs microseconds, far less than the call's fsync.
+//!
+//! What detection learns about an agent that should outlive a session — first use of a
+//! tool, host or kind of action, the tool descriptions it was shown, its call count — is
+//! kept in the store (`detect_seen`) and loaded the first time the process sees the agent,
+//! so "never used before" means never, not "not in this session".
 
 use std::sync::{Arc, Mutex};
 
 use brig_detect::rules::{Alert, Detector, Rules};
-use brig_model::{Decision, Effect, EventId, EventKind, NewEvent};
+use brig_model::{Decision, Effect, EventId, EventKind, NewEvent, Timestamp};
+use brig_store::SqliteStore;
 use serde_json::json;
+
+/// Longest detection waits for the database when loading or saving what it learned; past
+/// it, the facts are skipped (and said so), never the call.
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The policy id a blocking rule's denial carries.
 pub const DETECT_POLICY: &str = "brig.detect";
 
 /// The rule pack, evaluating a proxy's events.
 pub struct Detection {
-    detector: Mutex<Detector>,
+    state: Mutex<State>,
     rules: usize,
+}
+
+struct State {
+    detector: Detector,
+    store: Option<SqliteStore>,
 }
 
 impl std::fmt::Debug for Detection {
@@ -33,9 +48,19 @@ impl std::fmt::Debug for Detection {
 }
 
 impl Detection {
-    pub fn new(rules: &Rules) -> Arc<Detection> {
+    /// A detector over `rules`; with a store, what it learns about agents is kept there.
+    pub fn new(rules: &Rules, store: Option<SqliteStore>) -> Arc<Detection> {
+        let store = store.map(|mut s| {
+            if let Err(e) = s.set_busy_timeout(STORE_WAIT) {
+                eprintln!("brig: detection state: {e}");
+            }
+            s
+        });
         Arc::new(Detection {
-            detector: Mutex::new(rules.detector()),
+            state: Mutex::new(State {
+                detector: rules.detector(),
+                store,
+            }),
             rules: rules.len(),
         })
     }
@@ -43,8 +68,29 @@ impl Detection {
     /// Evaluates one event (giving it its id now, so alerts can name it).
     pub fn observe(&self, e: &mut NewEvent) -> Vec<Alert> {
         let id = *e.id.get_or_insert_with(EventId::new);
-        let mut d = self.detector.lock().unwrap_or_else(|p| p.into_inner());
-        d.observe(e, &id.to_string())
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let State { detector, store } = &mut *state;
+        if let Some(store) = store.as_mut().filter(|_| !detector.knows(&e.agent)) {
+            match store.seen_of(&e.agent) {
+                Ok(facts) => detector.preload(&e.agent, facts),
+                Err(err) => eprintln!("brig: detection state of {} not loaded: {err}", e.agent),
+            }
+        }
+        let alerts = detector.observe(e, &id.to_string());
+        let learned = detector.take_learned();
+        if let (Some(store), false) = (store.as_mut(), learned.is_empty()) {
+            let facts: Vec<_> = learned
+                .into_iter()
+                .map(|f| (f.agent, f.thing, f.value))
+                .collect();
+            if let Err(err) = store.remember_seen(&facts, Timestamp::now().unix_nanos()) {
+                eprintln!(
+                    "brig: detection state not saved ({} facts): {err}",
+                    facts.len()
+                );
+            }
+        }
+        alerts
     }
 }
 

@@ -80,6 +80,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX approvals_status ON approvals(status);",
     // 4: containment that also stops the upstream server process.
     "ALTER TABLE containment ADD COLUMN kill_upstream INTEGER NOT NULL DEFAULT 0;",
+    // 5: what detection knows of each agent across sessions: first use of a tool, host or
+    // kind of action; the digest of each tool description it was shown; its call count.
+    // Derived from the ledger (it could be rebuilt from it); kept so that a new session
+    // does not start from nothing.
+    "CREATE TABLE detect_seen(
+        agent TEXT NOT NULL,
+        thing TEXT NOT NULL,           -- 'tool:<name>', 'host:<h>', 'action:<kind>', …
+        value INTEGER,                 -- a digest or a count, for things that have one
+        first INTEGER NOT NULL,        -- ns since the Unix epoch
+        PRIMARY KEY (agent, thing)
+    );",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -289,6 +300,41 @@ impl SqliteStore {
             )
             .map(|n| n == 1)
             .map_err(backend)
+    }
+
+    /// What detection remembers of `agent` (see [`SqliteStore::remember_seen`]).
+    pub fn seen_of(&mut self, agent: &str) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT thing, value FROM detect_seen WHERE agent = ?1")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![agent], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    /// Records facts detection learned: (agent, thing, value). A thing already known keeps
+    /// its first time and takes the new value.
+    pub fn remember_seen(
+        &mut self,
+        facts: &[(String, String, Option<i64>)],
+        at_nanos: i64,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(backend)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO detect_seen(agent, thing, value, first) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(agent, thing) DO UPDATE SET value = excluded.value",
+                )
+                .map_err(backend)?;
+            for (agent, thing, value) in facts {
+                stmt.execute(params![agent, thing, value, at_nanos])
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
     }
 
     /// Direct access for tests that must damage the database the way an attacker would.

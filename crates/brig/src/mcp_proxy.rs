@@ -108,7 +108,10 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
             })?,
             None => brig_detect::rules::Rules::builtin(),
         };
-        Some(brig_gateway::detection::Detection::new(&rules))
+        Some(brig_gateway::detection::Detection::new(
+            &rules,
+            Some(dir.store()?),
+        ))
     };
     let opts = ProxyOptions {
         who: Identity {

@@ -304,6 +304,23 @@ impl Detector {
         alerts
     }
 
+    /// What detection learned that should outlive this process (first uses, tool
+    /// descriptions, call counts); taken once.
+    pub fn take_learned(&mut self) -> Vec<session::Fact> {
+        self.memory.take_learned()
+    }
+
+    /// Has this detector loaded or learned anything about `agent`?
+    pub fn knows(&self, agent: &str) -> bool {
+        self.memory.knows(agent)
+    }
+
+    /// Restores what an earlier process learned about `agent`: (thing, value) pairs as
+    /// [`session::Fact`] has them.
+    pub fn preload(&mut self, agent: &str, facts: impl IntoIterator<Item = (String, Option<i64>)>) {
+        self.memory.preload(agent, facts);
+    }
+
     fn alert(&self, e: &NewEvent, id: &str, r: &EvaluationResult) -> Alert {
         let rule_id = r.header.rule_id.clone().unwrap_or_default();
         let (kind, events) = match &r.body {

@@ -196,8 +196,23 @@ pub struct Memory {
     seen: HashMap<String, BTreeSet<String>>,
     /// Per agent: calls seen, and a digest of each tool's description and schema.
     agents: HashMap<String, AgentHistory>,
+    /// What was learned since the owner last took it (to keep it across sessions).
+    learned: Vec<Fact>,
     clock: u64,
 }
+
+/// Something detection learned about an agent that outlives a session: the first use of
+/// a tool (`tool:NAME`), host (`host:H`) or kind of action (`action:KIND`); the digest of
+/// a tool's description (`toolshape:NAME`, value); its call count (`calls`, value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fact {
+    pub agent: String,
+    pub thing: String,
+    pub value: Option<i64>,
+}
+
+/// The call count is remembered every this many calls (not at every call).
+const CALLS_EVERY: u64 = 32;
 
 #[derive(Default)]
 struct AgentHistory {
@@ -235,15 +250,61 @@ impl Memory {
         }
         if seen.len() < SEEN_KEEP {
             seen.insert(thing.to_string());
+            self.learned.push(Fact {
+                agent: agent.to_string(),
+                thing: thing.to_string(),
+                value: None,
+            });
         }
         true
+    }
+
+    /// Facts learned since the last call (for the owner to store).
+    pub fn take_learned(&mut self) -> Vec<Fact> {
+        std::mem::take(&mut self.learned)
+    }
+
+    /// Has anything been loaded or learned about `agent`?
+    pub fn knows(&self, agent: &str) -> bool {
+        self.seen.contains_key(agent) || self.agents.contains_key(agent)
+    }
+
+    /// Restores what an earlier process learned about an agent (see [`Fact`]).
+    pub fn preload(&mut self, agent: &str, facts: impl IntoIterator<Item = (String, Option<i64>)>) {
+        let seen = self.seen.entry(agent.to_string()).or_default();
+        let mut calls = 0;
+        let mut shapes = Vec::new();
+        for (thing, value) in facts {
+            if thing == "calls" {
+                calls = value.unwrap_or(0).max(0) as u64;
+            } else if let Some(tool) = thing.strip_prefix("toolshape:") {
+                shapes.push((tool.to_string(), value.unwrap_or(0) as u64));
+            } else if seen.len() < SEEN_KEEP {
+                seen.insert(thing);
+            }
+        }
+        let h = self.history(agent);
+        h.calls = h.calls.max(calls);
+        for (tool, digest) in shapes {
+            if h.tools.len() < SEEN_KEEP {
+                h.tools.entry(tool).or_insert(digest);
+            }
+        }
     }
 
     /// Counts a call of `agent`; returns how many came before.
     pub fn count_call(&mut self, agent: &str) -> u64 {
         let h = self.history(agent);
         h.calls += 1;
-        h.calls - 1
+        let n = h.calls;
+        if n % CALLS_EVERY == 0 {
+            self.learned.push(Fact {
+                agent: agent.to_string(),
+                thing: "calls".into(),
+                value: Some(n as i64),
+            });
+        }
+        n - 1
     }
 
     /// Remembers the shape (description, schema) `agent` was shown for `tool`: `None` the
@@ -254,10 +315,16 @@ impl Memory {
         if !history.tools.contains_key(tool) && history.tools.len() >= SEEN_KEEP {
             return Some(true);
         }
-        history
-            .tools
-            .insert(tool.to_string(), digest)
-            .map(|old| old == digest)
+        let before = history.tools.insert(tool.to_string(), digest);
+        if before != Some(digest) {
+            self.learned.push(Fact {
+                agent: agent.to_string(),
+                thing: format!("toolshape:{tool}"),
+                // Stored as SQL INTEGER: the digest's bits, reinterpreted.
+                value: Some(digest as i64),
+            });
+        }
+        before.map(|old| old == digest)
     }
 
     fn history(&mut self, agent: &str) -> &mut AgentHistory {
@@ -305,5 +372,25 @@ mod tests {
             m.session(&i.to_string());
         }
         assert_eq!(m.session_count(), MAX_SESSIONS);
+    }
+
+    #[test]
+    fn what_is_learned_can_be_restored_in_another_memory() {
+        let mut m = Memory::default();
+        assert!(m.first_use("a", "host:x.example"));
+        assert_eq!(m.tool_shape("a", "add", "v1"), None);
+        for _ in 0..CALLS_EVERY {
+            m.count_call("a");
+        }
+        let facts = m.take_learned();
+        assert!(m.take_learned().is_empty(), "taken once");
+        let mut again = Memory::default();
+        assert!(!again.knows("a"));
+        again.preload("a", facts.iter().map(|f| (f.thing.clone(), f.value)));
+        assert!(again.knows("a"));
+        assert!(!again.first_use("a", "host:x.example"), "not new any more");
+        assert_eq!(again.tool_shape("a", "add", "v1"), Some(true));
+        assert_eq!(again.tool_shape("a", "add", "v2"), Some(false));
+        assert_eq!(again.count_call("a"), CALLS_EVERY);
     }
 }
