@@ -297,7 +297,7 @@ impl Memory {
         let h = self.history(agent);
         h.calls += 1;
         let n = h.calls;
-        if n % CALLS_EVERY == 0 {
+        if n.is_multiple_of(CALLS_EVERY) {
             self.learned.push(Fact {
                 agent: agent.to_string(),
                 thing: "calls".into(),
