@@ -128,10 +128,14 @@ pub fn mentions(text: &str, value: &str) -> bool {
         return true;
     }
     let value = value.trim_end_matches('/');
-    // A staging copy (`x.tmp`, `x.new`, `x.bak`, `x~`) stands for the file it becomes.
-    if let Some(stem) = [".tmp", ".new", ".bak", ".orig", ".swp", "~"]
-        .iter()
-        .find_map(|s| value.strip_suffix(s))
+    // A staging copy (`x.tmp`, `x.new`, `x.bak`, `x~`) stands for the file it becomes; a
+    // systemd unit is named without its type (`the checker timer`).
+    if let Some(stem) = [
+        ".tmp", ".new", ".bak", ".orig", ".swp", "~", ".service", ".timer", ".socket", ".target",
+        ".mount", ".path",
+    ]
+    .iter()
+    .find_map(|s| value.strip_suffix(s))
     {
         if mentions(text, stem) {
             return true;
