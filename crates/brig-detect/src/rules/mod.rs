@@ -165,6 +165,14 @@ impl Rules {
         self.len() == 0
     }
 
+    /// A fresh rsigma engine compiled from these rules, configured exactly as a
+    /// [`Detector`]'s (timestamps from `ts`, bounded correlation state, building blocks not
+    /// emitted), for tools and benchmarks that evaluate [`view`] documents themselves. A
+    /// `Detector` is this engine plus the documents, the memory behind them, and alerts.
+    pub fn engine(&self) -> CorrelationEngine {
+        compile(&self.collection).expect("validated when loaded")
+    }
+
     /// A fresh detector (its own state) over these rules.
     pub fn detector(&self) -> Detector {
         let engine = compile(&self.collection).expect("validated when loaded");
