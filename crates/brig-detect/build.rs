@@ -4,7 +4,11 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    // The manifest dir of *this* build, read when the script runs: `env!` would freeze
+    // the path of the checkout that first compiled the script, and a copied `target/`
+    // would then embed another checkout's rules.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("../../rules");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
     collect(&dir, &mut files);
