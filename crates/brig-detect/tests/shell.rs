@@ -513,3 +513,14 @@ fn alert_silences_are_monitoring_tampering() {
     let got = run("amtool silence add alertname=~.+ --duration=168h; amtool silence query");
     assert_eq!(effects(&got), [(K::MonitorTamper, "alertmanager", None)]);
 }
+
+#[test]
+fn curl_options_with_values_are_not_urls() {
+    let got = run("curl --proto '=https' --tlsv1.2 -sSf --max-redirs 3 https://sh.rustup.rs | sh -s -- -y");
+    let egress: Vec<_> = got
+        .iter()
+        .filter(|a| a.action == K::NetEgress)
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(egress, ["https://sh.rustup.rs"]);
+}

@@ -145,17 +145,24 @@ const ORDER: &[&str] = &[
 
 /// Score of `text` (see the module docs); an injection at [`THRESHOLD`] or more.
 pub fn score(text: &str) -> u32 {
-    let words = fold(text);
-    if words.is_empty() {
+    let joined = fold(text);
+    if joined.len() <= 2 {
         return 0;
     }
-    let joined = format!(" {} ", words.join(" "));
-    let has = |phrases: &[&str]| phrases.iter().any(|p| joined.contains(&format!(" {p} ")));
+    let words: Vec<&str> = joined.split(' ').filter(|w| !w.is_empty()).collect();
+    let has = |phrases: &[&str]| {
+        phrases.iter().any(|p| {
+            joined
+                .match_indices(p)
+                .any(|(i, _)| joined[..i].ends_with(' ') && joined[i + p.len()..].starts_with(' '))
+        })
+    };
+    let addressed = addresses(&words);
     let mut score = 0;
-    if has(OVERRIDE) || joined.contains(" if you are an ") && addresses(&words) {
+    if has(OVERRIDE) || (addressed && joined.contains(" if you are an ")) {
         score += 3;
     }
-    if addresses(&words) {
+    if addressed {
         score += 2;
     }
     if has(CONCEAL) {
@@ -177,30 +184,38 @@ pub fn carries_instructions(text: &str) -> bool {
 
 /// A machine word shortly after an address word (up to four words before it: "notice for
 /// the support assistant"), or right before an instruction word ("agent instructions").
-fn addresses(words: &[String]) -> bool {
+fn addresses(words: &[&str]) -> bool {
     words.iter().enumerate().any(|(i, w)| {
-        if !MACHINE.contains(&w.as_str()) {
+        if !MACHINE.contains(w) {
             return false;
         }
         let before = words[i.saturating_sub(4)..i]
             .iter()
-            .any(|b| ADDRESS_BEFORE.contains(&b.as_str()));
-        let after = words
-            .get(i + 1)
-            .is_some_and(|a| ADDRESS_AFTER.contains(&a.as_str()));
+            .any(|b| ADDRESS_BEFORE.contains(b));
+        let after = words.get(i + 1).is_some_and(|a| ADDRESS_AFTER.contains(a));
         before || after
     })
 }
 
-/// Lower-cased words; anything but letters and digits separates (so `for_ai_agents`,
-/// `for-AI-agents` and `For AI agents:` read alike, and `don't` is `don t`). Text past
-/// 64 KiB is not read.
-fn fold(text: &str) -> Vec<String> {
+/// The text lower-cased, with anything but letters and digits turned into single spaces
+/// and a space at each end (so `for_ai_agents`, `for-AI-agents` and `For AI agents:` read
+/// alike, `don't` is `don t`, and a phrase is found as ` phrase `). Text past 64 KiB is
+/// not read.
+fn fold(text: &str) -> String {
     let text = &text[..floor_boundary(text, 64 * 1024)];
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out
 }
 
 fn floor_boundary(s: &str, max: usize) -> usize {

@@ -2,14 +2,16 @@
 //! tool results said, which targets were refused; per agent, the hosts and tools it has
 //! used. Everything is bounded; the stalest session is evicted first.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::scope::Scope;
 
 /// Sessions kept at once; beyond this the least recently active is forgotten.
 pub const MAX_SESSIONS: usize = 10_000;
-/// Bytes of earlier tool-result text kept per session (for provenance).
+/// Bytes of one tool result read for provenance.
 const RESULT_TEXT_KEEP: usize = 64 * 1024;
+/// Bytes of injected result text kept per session (for commands planted by it).
+const INJECTED_TEXT_KEEP: usize = 16 * 1024;
 /// Targets of a session's calls remembered (for results and refusals).
 const CALLS_KEEP: usize = 256;
 /// Distinct hosts or tools remembered per agent.
@@ -22,10 +24,12 @@ pub struct Session {
     pub task: String,
     /// What the task covers (paths, words, read-only).
     pub scope: Scope,
-    /// Recent tool-result text, lowercased (oldest dropped first), and whether it carried
-    /// instructions aimed at the agent.
-    pub results: VecDeque<(String, bool)>,
-    results_len: usize,
+    /// What recent tool results named (words, paths, hosts, file names), for provenance.
+    results: ResultIndex,
+    /// Recent text of results that carried instructions for the agent, lowercased: for
+    /// values with spaces (a command line), which only a substring search can find.
+    injected_text: VecDeque<String>,
+    injected_len: usize,
     /// An earlier tool result carried instructions aimed at the agent.
     pub injected: bool,
     /// Targets of recent calls, by call id.
@@ -47,13 +51,17 @@ impl Session {
     }
 
     pub fn add_result(&mut self, text: &str, injected: bool) {
+        let text = &text[..floor_boundary(text, RESULT_TEXT_KEEP)];
         let text = text.to_lowercase();
-        self.results_len += text.len();
-        self.results.push_back((text, injected));
+        self.results.add(&text, injected);
         self.injected |= injected;
-        while self.results_len > RESULT_TEXT_KEEP && self.results.len() > 1 {
-            if let Some((old, _)) = self.results.pop_front() {
-                self.results_len -= old.len();
+        if injected {
+            self.injected_len += text.len();
+            self.injected_text.push_back(text);
+            while self.injected_len > INJECTED_TEXT_KEEP && self.injected_text.len() > 1 {
+                if let Some(old) = self.injected_text.pop_front() {
+                    self.injected_len -= old.len();
+                }
             }
         }
     }
@@ -90,44 +98,143 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Where a value the agent used came from: `task` when the declared task names it,
-    /// `tool_result` when only an earlier tool result does, else `none`.
-    pub fn provenance(&self, value: &str) -> &'static str {
+    /// Where a value the agent used came from.
+    pub fn origin(&self, value: &str) -> Origin {
         let v = value.to_lowercase();
         if v.is_empty() {
-            return "none";
+            return Origin::default();
         }
-        if mentions(&self.task, &v) {
-            "task"
-        } else if self.results.iter().any(|(r, _)| mentions(r, &v)) {
-            "tool_result"
-        } else {
-            "none"
+        let forms = forms(&v);
+        let task = forms.iter().any(|f| self.task.contains(f.as_str()));
+        let (result, mut injected) = self.results.names(&forms);
+        if v.contains(char::is_whitespace) {
+            injected |= self.injected_text.iter().any(|t| t.contains(v.as_str()));
         }
+        Origin {
+            task,
+            result,
+            injected: injected && !task,
+        }
+    }
+
+    /// `task` when the declared task names the value, `tool_result` when only an earlier
+    /// tool result does, else `none`.
+    pub fn provenance(&self, value: &str) -> &'static str {
+        self.origin(value).provenance()
     }
 
     /// The task does not name `value`, and a tool result that carried instructions for
     /// the agent does: the agent is acting on injected text.
     pub fn from_injection(&self, value: &str) -> bool {
-        let v = value.to_lowercase();
-        !v.is_empty()
-            && !mentions(&self.task, &v)
-            && self
-                .results
-                .iter()
-                .any(|(r, injected)| *injected && mentions(r, &v))
+        self.origin(value).injected
     }
 }
 
-/// Does `text` name `value` (or, for a path, its file name; for a URL, its host)?
-pub fn mentions(text: &str, value: &str) -> bool {
-    if text.is_empty() || value.is_empty() {
-        return false;
+/// Where a value came from (see [`Session::origin`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The declared task names it.
+    pub task: bool,
+    /// An earlier tool result names it.
+    pub result: bool,
+    /// A tool result that carried instructions for the agent names it, and the task does not.
+    pub injected: bool,
+}
+
+impl Origin {
+    pub fn provenance(&self) -> &'static str {
+        if self.task {
+            "task"
+        } else if self.result {
+            "tool_result"
+        } else {
+            "none"
+        }
     }
-    if text.contains(value) {
-        return true;
+}
+
+/// The words of recent tool results, with what each path and URL in them also names
+/// (its file name, its host), so that "did a result name this?" is a lookup, not a scan
+/// of everything the session read. Bounded: the oldest results' words go first.
+#[derive(Default)]
+struct ResultIndex {
+    /// Word → (the result that last named it, whether an injected result named it).
+    words: HashMap<Box<str>, (u64, bool)>,
+    results: u64,
+}
+
+/// Words of results remembered per session.
+const RESULT_WORDS_KEEP: usize = 8192;
+
+impl ResultIndex {
+    fn add(&mut self, text: &str, injected: bool) {
+        self.results += 1;
+        let n = self.results;
+        let mut put = |w: &str| {
+            if w.is_empty() {
+                return;
+            }
+            match self.words.get_mut(w) {
+                Some(e) => {
+                    e.0 = n;
+                    e.1 |= injected;
+                }
+                None => {
+                    self.words.insert(w.into(), (n, injected));
+                }
+            }
+        };
+        for raw in text.split(|c: char| c.is_whitespace() || "\"'`<>()[]{},;|\\=".contains(c)) {
+            let w = raw.trim_matches(|c: char| matches!(c, '.' | ':' | '!' | '?' | '*'));
+            if w.is_empty() {
+                continue;
+            }
+            put(w);
+            if let Some((_, rest)) = w.split_once("://") {
+                put(rest.split(['/', ':', '?', '#']).next().unwrap_or(rest));
+            } else if let Some((_, domain)) = w.rsplit_once('@') {
+                // A mail address or `user@host:path` names its domain or host too.
+                put(domain.split(':').next().unwrap_or(domain));
+            } else if let Some((host, _)) = w.split_once(':') {
+                put(host);
+            }
+            if let Some((_, name)) = w.trim_end_matches('/').rsplit_once('/') {
+                if name.len() >= 4 {
+                    put(name);
+                }
+            }
+        }
+        if self.words.len() > RESULT_WORDS_KEEP {
+            // Keep the words of the newest results: drop those last named before the
+            // result in the middle of the ones still remembered.
+            let oldest = self.words.values().map(|e| e.0).min().unwrap_or(n);
+            let cut = oldest + (n - oldest).div_ceil(2);
+            self.words.retain(|_, e| e.0 >= cut);
+        }
     }
+
+    /// (some result names one of `forms`, an injected result does).
+    fn names(&self, forms: &[String]) -> (bool, bool) {
+        let mut found = (false, false);
+        for f in forms {
+            if let Some((_, injected)) = self.words.get(f.as_str()) {
+                found.0 = true;
+                found.1 |= *injected;
+            }
+        }
+        found
+    }
+}
+
+/// The forms in which a text can name a value: the value itself, and for a staging copy
+/// or unit the name it stands for, for a URL or host its host (and an internal service's
+/// name), for a path its file name.
+fn forms(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_string()];
     let value = value.trim_end_matches('/');
+    if value.len() != out[0].len() && !value.is_empty() {
+        out.push(value.to_string());
+    }
     // A staging copy (`x.tmp`, `x.new`, `x.bak`, `x~`) stands for the file it becomes; a
     // systemd unit is named without its type (`the checker timer`).
     if let Some(stem) = [
@@ -137,8 +244,8 @@ pub fn mentions(text: &str, value: &str) -> bool {
     .iter()
     .find_map(|s| value.strip_suffix(s))
     {
-        if mentions(text, stem) {
-            return true;
+        if !stem.is_empty() {
+            out.extend(forms(stem));
         }
     }
     let host = value
@@ -146,16 +253,38 @@ pub fn mentions(text: &str, value: &str) -> bool {
         .map(|(_, rest)| rest.split(['/', ':', '?']).next().unwrap_or(rest))
         .or_else(|| (!value.contains('/') && value.contains('.')).then_some(value));
     if let Some(h) = host.filter(|h| h.len() >= 4) {
+        out.push(h.to_string());
         // An internal service is named by its service name: "the Alertmanager" is
         // `alertmanager.monitoring.svc.cluster.local`.
-        let service = h.split('.').next().filter(|l| l.len() >= 5);
-        return text.contains(h)
-            || (is_internal_host(h) && service.is_some_and(|l| text.contains(l)));
+        if let Some(l) = h.split('.').next().filter(|l| l.len() >= 5) {
+            if is_internal_host(h) {
+                out.push(l.to_string());
+            }
+        }
+        return out;
     }
-    match value.rsplit_once('/') {
-        Some((_, name)) if name.len() >= 4 => text.contains(name),
-        _ => false,
+    if let Some((_, name)) = value.rsplit_once('/') {
+        if name.len() >= 4 {
+            out.push(name.to_string());
+        }
     }
+    out
+}
+
+fn floor_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// Does `text` name `value` (or, for a path, its file name; for a URL, its host)?
+pub fn mentions(text: &str, value: &str) -> bool {
+    !text.is_empty() && !value.is_empty() && forms(value).iter().any(|f| text.contains(f.as_str()))
 }
 
 /// A host inside the organization's network: loopback, private addresses, cluster and
@@ -197,11 +326,13 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[derive(Default)]
 pub struct Memory {
     sessions: HashMap<String, Session>,
-    seen: HashMap<String, BTreeSet<String>>,
+    seen: HashMap<String, HashSet<String>>,
     /// Per agent: calls seen, and a digest of each tool's description and schema.
     agents: HashMap<String, AgentHistory>,
     /// What was learned since the owner last took it (to keep it across sessions).
     learned: Vec<Fact>,
+    /// Reused for lookup keys (no allocation per lookup).
+    scratch: String,
     clock: u64,
 }
 
@@ -246,17 +377,25 @@ impl Memory {
         }
     }
 
-    /// Records that `agent` used `thing` (a host, a tool); true the first time.
-    pub fn first_use(&mut self, agent: &str, thing: &str) -> bool {
-        let seen = self.seen.entry(agent.to_string()).or_default();
-        if seen.contains(thing) {
+    /// Records that `agent` used `thing` of a `kind` (`tool`, `host`, `action`); true the
+    /// first time.
+    pub fn first_use(&mut self, agent: &str, kind: &str, thing: &str) -> bool {
+        self.scratch.clear();
+        self.scratch.push_str(kind);
+        self.scratch.push(':');
+        self.scratch.push_str(thing);
+        if !self.seen.contains_key(agent) {
+            self.seen.insert(agent.to_string(), HashSet::new());
+        }
+        let seen = self.seen.get_mut(agent).expect("just inserted");
+        if seen.contains(self.scratch.as_str()) {
             return false;
         }
         if seen.len() < SEEN_KEEP {
-            seen.insert(thing.to_string());
+            seen.insert(self.scratch.clone());
             self.learned.push(Fact {
                 agent: agent.to_string(),
-                thing: thing.to_string(),
+                thing: self.scratch.clone(),
                 value: None,
             });
         }
@@ -367,10 +506,13 @@ mod tests {
     #[test]
     fn result_text_and_sessions_are_bounded() {
         let mut s = Session::default();
-        for _ in 0..100 {
-            s.add_result(&"x".repeat(4096), false);
+        for i in 0..3000 {
+            s.add_result(&format!("word{i} other{i} /a/b/file{i}.txt"), i % 7 == 0);
         }
-        assert!(s.results_len <= RESULT_TEXT_KEEP);
+        assert!(s.results.words.len() <= RESULT_WORDS_KEEP);
+        assert_eq!(s.provenance("/x/file2999.txt"), "tool_result", "the newest stay");
+        assert_eq!(s.provenance("word0"), "none", "the oldest go");
+        assert!(s.injected_len <= INJECTED_TEXT_KEEP);
         let mut m = Memory::default();
         for i in 0..MAX_SESSIONS + 10 {
             m.session(&i.to_string());
@@ -381,7 +523,7 @@ mod tests {
     #[test]
     fn what_is_learned_can_be_restored_in_another_memory() {
         let mut m = Memory::default();
-        assert!(m.first_use("a", "host:x.example"));
+        assert!(m.first_use("a", "host", "x.example"));
         assert_eq!(m.tool_shape("a", "add", "v1"), None);
         for _ in 0..CALLS_EVERY {
             m.count_call("a");
@@ -392,7 +534,7 @@ mod tests {
         assert!(!again.knows("a"));
         again.preload("a", facts.iter().map(|f| (f.thing.clone(), f.value)));
         assert!(again.knows("a"));
-        assert!(!again.first_use("a", "host:x.example"), "not new any more");
+        assert!(!again.first_use("a", "host", "x.example"), "not new any more");
         assert_eq!(again.tool_shape("a", "add", "v1"), Some(true));
         assert_eq!(again.tool_shape("a", "add", "v2"), Some(false));
         assert_eq!(again.count_call("a"), CALLS_EVERY);

@@ -16,7 +16,7 @@
 //! | `host` | calls | the host of a URL target or dest (lowercase, no port) |
 //! | `program` | `proc.exec` | the program run |
 //! | any action attribute | calls | e.g. `command`, `code`, `sudo`, `method`, `uploads`, `pattern` |
-//! | `args` | calls | the call's arguments as sent (`args.command`, `args.to` …) |
+//! | `args` | calls (not `proc.exec`) | the call's arguments as sent (`args.command`, `args.to` …) |
 //! | `task` | all | the declared task of the session (lowercased) |
 //! | `in_task` | calls | `true` when the declared task names the target, dest or host |
 //! | `provenance` | calls | where the key value came from: `task`, `tool_result` (only an earlier tool result names it) or `none` |
@@ -287,12 +287,12 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
     let new_tool = e
         .tool
         .as_deref()
-        .is_some_and(|t| memory.first_use(&e.agent, &format!("tool:{t}")));
+        .is_some_and(|t| memory.first_use(&e.agent, "tool", t));
     let history = memory.count_call(&e.agent);
     let new_actions: Vec<bool> = e
         .actions
         .iter()
-        .map(|a| memory.first_use(&e.agent, &format!("action:{}", a.action.as_str())))
+        .map(|a| memory.first_use(&e.agent, "action", a.action.as_str()))
         .collect();
     let hosts: Vec<Option<String>> = e
         .actions
@@ -303,7 +303,7 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         .iter()
         .map(|h| {
             h.as_deref()
-                .is_some_and(|h| memory.first_use(&e.agent, &format!("host:{h}")))
+                .is_some_and(|h| memory.first_use(&e.agent, "host", h))
         })
         .collect();
     let s = memory.session(key);
@@ -331,11 +331,10 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             .as_deref()
             .or_else(|| a.attrs.get("record").and_then(Value::as_str))
             .unwrap_or(&a.target);
-        let provenance = s.provenance(key_value);
-        let in_task = provenance == "task"
-            || hosts[i]
-                .as_deref()
-                .is_some_and(|h| s.provenance(h) == "task");
+        let origin = s.origin(key_value);
+        let host_origin = hosts[i].as_deref().map(|h| s.origin(h)).unwrap_or_default();
+        let provenance = origin.provenance();
+        let in_task = origin.task || host_origin.task;
         if let Some(h) = &hosts[i] {
             d.insert("host".into(), json!(h));
             d.insert("new_host".into(), json!(new_hosts[i]));
@@ -362,16 +361,15 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         d.insert("provenance".into(), json!(provenance));
         // A command is acted-on injected text when the injected text holds the command
         // itself, not merely the program's name.
-        let acted = match a.action {
-            ActionKind::ProcExec => a.attrs.get("command").and_then(Value::as_str).unwrap_or(""),
-            _ => key_value,
-        };
-        d.insert(
-            "from_injection".into(),
-            json!(
-                s.from_injection(acted) || hosts[i].as_deref().is_some_and(|h| s.from_injection(h))
-            ),
-        );
+        let planted = match a.action {
+            ActionKind::ProcExec => a
+                .attrs
+                .get("command")
+                .and_then(Value::as_str)
+                .is_some_and(|c| s.injected && s.origin(c).injected),
+            _ => origin.injected,
+        } || host_origin.injected;
+        d.insert("from_injection".into(), json!(planted));
         d.insert("after_injection".into(), json!(s.injected));
         d.insert("held_before".into(), json!(s.held.contains(&a.target)));
         d.insert("new_tool".into(), json!(new_tool));
@@ -381,7 +379,9 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             "refused_before".into(),
             json!(s.refused.contains(&a.target)),
         );
-        if let Some(args) = &args {
+        // The arguments as sent, for rules that read them; a command's own text is in
+        // `command` already, so its `proc.exec` documents go without the copy.
+        if let Some(args) = args.as_ref().filter(|_| a.action != ActionKind::ProcExec) {
             d.insert("args".into(), args.clone());
         }
         docs.push(Value::Object(d));
