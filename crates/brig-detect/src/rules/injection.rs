@@ -22,6 +22,9 @@
 //! case and treating `_`, `-` and punctuation as spaces, so `message_for_ai_agents` reads
 //! as "message for ai agents".
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// Words that name a machine reader.
 const MACHINE: &[&str] = &[
     "ai",
@@ -143,32 +146,71 @@ const ORDER: &[&str] = &[
     "mandatory",
 ];
 
+/// Which mark a phrase is.
+#[derive(Clone, Copy)]
+enum Mark {
+    Override,
+    Conceal,
+    Order,
+    IfYouAre,
+}
+
+/// Every phrase, by its first word: the text is read once, word by word, and only the
+/// phrases that start with the word at hand are compared.
+fn phrases() -> &'static HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>> {
+    static PHRASES: OnceLock<HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>>> =
+        OnceLock::new();
+    PHRASES.get_or_init(|| {
+        let mut m: HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>> = HashMap::new();
+        let lists: [(&[&'static str], Mark); 4] = [
+            (OVERRIDE, Mark::Override),
+            (CONCEAL, Mark::Conceal),
+            (ORDER, Mark::Order),
+            (&["if you are an", "if you are a"], Mark::IfYouAre),
+        ];
+        for (list, mark) in lists {
+            for p in list {
+                let words: Vec<&'static str> = p.split(' ').collect();
+                m.entry(words[0]).or_default().push((words, mark));
+            }
+        }
+        m
+    })
+}
+
 /// Score of `text` (see the module docs); an injection at [`THRESHOLD`] or more.
 pub fn score(text: &str) -> u32 {
-    let joined = fold(text);
-    if joined.len() <= 2 {
-        return 0;
+    let folded = fold(text);
+    let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).collect();
+    let (mut overrides, mut conceal, mut order, mut if_you_are) = (false, false, false, false);
+    let table = phrases();
+    for i in 0..words.len() {
+        let Some(candidates) = table.get(words[i]) else {
+            continue;
+        };
+        for (p, mark) in candidates {
+            if words[i..].starts_with(p) {
+                match mark {
+                    Mark::Override => overrides = true,
+                    Mark::Conceal => conceal = true,
+                    Mark::Order => order = true,
+                    Mark::IfYouAre => if_you_are = true,
+                }
+            }
+        }
     }
-    let words: Vec<&str> = joined.split(' ').filter(|w| !w.is_empty()).collect();
-    let has = |phrases: &[&str]| {
-        phrases.iter().any(|p| {
-            joined
-                .match_indices(p)
-                .any(|(i, _)| joined[..i].ends_with(' ') && joined[i + p.len()..].starts_with(' '))
-        })
-    };
     let addressed = addresses(&words);
     let mut score = 0;
-    if has(OVERRIDE) || (addressed && joined.contains(" if you are an ")) {
+    if overrides || (addressed && if_you_are) {
         score += 3;
     }
     if addressed {
         score += 2;
     }
-    if has(CONCEAL) {
+    if conceal {
         score += 2;
     }
-    if has(ORDER) {
+    if order {
         score += 1;
     }
     score

@@ -8,8 +8,9 @@ use super::scope::Scope;
 
 /// Sessions kept at once; beyond this the least recently active is forgotten.
 pub const MAX_SESSIONS: usize = 10_000;
-/// Bytes of one tool result read for provenance.
-const RESULT_TEXT_KEEP: usize = 64 * 1024;
+/// Bytes of one tool result read for provenance (the words, paths, hosts it names):
+/// what an agent acts on is near the top of what it read, and the index stays cheap.
+const RESULT_TEXT_KEEP: usize = 16 * 1024;
 /// Bytes of injected result text kept per session (for commands planted by it).
 const INJECTED_TEXT_KEEP: usize = 16 * 1024;
 /// Targets of a session's calls remembered (for results and refusals).
