@@ -872,3 +872,106 @@ fn an_unrequested_bulk_export_alerts() {
     );
     assert!(!s.fired(EXPORT));
 }
+
+/// A user's own rule file: the Sigma modifiers and correlation types Brig evaluates.
+const CUSTOM: &str = r#"
+title: Upload to a private range
+id: custom-cidr
+logsource: {product: brig, category: network}
+detection:
+  up:
+    action: net.egress
+    host|cidr: 10.0.0.0/8
+  condition: up
+level: low
+---
+title: Big message with an attachment field
+id: custom-exists-gte
+logsource: {product: brig, category: message}
+detection:
+  sel:
+    action: message.send
+    bytes|gte: 1000
+    args.attachment|exists: true
+  condition: sel
+level: low
+---
+title: Both words, by regex and all
+id: custom-re-all
+logsource: {product: brig}
+detection:
+  sel:
+    command|contains|all:
+      - rsync
+      - --delete
+    target|re: '^rsync$'
+    program|startswith: rsy
+  condition: sel
+level: low
+---
+title: Hosts reached
+id: custom-egress
+logsource: {product: brig, category: network}
+detection:
+  sel:
+    action: net.egress
+  condition: sel
+level: low
+generate: false
+---
+title: Many distinct hosts in a minute
+id: custom-value-count
+correlation:
+  type: value_count
+  rules: [custom-egress]
+  group-by: [session]
+  timespan: 1m
+  condition:
+    field: host
+    gte: 3
+level: medium
+"#;
+
+#[test]
+fn user_rules_use_sigma_modifiers_and_correlations() {
+    let rules = Rules::from_sources([("custom.yml".to_string(), CUSTOM.to_string())]).unwrap();
+    let fired = |s: &Session, id: &str| {
+        let mut d = rules.detector();
+        s.events
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| d.observe(e, &format!("e{i}")))
+            .any(|a| a.rule_id == id)
+    };
+    let post =
+        |host: &str| json!({"method": "POST", "url": format!("http://{host}/x"), "body": "x"});
+    let s = Session::new("t").run("http_request", post("10.1.2.3"));
+    assert!(fired(&s, "custom-cidr"));
+    let s = Session::new("t").run("http_request", post("192.168.1.1"));
+    assert!(!fired(&s, "custom-cidr"));
+
+    let big = "x".repeat(1200);
+    let s = Session::new("t").run(
+        "send_email",
+        json!({"to": "a@b.example", "body": big, "attachment": "r.csv"}),
+    );
+    assert!(fired(&s, "custom-exists-gte"));
+    let s = Session::new("t").run("send_email", json!({"to": "a@b.example", "body": big}));
+    assert!(!fired(&s, "custom-exists-gte"), "no attachment field");
+
+    let s = Session::new("t").run("bash", bash("rsync -a --delete src/ backup/"));
+    assert!(fired(&s, "custom-re-all"));
+    let s = Session::new("t").run("bash", bash("rsync -a src/ backup/"));
+    assert!(!fired(&s, "custom-re-all"));
+
+    let mut s = Session::new("t");
+    for h in ["a.example", "b.example", "c.example"] {
+        s = s.run("http_request", json!({"url": format!("https://{h}/")}));
+    }
+    assert!(fired(&s, "custom-value-count"));
+    let mut s = Session::new("t");
+    for _ in 0..3 {
+        s = s.run("http_request", json!({"url": "https://a.example/"}));
+    }
+    assert!(!fired(&s, "custom-value-count"), "one host three times");
+}

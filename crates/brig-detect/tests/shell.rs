@@ -516,7 +516,9 @@ fn alert_silences_are_monitoring_tampering() {
 
 #[test]
 fn curl_options_with_values_are_not_urls() {
-    let got = run("curl --proto '=https' --tlsv1.2 -sSf --max-redirs 3 https://sh.rustup.rs | sh -s -- -y");
+    let got = run(
+        "curl --proto '=https' --tlsv1.2 -sSf --max-redirs 3 https://sh.rustup.rs | sh -s -- -y",
+    );
     let egress: Vec<_> = got
         .iter()
         .filter(|a| a.action == K::NetEgress)

@@ -1,6 +1,6 @@
 //! `brig detect`: run the detection rules over a file of events, offline.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -43,63 +43,123 @@ pub fn run(args: DetectArgs) -> anyhow::Result<Exit> {
         }
         None => Rules::builtin(),
     };
-    let text = read_input(&args.input)?;
-    let events =
-        parse(&text, args.format).with_context(|| format!("reading {}", args.input.display()))?;
-    let mut detector = rules.detector();
-    let mut alerts = 0usize;
-    let mut sessions = std::collections::BTreeSet::new();
-    for (i, e) in events.iter().enumerate() {
-        sessions.insert(e.session.clone());
-        for a in detector.observe(e, &event_id(e, i)) {
-            alerts += 1;
-            print_alert(&a, args.json)?;
-        }
-    }
+    let mut run = Run {
+        detector: rules.detector(),
+        json: args.json,
+        events: 0,
+        alerts: 0,
+        sessions: std::collections::BTreeSet::new(),
+    };
+    let input = open(&args.input)?;
+    read_events(input, args.format, |e| run.observe(e))
+        .with_context(|| format!("reading {}", args.input.display()))?;
     eprintln!(
-        "brig detect: {} events, {} sessions, {} rules, {alerts} alerts",
-        events.len(),
-        sessions.len(),
-        rules.len()
+        "brig detect: {} events, {} sessions, {} rules, {} alerts",
+        run.events,
+        run.sessions.len(),
+        rules.len(),
+        run.alerts
     );
     Ok(Exit::Ok)
 }
 
-fn read_input(path: &PathBuf) -> anyhow::Result<String> {
-    if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading stdin")?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+/// The detector and what it has seen so far.
+struct Run {
+    detector: brig_detect::rules::Detector,
+    json: bool,
+    events: usize,
+    alerts: usize,
+    sessions: std::collections::BTreeSet<Option<String>>,
 }
 
-fn parse(text: &str, format: Format) -> anyhow::Result<Vec<NewEvent>> {
-    let format = match format {
-        Format::Auto if looks_like_otlp(text) => Format::Otlp,
-        Format::Auto => Format::Brig,
-        f => f,
-    };
-    if format == Format::Otlp {
-        return Ok(otlp::read(text)?);
+impl Run {
+    fn observe(&mut self, e: NewEvent) -> anyhow::Result<()> {
+        self.sessions.insert(e.session.clone());
+        for a in self.detector.observe(&e, &event_id(&e, self.events)) {
+            self.alerts += 1;
+            print_alert(&a, self.json)?;
+        }
+        self.events += 1;
+        Ok(())
     }
-    let mut events = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+}
+
+fn open(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+}
+
+/// Streams events to `each`, one input line at a time, so memory stays bounded by the
+/// largest line whatever the file's size: Brig JSONL, or OTLP with one
+/// `ExportTraceServiceRequest` per line. A single pretty-printed OTLP document (many lines,
+/// one JSON value) is read whole.
+fn read_events(
+    mut input: Box<dyn BufRead>,
+    format: Format,
+    mut each: impl FnMut(NewEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut line = String::new();
+    let mut number = 0usize;
+    let mut format = format;
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let text = line.trim();
+        if text.is_empty() {
             continue;
         }
-        match serde_json::from_str::<NewEvent>(line) {
-            Ok(e) => events.push(e),
-            Err(e) => bail!("line {}: not a Brig event: {e}", i + 1),
+        if format == Format::Auto {
+            format = match serde_json::from_str::<Value>(text) {
+                Ok(v) if v.get("resourceSpans").is_some() => Format::Otlp,
+                Ok(_) => Format::Brig,
+                // Not a value on its own line: one document over many lines.
+                Err(_) => return whole_document(input, &line, number, each),
+            };
+        }
+        match format {
+            Format::Otlp => {
+                let doc: Value = match serde_json::from_str(text) {
+                    Ok(v) => v,
+                    Err(_) if number == 1 => return whole_document(input, &line, number, each),
+                    Err(e) => bail!("line {number}: not JSON: {e}"),
+                };
+                for e in otlp::read_document(&doc, number)? {
+                    each(e)?;
+                }
+            }
+            _ => match serde_json::from_str::<NewEvent>(text) {
+                Ok(e) => each(e)?,
+                Err(e) => bail!("line {number}: not a Brig event: {e}"),
+            },
         }
     }
-    Ok(events)
 }
 
-/// OTLP documents name `resourceSpans` near their start; Brig events never do. (The
-/// reader parses the input once; this only looks.)
+/// The rest of a pretty-printed OTLP document, read whole (`first` is what was read of it).
+fn whole_document(
+    mut input: Box<dyn BufRead>,
+    first: &str,
+    number: usize,
+    mut each: impl FnMut(NewEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut text = first.to_string();
+    input.read_to_string(&mut text)?;
+    if !looks_like_otlp(&text) {
+        bail!("line {number}: neither a Brig event nor an OTLP document");
+    }
+    for e in otlp::read(&text)? {
+        each(e)?;
+    }
+    Ok(())
+}
+
+/// OTLP documents name `resourceSpans` near their start; Brig events never do.
 fn looks_like_otlp(text: &str) -> bool {
     let mut end = text.len().min(64 * 1024);
     while !text.is_char_boundary(end) {

@@ -511,7 +511,11 @@ mod tests {
             s.add_result(&format!("word{i} other{i} /a/b/file{i}.txt"), i % 7 == 0);
         }
         assert!(s.results.words.len() <= RESULT_WORDS_KEEP);
-        assert_eq!(s.provenance("/x/file2999.txt"), "tool_result", "the newest stay");
+        assert_eq!(
+            s.provenance("/x/file2999.txt"),
+            "tool_result",
+            "the newest stay"
+        );
         assert_eq!(s.provenance("word0"), "none", "the oldest go");
         assert!(s.injected_len <= INJECTED_TEXT_KEEP);
         let mut m = Memory::default();
@@ -535,7 +539,10 @@ mod tests {
         assert!(!again.knows("a"));
         again.preload("a", facts.iter().map(|f| (f.thing.clone(), f.value)));
         assert!(again.knows("a"));
-        assert!(!again.first_use("a", "host", "x.example"), "not new any more");
+        assert!(
+            !again.first_use("a", "host", "x.example"),
+            "not new any more"
+        );
         assert_eq!(again.tool_shape("a", "add", "v1"), Some(true));
         assert_eq!(again.tool_shape("a", "add", "v2"), Some(false));
         assert_eq!(again.count_call("a"), CALLS_EVERY);
