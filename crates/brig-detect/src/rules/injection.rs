@@ -155,13 +155,15 @@ enum Mark {
     IfYouAre,
 }
 
+/// Phrases (as words) with their mark, by first word.
+type PhraseTable = HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>>;
+
 /// Every phrase, by its first word: the text is read once, word by word, and only the
 /// phrases that start with the word at hand are compared.
-fn phrases() -> &'static HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>> {
-    static PHRASES: OnceLock<HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>>> =
-        OnceLock::new();
+fn phrases() -> &'static PhraseTable {
+    static PHRASES: OnceLock<PhraseTable> = OnceLock::new();
     PHRASES.get_or_init(|| {
-        let mut m: HashMap<&'static str, Vec<(Vec<&'static str>, Mark)>> = HashMap::new();
+        let mut m = PhraseTable::new();
         let lists: [(&[&'static str], Mark); 4] = [
             (OVERRIDE, Mark::Override),
             (CONCEAL, Mark::Conceal),
