@@ -241,6 +241,9 @@ pub(crate) struct Shell<'c> {
     pub out: Vec<Action>,
     pub truncated: bool,
     unrolled: usize,
+    /// While a compound command runs as a pipeline stage: what its commands print
+    /// (`(crontab -l; echo '* * * * * job') | crontab -` feeds `crontab` that line).
+    printed: Option<Vec<String>>,
 }
 
 impl<'c> Shell<'c> {
@@ -250,6 +253,7 @@ impl<'c> Shell<'c> {
             out: Vec::new(),
             truncated: false,
             unrolled: 0,
+            printed: None,
         }
     }
 
@@ -429,13 +433,27 @@ impl<'c> Shell<'c> {
         }
         scope.nest += 1;
         let st = match c {
-            ast::Command::Simple(sc) => self.simple(sc, scope, io),
+            ast::Command::Simple(sc) => {
+                let st = self.simple(sc, scope, io);
+                if let (Some(printed), Some(p)) = (self.printed.as_mut(), &st.prints) {
+                    printed.push(p.clone());
+                }
+                st
+            }
             ast::Command::Compound(cc, redirects) => {
+                let outer = self.printed.replace(Vec::new());
                 self.compound(cc, scope, io);
                 if let Some(r) = redirects {
                     self.redirects(&r.0, scope);
                 }
-                Stage::default()
+                let printed = std::mem::replace(&mut self.printed, outer).unwrap_or_default();
+                if let (Some(o), false) = (self.printed.as_mut(), printed.is_empty()) {
+                    o.extend(printed.iter().cloned());
+                }
+                Stage {
+                    prints: (!printed.is_empty()).then(|| printed.join("\n")),
+                    ..Stage::default()
+                }
             }
             ast::Command::Function(f) => {
                 // Defining is not running, but a function defined in a tool call is there

@@ -76,10 +76,7 @@ impl Scope {
                 t == d || t.starts_with(&format!("{d}/")) || t.contains(&format!("/{d}/"))
             }
         });
-        under
-            || distinct_words(last_part(&t))
-                .iter()
-                .any(|w| self.words.contains(w))
+        under || shares_a_word(last_part(&t), &self.words)
     }
 }
 
@@ -111,27 +108,43 @@ fn last_part(p: &str) -> &str {
     p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
 }
 
+/// Words too common in file names and tasks to tie one to the other.
+const GENERIC: &[&str] = &[
+    "test", "tests", "spec", "main", "index", "init", "config", "conf", "readme", "file", "files",
+    "data", "util", "utils", "common", "core", "base", "json", "yaml", "toml", "html", "temp",
+    "copy", "backup", "draft", "note", "notes", "docs", "script", "scripts", "with", "from",
+    "that", "this", "into", "each", "only", "must", "make", "sure", "what", "when", "then", "them",
+    "they", "their", "there", "have", "should", "would", "could", "also", "your", "tell", "find",
+    "check", "change", "update", "file", "home", "default", "setting", "settings", "true", "false",
+    "none", "null",
+];
+
+/// Does a distinctive word of `name` (see [`distinct_words`]) appear in `words`?
+fn shares_a_word(name: &str, words: &HashSet<String>) -> bool {
+    !words.is_empty()
+        && name
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 4)
+            .any(|w| {
+                let w = singular(w);
+                words.contains(w) && !GENERIC.contains(&w)
+            })
+}
+
+/// `invoices` → `invoice`; `class`, `bus` unchanged.
+fn singular(w: &str) -> &str {
+    match w.strip_suffix('s') {
+        Some(stem) if stem.len() >= 4 && !stem.ends_with('s') => stem,
+        _ => w,
+    }
+}
+
 /// Words of four letters or more that say what something is about, singular, minus the
 /// generic ones every file name and task share.
 pub fn distinct_words(text: &str) -> HashSet<String> {
-    const GENERIC: &[&str] = &[
-        "test", "tests", "spec", "main", "index", "init", "config", "conf", "readme", "file",
-        "files", "data", "util", "utils", "common", "core", "base", "json", "yaml", "toml", "html",
-        "temp", "copy", "backup", "draft", "note", "notes", "docs", "script", "scripts", "with",
-        "from", "that", "this", "into", "each", "only", "must", "make", "sure", "what", "when",
-        "then", "them", "they", "their", "there", "have", "should", "would", "could", "also",
-        "your", "tell", "find", "check", "change", "update", "file", "home", "default", "setting",
-        "settings", "true", "false", "none", "null",
-    ];
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() >= 4 && w.chars().any(char::is_alphabetic))
-        .map(|w| {
-            let w = w.to_lowercase();
-            match w.strip_suffix('s') {
-                Some(stem) if stem.len() >= 4 && !stem.ends_with('s') => stem.to_string(),
-                _ => w,
-            }
-        })
+        .map(|w| singular(&w.to_lowercase()).to_string())
         .filter(|w| !GENERIC.contains(&w.as_str()))
         .collect()
 }

@@ -26,7 +26,7 @@
 //! | `new_tool` | calls | the first time this agent uses this tool |
 //! | `new_action` | calls | the first time this agent performs this kind of action (`net.egress`, `perm.grant` …) |
 //! | `agent_calls` | calls | how many calls of this agent came before (its history: a shift matters more in an established agent) |
-//! | `in_scope` | calls | the declared task covers the target (named, under a named directory, a word of the task, created by the agent this session, or housekeeping); see [`super::scope`] |
+//! | `in_scope` | calls | for actions that change something: the declared task covers the target (named, under a named directory, a word of the task, created by the agent this session, or housekeeping); see [`super::scope`] |
 //! | `task_paths` | calls | the declared task names files or directories (it scopes the work by path) |
 //! | `task_readonly` | calls | the declared task forbids changes ("don't change anything", "read-only") |
 //! | `temp_path` | calls | the target is scratch space (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`) |
@@ -349,10 +349,12 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
                 json!(!bucket && session::is_internal_host(h)),
             );
         }
+        // Scope is a question about changes; reads and runs are in scope when in the task.
         let in_scope = in_task
-            || s.scope.covers(&a.target)
-            || s.created_here(&a.target)
-            || scope::is_housekeeping(&a.target);
+            || (a.action.mutates()
+                && (s.scope.covers(&a.target)
+                    || s.created_here(&a.target)
+                    || scope::is_housekeeping(&a.target)));
         d.insert("in_task".into(), json!(in_task));
         d.insert("in_scope".into(), json!(in_scope));
         d.insert("task_paths".into(), json!(s.scope.names_paths()));
