@@ -772,6 +772,20 @@ fn acting_on_a_target_held_for_approval_alerts_and_blocks() {
         .decided(Effect::Allow)
         .run("bash", bash("echo y >> /srv/repo/CHANGELOG.md"));
     assert!(!s.fired(APPROVAL_BYPASS));
+    // Approved by an operator in another process: the held call ran (its result is
+    // recorded), so the target is no longer waiting and a later write is ordinary.
+    let s = Session::new("Clean up the release notes")
+        .run(
+            "write_file",
+            json!({"path": "/srv/repo/CHANGELOG.md", "content": "x"}),
+        )
+        .decided(Effect::Hold)
+        .result("ok", "Successfully wrote to /srv/repo/CHANGELOG.md")
+        .run(
+            "write_file",
+            json!({"path": "/srv/repo/CHANGELOG.md", "content": "y"}),
+        );
+    assert!(!s.fired(APPROVAL_BYPASS), "{:?}", s.alerts());
 }
 
 #[test]

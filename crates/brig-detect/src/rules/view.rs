@@ -167,6 +167,11 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             if refused {
                 s.refused.extend(targets.iter().cloned());
             }
+            // A call that has a result is no longer waiting for anyone: whoever decided
+            // (an operator's `brig approvals approve` in another process, say), it ran.
+            for t in &targets {
+                s.held.remove(t);
+            }
             d.insert("refused".into(), json!(refused));
             let injection = carries_instructions(&text);
             s.add_result(&text, injection);
