@@ -128,22 +128,37 @@ pub fn cancelled_request(message: &serde_json::Value) -> Option<&serde_json::Val
 pub fn cancel_pending(data: &DataDir, rec: &Recorder, ids: &[String], why: &str) {
     let Ok(mut store) = data.store() else { return };
     for id in ids {
-        let now = Timestamp::now().unix_nanos();
-        if let Ok(true) = store.settle_approval(id, "cancelled", "brig", why, now) {
-            let mut e = rec.event(EventKind::ApprovalDecision);
-            e.attrs.insert("approval".into(), json!(id));
-            e.attrs.insert("status".into(), json!("cancelled"));
-            if let Ok(Some(a)) = store.approval(id) {
-                e.tool = Some(a.tool);
-                e.attrs.insert("event_index".into(), json!(a.event_index));
-            }
-            e.decision = Some(Decision {
-                effect: Effect::Deny,
-                policies: vec!["brig.approvals".into()],
-                reason: Some(why.to_string()),
-            });
-            rec.record(e);
+        cancel(&mut store, rec, id, None, why);
+    }
+}
+
+/// Cancels the approval of the call the agent cancelled (`request`: its JSON-RPC id), and
+/// records it against that call, so that what remembers the call (detection) knows it no
+/// longer waits.
+pub fn cancel_call(data: &DataDir, rec: &Recorder, approval: &str, request: &serde_json::Value) {
+    if let Ok(mut store) = data.store() {
+        let call = crate::call::call_id(request);
+        cancel(&mut store, rec, approval, Some(call), AGENT_CANCELLED);
+    }
+}
+
+fn cancel(store: &mut SqliteStore, rec: &Recorder, id: &str, call: Option<String>, why: &str) {
+    let now = Timestamp::now().unix_nanos();
+    if let Ok(true) = store.settle_approval(id, "cancelled", "brig", why, now) {
+        let mut e = rec.event(EventKind::ApprovalDecision);
+        e.call = call;
+        e.attrs.insert("approval".into(), json!(id));
+        e.attrs.insert("status".into(), json!("cancelled"));
+        if let Ok(Some(a)) = store.approval(id) {
+            e.tool = Some(a.tool);
+            e.attrs.insert("event_index".into(), json!(a.event_index));
         }
+        e.decision = Some(Decision {
+            effect: Effect::Deny,
+            policies: vec!["brig.approvals".into()],
+            reason: Some(why.to_string()),
+        });
+        rec.record(e);
     }
 }
 

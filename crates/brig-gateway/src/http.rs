@@ -322,7 +322,7 @@ impl Proxy {
                 }
                 if let Some(request) = approval::cancelled_request(&value) {
                     if let Some(a) = self.held.remove(&held_key(&rec, request)) {
-                        approval::cancel_pending(&self.data, &rec, &[a], approval::AGENT_CANCELLED);
+                        approval::cancel_call(&self.data, &rec, &a, request);
                     }
                 }
                 let id = match &other {

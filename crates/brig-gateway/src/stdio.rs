@@ -416,9 +416,10 @@ impl Forwarder {
                 } => {
                     self.upstream.line(&line);
                     // In order: a call held before this line is in `held` by now.
-                    if let Some(a) = cancels.and_then(|r| self.held.remove(&id_key(&r))) {
-                        let why = approval::AGENT_CANCELLED;
-                        approval::cancel_pending(&self.data, &self.rec, &[a], why);
+                    if let Some(r) = cancels {
+                        if let Some(a) = self.held.remove(&id_key(&r)) {
+                            approval::cancel_call(&self.data, &self.rec, &a, &r);
+                        }
                     }
                 }
                 Step::Relay {

@@ -2,7 +2,7 @@
 //! tool results said, which targets were refused; per agent, the hosts and tools it has
 //! used. Everything is bounded; the stalest session is evicted first.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::scope::Scope;
 
@@ -37,8 +37,9 @@ pub struct Session {
     pub calls: VecDeque<(String, Vec<String>)>,
     /// Targets a call was refused or failed on.
     pub refused: BTreeSet<String>,
-    /// Targets of calls held for approval and not yet decided.
-    pub held: BTreeSet<String>,
+    /// Targets of calls held for approval and not yet decided, with the tool of the held
+    /// call.
+    pub held: BTreeMap<String, String>,
     /// Paths the agent created in this session (copies, moves, archives, directories).
     pub created: BTreeSet<String>,
     last_used: u64,

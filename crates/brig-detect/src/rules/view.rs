@@ -31,7 +31,7 @@
 //! | `task_readonly` | calls | the declared task forbids changes ("don't change anything", "read-only") |
 //! | `temp_path` | calls | the target is scratch space (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`) |
 //! | `from_injection` | calls | the key value (destination, record, target; for a command, the command itself) is named by a tool result that carried instructions for the agent, and not by the task |
-//! | `held_before` | calls | a call on this target is waiting for human approval (acting on it now goes around the gate) |
+//! | `held_before` | calls | a call of another tool on this target is waiting for human approval (acting on it now goes around the gate) |
 //! | `refused_before` | calls | an earlier call of the session on the same target was refused (by policy, or by the system: permission denied, forbidden) |
 //! | `status`, `error_type`, `result`, `targets` | results | `ok`/`error`, the error's type, the result text (first 8 KiB), the targets of the call it answers |
 //! | `refused` | results | the call failed because it was refused (permission denied, forbidden, blocked by policy…), not for a transient reason |
@@ -192,7 +192,8 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
                 let effect = serde_json::to_value(dec.effect).unwrap_or(Value::Null);
                 let targets = e.actions.iter().map(|a| a.target.clone());
                 if effect == json!("hold") {
-                    s.held.extend(targets);
+                    let tool = e.tool.clone().unwrap_or_default();
+                    s.held.extend(targets.map(|t| (t, tool.clone())));
                 } else if effect != json!("allow") {
                     s.refused.extend(targets);
                 }
@@ -216,9 +217,11 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
                 .as_deref()
                 .map(|c| s.targets_of(c))
                 .unwrap_or_default();
+            // A call its agent (or the session's end) cancelled was not refused by anyone.
+            let cancelled = e.attrs.get("status").and_then(Value::as_str) == Some("cancelled");
             for t in targets {
                 s.held.remove(&t);
-                if !approved {
+                if !approved && !cancelled {
                     s.refused.insert(t);
                 }
             }
@@ -378,7 +381,13 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         } || host_origin.injected;
         d.insert("from_injection".into(), json!(planted));
         d.insert("after_injection".into(), json!(s.injected));
-        d.insert("held_before".into(), json!(s.held.contains(&a.target)));
+        // Another route to a target whose call waits for approval; the same tool again
+        // goes through the same gate (it is held in its turn) and is not a way around it.
+        let around = s
+            .held
+            .get(&a.target)
+            .is_some_and(|tool| Some(tool.as_str()) != e.tool.as_deref());
+        d.insert("held_before".into(), json!(around));
         d.insert("new_tool".into(), json!(new_tool));
         d.insert("new_action".into(), json!(new_actions[i]));
         d.insert("agent_calls".into(), json!(history));
