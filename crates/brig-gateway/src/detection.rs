@@ -48,8 +48,13 @@ impl std::fmt::Debug for Detection {
 }
 
 impl Detection {
-    /// A detector over `rules`; with a store, what it learns about agents is kept there.
-    pub fn new(rules: &Rules, store: Option<SqliteStore>) -> Arc<Detection> {
+    /// A detector over `rules`, knowing the risk register when there is one; with a store,
+    /// what it learns about agents is kept there.
+    pub fn new(
+        rules: &Rules,
+        register: Option<Arc<brig_register::Register>>,
+        store: Option<SqliteStore>,
+    ) -> Arc<Detection> {
         let store = store.map(|mut s| {
             if let Err(e) = s.set_busy_timeout(STORE_WAIT) {
                 eprintln!("brig: detection state: {e}");
@@ -58,7 +63,7 @@ impl Detection {
         });
         Arc::new(Detection {
             state: Mutex::new(State {
-                detector: rules.detector(),
+                detector: rules.detector_with(register),
                 store,
             }),
             rules: rules.len(),

@@ -24,6 +24,9 @@ pub struct DetectArgs {
     /// Directory of Sigma rules (*.yml, *.yaml, recursively) [default: Brig's built-in pack]
     #[arg(long, value_name = "DIR")]
     rules: Option<PathBuf>,
+    /// The risk register (brig.toml): data classes, internal domains, workflows' tools.
+    #[arg(long, value_name = "FILE", env = "BRIG_REGISTER")]
+    register: Option<PathBuf>,
     /// One JSON alert per line (rule_id, title, level, kind, session, agent, events …).
     #[arg(long)]
     json: bool,
@@ -43,8 +46,14 @@ pub fn run(args: DetectArgs) -> anyhow::Result<Exit> {
         }
         None => Rules::builtin(),
     };
+    let register = match &args.register {
+        Some(f) => Some(std::sync::Arc::new(
+            brig_register::Register::load(f).context("loading the risk register")?,
+        )),
+        None => None,
+    };
     let mut run = Run {
-        detector: rules.detector(),
+        detector: rules.detector_with(register),
         json: args.json,
         events: 0,
         alerts: 0,

@@ -34,6 +34,11 @@ pub struct McpProxyArgs {
     /// rule marked `brig.blocking: true` denies the call it matches.
     #[arg(long, value_name = "DIR", conflicts_with = "no_detect")]
     rules: Option<PathBuf>,
+    /// The risk register (brig.toml): data classes of resources, internal domains, the
+    /// tools each workflow may use. Detection then knows what is classified and what is
+    /// outside. A register that does not validate stops the proxy from starting.
+    #[arg(long, value_name = "FILE", env = "BRIG_REGISTER")]
+    register: Option<PathBuf>,
     /// Turn inline detection off (calls are still recorded and decided by policy).
     #[arg(long)]
     no_detect: bool,
@@ -108,8 +113,15 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
             })?,
             None => brig_detect::rules::Rules::builtin(),
         };
+        let register = match &args.register {
+            Some(f) => Some(std::sync::Arc::new(brig_register::Register::load(f).context(
+                "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
+            )?)),
+            None => None,
+        };
         Some(brig_gateway::detection::Detection::new(
             &rules,
+            register,
             Some(dir.store()?),
         ))
     };

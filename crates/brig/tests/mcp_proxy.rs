@@ -740,3 +740,64 @@ fn a_tool_description_changed_between_sessions_alerts_in_the_next_one() {
     );
     assert_eq!(alerts_of(&data, CHANGED), 1);
 }
+
+#[test]
+fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        format!(
+            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
+            ws.display()
+        ),
+    )
+    .unwrap();
+    let mut s = Session::start_with(
+        &data,
+        "notes-agent",
+        &ws,
+        &["--register", register.to_str().unwrap()],
+    );
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("notes.md"), "content": "tidy\n"}),
+    );
+    assert!(!refused(&r), "{r}");
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("secrets/token.txt"), "content": "x\n"}),
+    );
+    assert!(!refused(&r), "an alert, not a block: {r}");
+    s.finish();
+    assert_eq!(
+        alerts_of(&data, "5a6b7c8d-9e0f-4ab1-8c2d-3e4f5a6b7c30"),
+        1,
+        "only the write to the secrets resource"
+    );
+
+    std::fs::write(
+        &register,
+        "[[resource]]\nname = \"vault\"\nclasses = [\"secretz\"]\n",
+    )
+    .unwrap();
+    let o = brig()
+        .args(["mcp-proxy", "--agent", "a", "--data"])
+        .arg(&data)
+        .arg("--register")
+        .arg(&register)
+        .args(["--", "node", "-e", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("brig.toml:3:") && err.contains("unknown data class `secretz`"),
+        "{err}"
+    );
+}

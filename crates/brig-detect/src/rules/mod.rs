@@ -182,6 +182,17 @@ impl Rules {
             blocking: self.blocking.clone(),
         }
     }
+
+    /// A fresh detector that knows the organization's risk register: documents then carry
+    /// the data classes of what calls touch and whether destinations are internal.
+    pub fn detector_with(
+        &self,
+        register: Option<std::sync::Arc<brig_register::Register>>,
+    ) -> Detector {
+        let mut d = self.detector();
+        d.memory.register = register;
+        d
+    }
 }
 
 fn invalid(file: &str, rule: &str, reason: &str) -> RuleError {

@@ -42,6 +42,8 @@ pub struct Session {
     pub held: BTreeMap<String, String>,
     /// Paths the agent created in this session (copies, moves, archives, directories).
     pub created: BTreeSet<String>,
+    /// Data classes (from the risk register) of what the session's calls touched so far.
+    pub classes: BTreeSet<String>,
     last_used: u64,
 }
 
@@ -335,6 +337,8 @@ pub struct Memory {
     learned: Vec<Fact>,
     /// Reused for lookup keys (no allocation per lookup).
     scratch: String,
+    /// The risk register, when one is given: data classes, internal domains, workflows.
+    pub register: Option<std::sync::Arc<brig_register::Register>>,
     clock: u64,
 }
 

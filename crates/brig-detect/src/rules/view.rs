@@ -22,6 +22,10 @@
 //! | `provenance` | calls | where the key value came from: `task`, `tool_result` (only an earlier tool result names it) or `none` |
 //! | `after_injection` | calls | an earlier tool result in the session carried instructions aimed at the agent |
 //! | `new_host` | calls with a host | the first time this agent reaches this host |
+//! | `data_classes`, `classified_target` | calls, with a risk register | the data classes (`pii`, `secrets`, your own …) of the resources the target or dest lies in; whether there are any |
+//! | `call_classes`, `session_classes`, `classified` | calls, with a risk register | the classes of everything this call touches; of everything the session touched so far (this call included); whether that is any |
+//! | `external` | `net.egress`; `message.send` with a risk register | the destination is outside the organization (not an internal host, not an internal domain of the register) |
+//! | `tool_allowed` | calls, when the register lists the workflow's tools | the tool is one of them |
 //! | `internal_host` | calls with a host | loopback, private address, cluster or intranet name (`.svc`, `.internal`, `.local` …), single-label name |
 //! | `new_tool` | calls | the first time this agent uses this tool |
 //! | `new_action` | calls | the first time this agent performs this kind of action (`net.egress`, `perm.grant` …) |
@@ -39,6 +43,8 @@
 //! | `decision`, `policies` | decisions | `allow`/`deny`/`hold`, the deciding policy ids |
 //! | `method` | protocol messages | the JSON-RPC method |
 //! | `tool`, `description`, `description_changed`, `listed_first`, `injection` | `tool_catalog` (one per tool of a `tools/list` answer) | the tool's name and description; its description or input schema differs from what this agent was last shown; first time listed; the description carries instructions for the agent |
+
+use std::collections::BTreeSet;
 
 use brig_model::{ActionKind, EventKind, NewEvent};
 use serde_json::{json, Map, Value};
@@ -250,6 +256,23 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
     }
 }
 
+/// Whether the agent's workflow (by the event's workflow name, else the agent's
+/// membership in the register) allows this tool; `None` when the register declares no
+/// tool list for it (or `*`).
+fn allowed_tool(r: &brig_register::Register, e: &NewEvent) -> Option<bool> {
+    let w = e
+        .workflow
+        .as_deref()
+        .and_then(|name| r.workflows.iter().find(|w| w.name == name))
+        .or_else(|| r.workflow_of(&e.agent))?;
+    if w.tools.is_empty() || w.tools.iter().any(|t| t == "*") {
+        return None;
+    }
+    let tool = e.tool.as_deref()?;
+    let bare = crate::normalize::strip_prefix(tool);
+    Some(w.tools.iter().any(|t| t == tool || t == bare))
+}
+
 /// The tools of a `tools/list` answer, as relayed to the agent.
 fn listed_tools(e: &NewEvent) -> Option<&Vec<Value>> {
     e.payload
@@ -314,8 +337,36 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
                 .is_some_and(|h| memory.first_use(&e.agent, "host", h))
         })
         .collect();
+    let register = memory.register.clone();
+    let classes: Vec<Vec<String>> = e
+        .actions
+        .iter()
+        .map(|a| match &register {
+            Some(r) => {
+                let mut c = r.classes_of(&a.target);
+                if let Some(d) = &a.dest {
+                    c.extend(r.classes_of(d));
+                }
+                c.into_iter().collect()
+            }
+            None => Vec::new(),
+        })
+        .collect();
+    let tool_allowed = register.as_deref().and_then(|r| allowed_tool(r, e));
     let s = memory.session(key);
-    let base = common(e, id, s);
+    for c in &classes {
+        s.classes.extend(c.iter().cloned());
+    }
+    let call_classes: BTreeSet<&String> = classes.iter().flatten().collect();
+    let mut base = common(e, id, s);
+    if register.is_some() {
+        base.insert("call_classes".into(), json!(call_classes));
+        base.insert("session_classes".into(), json!(s.classes));
+        base.insert("classified".into(), json!(!s.classes.is_empty()));
+    }
+    if let Some(allowed) = tool_allowed {
+        base.insert("tool_allowed".into(), json!(allowed));
+    }
     let args = e.payload.get("arguments").cloned();
     let mut docs = Vec::with_capacity(e.actions.len().max(1));
     for (i, a) in e.actions.iter().enumerate() {
@@ -352,10 +403,20 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
             ]
             .iter()
             .any(|p| a.target.starts_with(p));
-            d.insert(
-                "internal_host".into(),
-                json!(!bucket && session::is_internal_host(h)),
-            );
+            let internal = !bucket
+                && (session::is_internal_host(h)
+                    || register.as_deref().is_some_and(|r| r.is_internal(h)));
+            d.insert("internal_host".into(), json!(internal));
+            if a.action == ActionKind::NetEgress {
+                d.insert("external".into(), json!(!internal));
+            }
+        }
+        if let Some(r) = register.as_deref() {
+            d.insert("data_classes".into(), json!(classes[i]));
+            d.insert("classified_target".into(), json!(!classes[i].is_empty()));
+            if a.action == ActionKind::MessageSend {
+                d.insert("external".into(), json!(!r.is_internal(&a.target)));
+            }
         }
         // Scope is a question about changes; reads and runs are in scope when in the task.
         let in_scope = in_task
