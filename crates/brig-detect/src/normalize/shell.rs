@@ -290,11 +290,7 @@ impl<'c> Shell<'c> {
         }
         let src = if src.len() > MAX_INPUT {
             self.truncated = true;
-            let mut end = MAX_INPUT;
-            while !src.is_char_boundary(end) {
-                end -= 1;
-            }
-            &src[..end]
+            crate::head(src, MAX_INPUT)
         } else {
             src
         };

@@ -246,7 +246,7 @@ fn addresses(words: &[&str]) -> bool {
 /// alike, `don't` is `don t`, and a phrase is found as ` phrase `). Text past 64 KiB is
 /// not read.
 fn fold(text: &str) -> String {
-    let text = &text[..floor_boundary(text, 64 * 1024)];
+    let text = crate::head(text, 64 * 1024);
     let mut out = String::with_capacity(text.len() + 2);
     out.push(' ');
     for c in text.chars() {
@@ -260,17 +260,6 @@ fn fold(text: &str) -> String {
         out.push(' ');
     }
     out
-}
-
-fn floor_boundary(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ impl Session {
     }
 
     pub fn add_result(&mut self, text: &str, injected: bool) {
-        let text = &text[..floor_boundary(text, RESULT_TEXT_KEEP)];
+        let text = crate::head(text, RESULT_TEXT_KEEP);
         let text = text.to_lowercase();
         self.results.add(&text, injected);
         self.injected |= injected;
@@ -273,17 +273,6 @@ fn forms(value: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn floor_boundary(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 /// Does `text` name `value` (or, for a path, its file name; for a URL, its host)?

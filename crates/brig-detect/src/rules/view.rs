@@ -187,7 +187,7 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             }
             d.insert("injection".into(), json!(injection));
             d.insert("targets".into(), json!(targets));
-            d.insert("result".into(), json!(truncate(&text, RESULT_KEEP)));
+            d.insert("result".into(), json!(crate::head(&text, RESULT_KEEP)));
             vec![Value::Object(d)]
         }
         EventKind::PolicyDecision => {
@@ -306,7 +306,7 @@ fn catalog_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> 
         d.insert("description_changed".into(), json!(seen == Some(false)));
         d.insert("listed_first".into(), json!(seen.is_none()));
         if let Some(desc) = t.get("description").and_then(Value::as_str) {
-            d.insert("description".into(), json!(truncate(desc, RESULT_KEEP)));
+            d.insert("description".into(), json!(crate::head(desc, RESULT_KEEP)));
             d.insert("injection".into(), json!(carries_instructions(desc)));
         }
         docs.push(Value::Object(d));
@@ -486,15 +486,4 @@ fn result_text(e: &NewEvent) -> String {
         Some(v) => v.to_string(),
         None => String::new(),
     }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -1029,20 +1029,7 @@ pub(super) fn analyze(
                 let name = unit.strip_suffix(".service").unwrap_or(unit);
                 match verb {
                     "stop" | "disable" | "mask" | "kill" => {
-                        sh.other(
-                            cmd,
-                            ActionKind::ServiceStop,
-                            name,
-                            &[("verb", Value::from(verb))],
-                        );
-                        if classify::is_monitoring_service(name) {
-                            sh.other(
-                                cmd,
-                                ActionKind::MonitorTamper,
-                                name,
-                                &[("what", Value::from("monitoring_service"))],
-                            );
-                        }
+                        stop_workload(sh, cmd, name, &prog, verb);
                     }
                     "enable" | "link" => {
                         sh.other(
