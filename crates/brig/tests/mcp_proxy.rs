@@ -294,21 +294,26 @@ fn a_broken_policy_set_refuses_to_start() {
         "permit(principal, action, resource)\nwhen { resource.owner == \"me\" };\n",
     )
     .unwrap();
+    let err = refuses_to_start(&data, &["--policy", policies.to_str().unwrap()]);
+    assert!(err.contains("bad.cedar:2"), "names file and line: {err}");
+    assert!(err.contains("refuses to start"), "{err}");
+}
+
+/// Starts `brig mcp-proxy` with `extra` arguments, expects it to refuse (exit 1) before
+/// relaying anything, and returns what it said.
+fn refuses_to_start(data: &Path, extra: &[&str]) -> String {
     let o = brig()
-        .args(["mcp-proxy", "--agent", "a", "--policy"])
-        .arg(&policies)
-        .arg("--data")
-        .arg(&data)
+        .args(["mcp-proxy", "--agent", "a", "--data"])
+        .arg(data)
+        .args(extra)
         .args(["--", "node"])
         .arg(server_bin())
-        .arg(tmp.path())
+        .arg(data)
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(err.contains("bad.cedar:2"), "names file and line: {err}");
-    assert!(err.contains("refuses to start"), "{err}");
+    stderr(&o)
 }
 
 /// Sends a tools/call without waiting; returns its id.
@@ -648,17 +653,7 @@ fn a_broken_rule_set_refuses_to_start() {
         "title: t\nid: r-1\nlogsource:\n  product: brig\ndetection:\n  a:\n    action: file.write\n  condition: a and missing\n",
     )
     .unwrap();
-    let o = brig()
-        .args(["mcp-proxy", "--agent", "a", "--data"])
-        .arg(&data)
-        .arg("--rules")
-        .arg(&rules)
-        .args(["--", "node", "-e", "0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refuses_to_start(&data, &["--rules", rules.to_str().unwrap()]);
     assert!(err.contains("bad.yml") && err.contains("r-1"), "{err}");
 }
 
@@ -785,17 +780,7 @@ fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_
         "[[resource]]\nname = \"vault\"\nclasses = [\"secretz\"]\n",
     )
     .unwrap();
-    let o = brig()
-        .args(["mcp-proxy", "--agent", "a", "--data"])
-        .arg(&data)
-        .arg("--register")
-        .arg(&register)
-        .args(["--", "node", "-e", "0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refuses_to_start(&data, &["--register", register.to_str().unwrap()]);
     assert!(
         err.contains("brig.toml:3:") && err.contains("unknown data class `secretz`"),
         "{err}"

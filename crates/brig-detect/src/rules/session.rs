@@ -353,23 +353,29 @@ struct AgentHistory {
 impl Memory {
     pub fn session(&mut self, key: &str) -> &mut Session {
         self.clock += 1;
-        if !self.sessions.contains_key(key) && self.sessions.len() >= MAX_SESSIONS {
-            self.evict_stalest();
+        let clock = self.clock;
+        if !self.sessions.contains_key(key) {
+            if self.sessions.len() >= MAX_SESSIONS {
+                self.evict_stalest();
+            }
+            self.sessions.insert(key.to_string(), Session::default());
         }
-        let s = self.sessions.entry(key.to_string()).or_default();
-        s.last_used = self.clock;
+        let s = self.sessions.get_mut(key).expect("inserted above");
+        s.last_used = clock;
         s
     }
 
+    /// Forgets the stalest sessions, a sixteenth of the limit at a time: a stream of new
+    /// sessions pays for the scan once per many arrivals, not at every one.
     fn evict_stalest(&mut self) {
-        if let Some(k) = self
-            .sessions
-            .iter()
-            .min_by_key(|(_, s)| s.last_used)
-            .map(|(k, _)| k.clone())
-        {
-            self.sessions.remove(&k);
+        let mut ages: Vec<u64> = self.sessions.values().map(|s| s.last_used).collect();
+        let n = (MAX_SESSIONS / 16).clamp(1, ages.len().max(1));
+        if ages.is_empty() {
+            return;
         }
+        let (_, cut, _) = ages.select_nth_unstable(n - 1);
+        let cut = *cut;
+        self.sessions.retain(|_, s| s.last_used > cut);
     }
 
     /// Records that `agent` used `thing` of a `kind` (`tool`, `host`, `action`); true the
@@ -516,7 +522,11 @@ mod tests {
         for i in 0..MAX_SESSIONS + 10 {
             m.session(&i.to_string());
         }
-        assert_eq!(m.session_count(), MAX_SESSIONS);
+        assert!(m.session_count() <= MAX_SESSIONS);
+        assert!(m.session_count() > MAX_SESSIONS - MAX_SESSIONS / 16);
+        // The stalest went first; a session in use stays.
+        assert!(!m.sessions.contains_key("0"));
+        assert!(m.sessions.contains_key(&(MAX_SESSIONS + 9).to_string()));
     }
 
     #[test]
