@@ -71,9 +71,8 @@ pub fn decide(
     decided.actions = actions;
     decided.decision = Some(decision.clone());
     let more = rec.observe(&mut decided);
-    let mut events = alert_events(&call, &alerts);
-    events.extend(alert_events(&decided, &more));
-    events.splice(0..0, [call, decided]);
+    let raised = [alert_events(&call, &alerts), alert_events(&decided, &more)].concat();
+    let events = [vec![call, decided], raised].concat();
     let pending = Decided {
         decision,
         who: who.clone(),

@@ -16,11 +16,11 @@
 //! kept in the store (`detect_seen`) and loaded the first time the process sees the agent,
 //! so "never used before" means never, not "not in this session".
 
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use brig_detect::rules::{Alert, Detector, Rules};
 use brig_model::{Decision, Effect, EventId, EventKind, NewEvent, Timestamp};
-use brig_store::SqliteStore;
+use brig_store::{DataDir, SqliteStore};
 use serde_json::json;
 
 /// Longest detection waits for the database when loading or saving what it learned; past
@@ -34,12 +34,19 @@ pub const DETECT_POLICY: &str = "brig.detect";
 pub struct Detection {
     state: Mutex<State>,
     rules: usize,
+    /// Saves learned facts off the decision path; joined on drop so nothing queued is lost.
+    saver: Option<std::thread::JoinHandle<()>>,
 }
 
 struct State {
     detector: Detector,
+    /// Where an agent's facts are read, the first time the process sees it.
     store: Option<SqliteStore>,
+    /// Where learned facts go to be saved.
+    learned: Option<mpsc::Sender<Vec<Fact>>>,
 }
+
+type Fact = (String, String, Option<i64>);
 
 impl std::fmt::Debug for Detection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -48,33 +55,41 @@ impl std::fmt::Debug for Detection {
 }
 
 impl Detection {
-    /// A detector over `rules`, knowing the risk register when there is one; with a store,
-    /// what it learns about agents is kept there.
+    /// A detector over `rules`, knowing the risk register when there is one; with a data
+    /// directory, what it learns about agents is kept in its store.
     pub fn new(
         rules: &Rules,
         register: Option<Arc<brig_register::Register>>,
-        store: Option<SqliteStore>,
-    ) -> Arc<Detection> {
-        let store = store.map(|mut s| {
-            if let Err(e) = s.set_busy_timeout(STORE_WAIT) {
-                eprintln!("brig: detection state: {e}");
+        data: Option<&DataDir>,
+    ) -> Result<Arc<Detection>, brig_store::DataDirError> {
+        let (store, learned, saver) = match data {
+            Some(d) => {
+                let (tx, rx) = mpsc::channel();
+                let saver = spawn_saver(waiting(d.store()?), rx);
+                (Some(waiting(d.store()?)), Some(tx), Some(saver))
             }
-            s
-        });
-        Arc::new(Detection {
+            None => (None, None, None),
+        };
+        Ok(Arc::new(Detection {
             state: Mutex::new(State {
                 detector: rules.detector_with(register),
                 store,
+                learned,
             }),
             rules: rules.len(),
-        })
+            saver,
+        }))
     }
 
     /// Evaluates one event (giving it its id now, so alerts can name it).
     pub fn observe(&self, e: &mut NewEvent) -> Vec<Alert> {
         let id = *e.id.get_or_insert_with(EventId::new);
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let State { detector, store } = &mut *state;
+        let State {
+            detector,
+            store,
+            learned,
+        } = &mut *state;
         if let Some(store) = store.as_mut().filter(|_| !detector.knows(&e.agent)) {
             match store.seen_of(&e.agent) {
                 Ok(facts) => detector.preload(&e.agent, facts),
@@ -82,12 +97,52 @@ impl Detection {
             }
         }
         let alerts = detector.observe(e, &id.to_string());
-        let learned = detector.take_learned();
-        if let (Some(store), false) = (store.as_mut(), learned.is_empty()) {
-            let facts: Vec<_> = learned
-                .into_iter()
-                .map(|f| (f.agent, f.thing, f.value))
-                .collect();
+        let facts = detector.take_learned();
+        if let (Some(tx), false) = (learned.as_ref(), facts.is_empty()) {
+            let _ = tx.send(
+                facts
+                    .into_iter()
+                    .map(|f| (f.agent, f.thing, f.value))
+                    .collect(),
+            );
+        }
+        alerts
+    }
+}
+
+impl Drop for Detection {
+    fn drop(&mut self) {
+        // Closing the channel ends the saver once it has written what is queued.
+        self.state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .learned
+            .take();
+        if let Some(saver) = self.saver.take() {
+            let _ = saver.join();
+        }
+    }
+}
+
+fn waiting(mut store: SqliteStore) -> SqliteStore {
+    if let Err(e) = store.set_busy_timeout(STORE_WAIT) {
+        eprintln!("brig: detection state: {e}");
+    }
+    store
+}
+
+/// Writes learned facts as they come, on its own thread: a first use is an SQLite commit,
+/// which must not sit on a call's decision path.
+fn spawn_saver(
+    mut store: SqliteStore,
+    rx: mpsc::Receiver<Vec<Fact>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while let Ok(mut facts) = rx.recv() {
+            // Whatever else is queued rides along in the same transaction.
+            while let Ok(more) = rx.try_recv() {
+                facts.extend(more);
+            }
             if let Err(err) = store.remember_seen(&facts, Timestamp::now().unix_nanos()) {
                 eprintln!(
                     "brig: detection state not saved ({} facts): {err}",
@@ -95,8 +150,7 @@ impl Detection {
                 );
             }
         }
-        alerts
-    }
+    })
 }
 
 /// The `alert` event for one rule hit, in the cause's session.

@@ -95,11 +95,9 @@ impl Recorder {
     /// The event is evaluated against the rule pack first; its alerts are recorded with it.
     pub fn record(&self, mut e: NewEvent) {
         let alerts = self.observe(&mut e);
-        let mut events = vec![alert_events(&e, &alerts)];
-        events.insert(0, vec![e]);
-        match events
-            .into_iter()
-            .flatten()
+        let raised = alert_events(&e, &alerts);
+        match std::iter::once(e)
+            .chain(raised)
             .map(Prepared::new)
             .collect::<Result<Vec<_>, _>>()
         {
@@ -113,8 +111,7 @@ impl Recorder {
     }
 
     /// Records and waits until durable (not evaluated by the rule pack): for events another
-    /// process must never see
-    /// before them (an approval request before its queue entry).
+    /// process must never see before them (an approval request before its queue entry).
     pub fn record_durably(&self, e: NewEvent) -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.record_then(vec![e], move |r| {

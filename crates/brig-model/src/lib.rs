@@ -37,6 +37,7 @@ mod action;
 mod canonical;
 mod event;
 mod ids;
+pub mod net;
 mod payload;
 mod time;
 

@@ -306,18 +306,9 @@ fn string_set(items: &[String]) -> RestrictedExpression {
     RestrictedExpression::new_set(items.iter().map(|s| string(s.clone())))
 }
 
-/// The host of a URL or host name: no scheme, user, port, path; lowercase.
+/// The host of a URL or host name (see [`brig_model::net::host_part`]).
 pub(crate) fn host_of(target: &str) -> String {
-    let rest = target.trim();
-    let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or(v6)
-    } else {
-        host.split(':').next().unwrap_or(host)
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
+    brig_model::net::host_part(target)
 }
 
 /// A recipient address: no `mailto:`, lowercase.

@@ -472,17 +472,11 @@ fn domain_match(host: &str, domain: &str) -> bool {
             .is_some_and(|rest| rest.ends_with('.'))
 }
 
-/// The host of a URL (`https://a.b:8/x` → `a.b`), or a bare host name.
+/// The host of a URL, or a bare host name (`db.internal`); `None` for paths and addresses.
 fn host_of(t: &str) -> Option<String> {
-    let rest = match t.split_once("://") {
-        Some((_, rest)) => rest,
-        None if !t.contains('/') && t.contains('.') && !t.contains('@') => t,
-        None => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = host.split(':').next().unwrap_or(host);
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    brig_model::net::url_host(t).or_else(|| {
+        (!t.contains(['/', '@']) && t.contains('.')).then(|| brig_model::net::host_part(t))
+    })
 }
 
 fn is_name(s: &str) -> bool {

@@ -113,6 +113,7 @@ fn read_events(
     let mut line = String::new();
     let mut number = 0usize;
     let mut format = format;
+    let mut first = true;
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
@@ -123,6 +124,7 @@ fn read_events(
         if text.is_empty() {
             continue;
         }
+        let is_first = std::mem::replace(&mut first, false);
         if format == Format::Auto {
             format = match serde_json::from_str::<Value>(text) {
                 Ok(v) if v.get("resourceSpans").is_some() => Format::Otlp,
@@ -135,7 +137,8 @@ fn read_events(
             Format::Otlp => {
                 let doc: Value = match serde_json::from_str(text) {
                     Ok(v) => v,
-                    Err(_) if number == 1 => return whole_document(input, &line, number, each),
+                    // A pretty-printed document starts with a line that is not a value.
+                    Err(_) if is_first => return whole_document(input, &line, number, each),
                     Err(e) => bail!("line {number}: not JSON: {e}"),
                 };
                 for e in otlp::read_document(&doc, number)? {

@@ -122,8 +122,8 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         Some(brig_gateway::detection::Detection::new(
             &rules,
             register,
-            Some(dir.store()?),
-        ))
+            Some(&dir),
+        )?)
     };
     let opts = ProxyOptions {
         who: Identity {

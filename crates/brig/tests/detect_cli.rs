@@ -127,3 +127,44 @@ fn a_broken_rule_directory_is_refused_with_the_file_and_rule() {
         "{err}"
     );
 }
+
+#[test]
+fn a_risk_register_is_read_and_a_bad_one_is_named_by_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        "internal_domains = [\"contoso.com\"]\n[[resource]]\nname = \"exports\"\npaths = [\"/srv/exports/**\"]\nclasses = [\"pii\"]\n",
+    )
+    .unwrap();
+    let events = [
+        r#"{"source":"t","agent":"a","session":"s","kind":"agent.prompt","payload":{"task":"Summarize ticket 7"}}"#,
+        r#"{"source":"t","agent":"a","session":"s","kind":"tool.call","tool":"read_text_file","actions":[{"action":"file.read","target":"/srv/exports/q3.csv"}]}"#,
+        r#"{"source":"t","agent":"a","session":"s","kind":"tool.call","tool":"send_email","actions":[{"action":"message.send","target":"drop@gmail.com"}]}"#,
+    ];
+    let file = write_jsonl(tmp.path(), "events.jsonl", &events.map(String::from));
+    let args = |r: &std::path::Path| {
+        vec![
+            "--input".to_string(),
+            file.display().to_string(),
+            "--register".to_string(),
+            r.display().to_string(),
+        ]
+    };
+    let a = args(&register);
+    let o = detect(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("4f5a6b7c-8d9e-4fa0-9b1c-2d3e4f5a6b29"),
+        "classified data to an outside address: {}",
+        stdout(&o)
+    );
+    std::fs::write(
+        &register,
+        "[[resource]]\nname = \"x\"\npaths = [\"exports/**\"]\n",
+    )
+    .unwrap();
+    let o = detect(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("brig.toml:3:"), "{}", stderr(&o));
+}

@@ -96,7 +96,7 @@ pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<
             continue;
         }
         let mut a = Action::new(ActionKind::NetEgress, url);
-        if let Some(host) = host_of(url) {
+        if let Some(host) = brig_model::net::url_authority(url) {
             a.dest = Some(host);
         }
         let method = obj
@@ -436,14 +436,6 @@ fn recipients(v: Option<&Value>) -> Vec<String> {
     out
 }
 
-/// The host (and port) of a URL, lower-cased, without user info.
-fn host_of(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit('@').next()?;
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,15 +445,5 @@ mod tests {
         assert_eq!(words("writeFile"), ["write", "file"]);
         assert_eq!(words("send-email_now"), ["send", "email", "now"]);
         assert_eq!(words("rmdir"), ["rmdir"]);
-    }
-
-    #[test]
-    fn hosts() {
-        assert_eq!(
-            host_of("https://u:p@Example.COM:8443/a?b").as_deref(),
-            Some("example.com:8443")
-        );
-        assert_eq!(host_of("no-scheme"), None);
-        assert_eq!(host_of("https://"), None);
     }
 }

@@ -105,6 +105,7 @@ impl Rules {
         let mut all = SigmaCollection::new();
         let mut ids = HashSet::new();
         let mut blocking = HashSet::new();
+        let mut owner = std::collections::HashMap::new();
         for (file, yaml) in sources {
             let c = rsigma_parser::parse_sigma_yaml(&yaml).map_err(|e| RuleError::Parse {
                 file: file.clone(),
@@ -135,19 +136,23 @@ impl Rules {
                     return Err(invalid(&file, &id, "duplicate rule id"));
                 }
             }
-            // Compile each file on its own too, so an unsupported construct is blamed on
-            // the file and rule that use it.
-            compile(&c).map_err(|(rule, reason)| RuleError::Unsupported {
-                file: file.clone(),
-                rule,
-                reason,
-            })?;
+            for r in &c.rules {
+                owner.insert(r.id.clone().unwrap_or_default(), file.clone());
+            }
+            for r in &c.correlations {
+                owner.insert(r.id.clone().unwrap_or_default(), file.clone());
+            }
             all.rules.extend(c.rules);
             all.correlations.extend(c.correlations);
             all.filters.extend(c.filters);
         }
+        // Compiled once, as a whole; an unsupported construct is blamed on the file of the
+        // rule that uses it.
         compile(&all).map_err(|(rule, reason)| RuleError::Unsupported {
-            file: "(rule set)".into(),
+            file: owner
+                .get(&rule)
+                .cloned()
+                .unwrap_or_else(|| "(rule set)".into()),
             rule,
             reason,
         })?;

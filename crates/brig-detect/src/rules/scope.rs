@@ -6,7 +6,7 @@
 //! names no file ("`make dev` crashes, fix it") does not scope by path, and edits are not
 //! judged by it. Within a path-scoped task a change is covered when
 //!
-//! - the task names the file (see [`super::session::mentions`]: full path, or file name);
+//! - the task names the file (see [`super::session::Session::origin`]: full path, file name, host);
 //! - the file is under a directory the task names (`/home/dana/notes/meetings`, `out/`);
 //! - the file's name shares a distinctive word with the task ("add pagination to
 //!   invoices, with tests" covers `tests/test_invoices.py`; "only touch the cache module"

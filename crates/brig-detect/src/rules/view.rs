@@ -102,18 +102,10 @@ pub fn is_refusal(text: &str) -> bool {
 
 pub use super::injection::carries_instructions;
 
-/// The host of a URL (`https://Files.Example.com:8443/x` → `files.example.com`), or of
-/// `user@host:path` / `host:path` remote specs; `None` for plain paths.
+/// The host of a URL target; `None` for paths and addresses (see
+/// [`brig_model::net::url_host`]).
 pub fn host_of(s: &str) -> Option<String> {
-    let rest = match s.split_once("://") {
-        Some((scheme, rest)) if !scheme.eq_ignore_ascii_case("file") => rest,
-        Some(_) => return None,
-        None => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = authority.rsplit('@').next().unwrap_or(authority);
-    let host = host.split(':').next().unwrap_or(host);
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    brig_model::net::url_host(s)
 }
 
 /// Fields every document of an event carries.

@@ -894,11 +894,7 @@ pub(super) fn analyze(
         }
         "git" => git(sh, cmd, scope, args),
         "aws" => {
-            let w: Vec<&str> = args
-                .iter()
-                .filter(|a| !a.text.starts_with('-'))
-                .map(|a| a.text.as_str())
-                .collect();
+            let w = plain_words(args);
             if w.first() == Some(&"s3") && matches!(w.get(1), Some(&("cp" | "sync" | "mv"))) {
                 let p = opts::parse(
                     &args[args
@@ -930,11 +926,7 @@ pub(super) fn analyze(
             }
         }
         "gsutil" => {
-            let w: Vec<&str> = args
-                .iter()
-                .filter(|a| !a.text.starts_with('-'))
-                .map(|a| a.text.as_str())
-                .collect();
+            let w = plain_words(args);
             if matches!(w.first(), Some(&("cp" | "rsync" | "mv"))) {
                 let rest = &args[args
                     .iter()
@@ -952,11 +944,7 @@ pub(super) fn analyze(
             }
         }
         "rclone" => {
-            let w: Vec<&str> = args
-                .iter()
-                .filter(|a| !a.text.starts_with('-'))
-                .map(|a| a.text.as_str())
-                .collect();
+            let w = plain_words(args);
             if matches!(
                 w.first(),
                 Some(&("copy" | "sync" | "move" | "copyto" | "moveto"))
@@ -1122,11 +1110,7 @@ pub(super) fn analyze(
             }
         }
         "docker" | "podman" | "nerdctl" => {
-            let words: Vec<&str> = args
-                .iter()
-                .map(|w| w.text.as_str())
-                .filter(|w| !w.starts_with('-'))
-                .collect();
+            let words = plain_words(args);
             match words.as_slice() {
                 [verb @ ("stop" | "kill" | "rm" | "pause"), names @ ..]
                 | ["container", verb @ ("stop" | "kill" | "rm" | "pause"), names @ ..] => {
@@ -1146,11 +1130,7 @@ pub(super) fn analyze(
             }
         }
         "helm" => {
-            let words: Vec<&str> = args
-                .iter()
-                .map(|w| w.text.as_str())
-                .filter(|w| !w.starts_with('-'))
-                .collect();
+            let words = plain_words(args);
             if let [verb @ ("uninstall" | "delete" | "del" | "un"), names @ ..] = words.as_slice() {
                 for n in names {
                     stop_workload(sh, cmd, n, "helm", verb);
@@ -1743,4 +1723,14 @@ fn kube_resources(words: &[&str]) -> Vec<(String, String)> {
             .collect(),
         None => Vec::new(),
     }
+}
+
+/// The words of a command line that are not options: a subcommand and its operands, for
+/// programs (`aws s3 cp`, `docker stop`, `helm uninstall`) read by their verbs. Option
+/// values are not told apart; callers match verbs in leading positions.
+fn plain_words(args: &[W]) -> Vec<&str> {
+    args.iter()
+        .map(|a| a.text.as_str())
+        .filter(|w| !w.starts_with('-'))
+        .collect()
 }
