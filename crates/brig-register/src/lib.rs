@@ -26,7 +26,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 /// Data classes every register knows.
@@ -40,7 +40,7 @@ pub const BUILTIN_CLASSES: &[&str] = &[
 ];
 
 /// How serious an incident is, from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Advisory,
@@ -57,6 +57,31 @@ impl Severity {
             Severity::SecurityIncident => "security_incident",
             Severity::ReportableBreach => "reportable_breach",
         }
+    }
+
+    pub const ALL: [Severity; 4] = [
+        Severity::Advisory,
+        Severity::PolicyViolation,
+        Severity::SecurityIncident,
+        Severity::ReportableBreach,
+    ];
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown severity `{s}` (advisory, policy_violation, security_incident, reportable_breach)")
+            })
     }
 }
 
@@ -106,6 +131,51 @@ struct File {
     contact: Vec<Contact>,
     #[serde(default)]
     playbook: Playbook,
+    #[serde(default)]
+    notify: Vec<NotifyFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifyFile {
+    kind: Spanned<String>,
+    url: Spanned<String>,
+    #[serde(default)]
+    secret_env: Option<String>,
+    #[serde(default)]
+    api_key_env: Option<String>,
+    #[serde(default)]
+    customer_id: Option<u32>,
+    #[serde(default = "default_notify_at")]
+    at: Severity,
+}
+
+/// Where incidents are pushed: a webhook, TheHive 5, DFIR-IRIS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyTarget {
+    pub kind: NotifyKind,
+    /// `http(s)://…`; for TheHive and IRIS the server's base URL.
+    pub url: String,
+    /// Environment variable holding the webhook's HMAC secret (never the secret itself:
+    /// the register is not a secret store).
+    pub secret_env: Option<String>,
+    /// Environment variable holding TheHive's or IRIS's API key.
+    pub api_key_env: Option<String>,
+    /// IRIS customer the alerts belong to (default 1).
+    pub customer_id: Option<u32>,
+    /// Pushed incidents at this severity and above.
+    pub at: Severity,
+}
+
+/// The receivers Brig can push incidents to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyKind {
+    /// A JSON POST signed with HMAC-SHA256.
+    Webhook,
+    /// TheHive 5's alert API (`POST /api/v1/alert`).
+    TheHive,
+    /// DFIR-IRIS's alert API (`POST /alerts/add`).
+    Iris,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,9 +254,23 @@ pub struct Playbook {
     /// Paths to quarantine (globs).
     #[serde(default)]
     pub quarantine: Vec<String>,
-    /// Minutes alerts of one agent keep joining the same incident.
+    /// Minutes after its last alert an incident keeps taking new alerts of the same key.
     #[serde(default = "default_group_minutes")]
     pub group_minutes: u32,
+    /// What alerts must share to join one incident: the same `agent` (default), the same
+    /// `session`, or the same `workflow`.
+    #[serde(default)]
+    pub group_by: GroupBy,
+}
+
+/// The key alerts are grouped into incidents by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    #[default]
+    Agent,
+    Session,
+    Workflow,
 }
 
 fn default_contain_at() -> Severity {
@@ -205,6 +289,7 @@ impl Default for Playbook {
             cancel_approvals: true,
             quarantine: Vec::new(),
             group_minutes: default_group_minutes(),
+            group_by: GroupBy::Agent,
         }
     }
 }
@@ -269,6 +354,8 @@ pub struct Register {
     pub resources: Vec<Resource>,
     pub contacts: Vec<Contact>,
     pub playbook: Playbook,
+    /// Where incidents are pushed.
+    pub notify: Vec<NotifyTarget>,
 }
 
 impl Register {
@@ -414,7 +501,47 @@ impl Register {
             });
         }
 
+        let mut notify = Vec::new();
+        for n in raw.notify {
+            let kind = match n.kind.get_ref().as_str() {
+                "webhook" => NotifyKind::Webhook,
+                "thehive" => NotifyKind::TheHive,
+                "iris" => NotifyKind::Iris,
+                other => {
+                    return Err(at(
+                        Some(n.kind.span()),
+                        format!("notify: unknown kind `{other}` (webhook, thehive, iris)"),
+                    ))
+                }
+            };
+            let url = n.url.get_ref().trim().trim_end_matches('/').to_string();
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(' ') {
+                return Err(at(
+                    Some(n.url.span()),
+                    format!("notify: `{}` is not an http(s) URL", n.url.get_ref()),
+                ));
+            }
+            if kind != NotifyKind::Webhook && n.api_key_env.is_none() {
+                return Err(at(
+                    Some(n.kind.span()),
+                    format!(
+                        "notify: {} needs `api_key_env`, the environment variable holding its API key",
+                        n.kind.get_ref()
+                    ),
+                ));
+            }
+            notify.push(NotifyTarget {
+                kind,
+                url,
+                secret_env: n.secret_env,
+                api_key_env: n.api_key_env,
+                customer_id: n.customer_id,
+                at: n.at,
+            });
+        }
+
         Ok(Register {
+            notify,
             file: file.to_string(),
             internal_domains: internal,
             data_classes: classes,
