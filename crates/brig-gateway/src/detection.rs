@@ -171,6 +171,9 @@ pub fn alert_event(cause: &NewEvent, a: &Alert) -> NewEvent {
     if !a.tags.is_empty() {
         e.attrs.insert("tags".into(), json!(a.tags));
     }
+    if !a.classes.is_empty() {
+        e.attrs.insert("classes".into(), json!(a.classes));
+    }
     e
 }
 

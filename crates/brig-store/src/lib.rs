@@ -5,7 +5,9 @@
 //! [`brig_ledger::store::LedgerStore`]. SQL stays in this crate.
 
 mod datadir;
+mod incidents;
 mod sqlite;
 
 pub use datadir::{DataDir, DataDirError, DEFAULT_DATA_DIR};
+pub use incidents::{IncidentRow, IncidentTx, NoteRow};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};

@@ -91,6 +91,32 @@ const MIGRATIONS: &[&str] = &[
         first INTEGER NOT NULL,        -- ns since the Unix epoch
         PRIMARY KEY (agent, thing)
     );",
+    // 6: incidents. The working state of each incident (its JSON document in `doc`, with
+    // the columns lookups need); every change is also an `incident.transition` event in
+    // the ledger. Notes are kept here apart from the document so that privileged notes can
+    // be withheld. The two event indexes let an incident's sessions be read without a scan.
+    "CREATE TABLE incidents(
+        id         TEXT PRIMARY KEY,
+        key        TEXT NOT NULL,      -- what its alerts share: 'agent:…', 'session:…', 'workflow:…'
+        agent      TEXT NOT NULL,
+        state      TEXT NOT NULL,      -- open | acknowledged | contained | eradicated | recovered | closed
+        severity   INTEGER NOT NULL,   -- 0 advisory … 3 reportable_breach
+        opened     INTEGER NOT NULL,   -- ns since the Unix epoch
+        last_alert INTEGER NOT NULL,
+        doc        TEXT NOT NULL
+    );
+    CREATE INDEX incidents_key ON incidents(key, last_alert);
+    CREATE TABLE incident_notes(
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident   TEXT NOT NULL,
+        ts         INTEGER NOT NULL,
+        author     TEXT NOT NULL,
+        privileged INTEGER NOT NULL,
+        text       TEXT NOT NULL
+    );
+    CREATE INDEX incident_notes_incident ON incident_notes(incident, seq);
+    CREATE INDEX events_session ON events(session, idx);
+    CREATE INDEX events_agent ON events(agent, idx);",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -98,10 +124,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A ledger database in one SQLite file.
 pub struct SqliteStore {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
 }
 
@@ -223,6 +249,19 @@ impl SqliteStore {
             })
             .map_err(backend)?
             .transpose()
+    }
+
+    /// The quarantined path globs.
+    pub fn quarantines(&mut self) -> Result<Vec<Containment>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT scope, reason, actor, since, kill_upstream FROM containment
+                 WHERE scope >= 'path:' AND scope < 'path;' ORDER BY since",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([], containment_row).map_err(backend)?;
+        rows.map(|r| r.map_err(backend).and_then(|x| x)).collect()
     }
 
     /// Every contained scope.
@@ -610,12 +649,14 @@ impl LedgerStore for SqliteStore {
     }
 }
 
-/// What is contained: one agent, one workflow, or every agent.
+/// What is contained: one agent, one workflow, every agent, or a quarantined path glob
+/// (no agent may touch what it matches).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     Agent(String),
     Workflow(String),
     All,
+    Path(String),
 }
 
 impl Scope {
@@ -624,6 +665,7 @@ impl Scope {
             Scope::Agent(a) => format!("agent:{a}"),
             Scope::Workflow(w) => format!("workflow:{w}"),
             Scope::All => "all".into(),
+            Scope::Path(p) => format!("path:{p}"),
         }
     }
 
@@ -631,6 +673,7 @@ impl Scope {
         match key.split_once(':') {
             Some(("agent", a)) => Some(Scope::Agent(a.into())),
             Some(("workflow", w)) => Some(Scope::Workflow(w.into())),
+            Some(("path", p)) => Some(Scope::Path(p.into())),
             None if key == "all" => Some(Scope::All),
             _ => None,
         }
@@ -643,6 +686,7 @@ impl std::fmt::Display for Scope {
             Scope::Agent(a) => write!(f, "agent {a}"),
             Scope::Workflow(w) => write!(f, "workflow {w}"),
             Scope::All => f.write_str("every agent"),
+            Scope::Path(p) => write!(f, "path {p}"),
         }
     }
 }

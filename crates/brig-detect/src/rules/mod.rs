@@ -294,6 +294,10 @@ pub struct Alert {
     pub events: Vec<String>,
     /// The rule asks the gateway to deny the call.
     pub blocking: bool,
+    /// Data classes (from the risk register) the session had touched when the rule fired,
+    /// this event included: what incidents grade by.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 /// Evaluates events one at a time, in order, keeping session and correlation state.
@@ -310,13 +314,18 @@ impl Detector {
             e.ts.map(|t| t.unix_nanos().div_euclid(1_000_000_000))
                 .unwrap_or(0);
         let mut alerts: Vec<Alert> = Vec::new();
+        let mut classes = None;
         for mut doc in view::documents(e, id, &mut self.memory) {
             if let Value::Object(m) = &mut doc {
                 m.insert("ts".into(), Value::from(secs));
             }
             let results = self.engine.process_event_at(&JsonEvent::borrow(&doc), secs);
+            if !results.is_empty() && classes.is_none() {
+                classes = Some(self.session_classes(e));
+            }
             for r in results {
-                let a = self.alert(e, id, &r);
+                let mut a = self.alert(e, id, &r);
+                a.classes.clone_from(classes.as_ref().unwrap_or(&Vec::new()));
                 if !alerts
                     .iter()
                     .any(|x| x.rule_id == a.rule_id && x.events == a.events)
@@ -326,6 +335,14 @@ impl Detector {
             }
         }
         alerts
+    }
+
+    fn session_classes(&mut self, e: &NewEvent) -> Vec<String> {
+        if self.memory.register.is_none() {
+            return Vec::new();
+        }
+        let key = view::session_key(e);
+        self.memory.session(&key).classes.iter().cloned().collect()
     }
 
     /// What detection learned that should outlive this process (first uses, tool
@@ -380,6 +397,7 @@ impl Detector {
             session: e.session.clone(),
             agent: e.agent.clone(),
             events,
+            classes: Vec::new(),
         }
     }
 }

@@ -132,12 +132,16 @@ fn common(e: &NewEvent, id: &str, session: &Session) -> Map<String, Value> {
     d
 }
 
+/// The memory key of an event's session (the agent's, for events outside any session).
+pub fn session_key(e: &NewEvent) -> String {
+    e.session
+        .clone()
+        .unwrap_or_else(|| format!("agent:{}", e.agent))
+}
+
 /// Builds the documents of one event, updating what detection remembers.
 pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
-    let key = e
-        .session
-        .clone()
-        .unwrap_or_else(|| format!("agent:{}", e.agent));
+    let key = session_key(e);
     match e.kind {
         EventKind::AgentPrompt => {
             let task = e.payload.get("task").and_then(Value::as_str).unwrap_or("");
