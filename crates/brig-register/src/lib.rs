@@ -40,9 +40,12 @@ pub const BUILTIN_CLASSES: &[&str] = &[
 ];
 
 /// How serious an incident is, from least to most.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    #[default]
     Advisory,
     PolicyViolation,
     SecurityIncident,
