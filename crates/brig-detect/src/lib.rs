@@ -15,7 +15,7 @@ pub use normalize::{normalize, ToolContext};
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary:
 /// how every bounded read of untrusted text in this crate is cut.
-pub(crate) fn head(s: &str, max: usize) -> &str {
+pub fn head(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

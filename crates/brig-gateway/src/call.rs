@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use crate::detection::apply_blocking;
 use crate::guard::{refusal_text, Call, Guard};
 use crate::record::{alert_events, Recorder, TO_SERVER};
+use crate::response::{Response, PLAYBOOK_POLICY};
+use std::sync::Arc;
 use crate::Identity;
 
 /// What the transport does with a call once its record is durable.
@@ -29,6 +31,9 @@ pub struct Decided {
     tool: String,
     /// Only a held call needs a summary for people (the approval queue).
     summary: Option<String>,
+    /// The call's alerts, filed into incidents once they are durable.
+    alerts: Vec<NewEvent>,
+    response: Option<Arc<Response>>,
 }
 
 /// The `call` correlation id of a JSON-RPC id (strings without their quotes).
@@ -64,6 +69,9 @@ pub fn decide(
     // Rules see the call before it can run; a blocking rule denies it.
     let alerts = rec.observe(&mut call);
     let decision = apply_blocking(decision, &alerts);
+    let mut raised = alert_events(&call, &alerts);
+    // A call whose alerts make the playbook contain the agent is the first one stopped.
+    let decision = respond(rec, &who.agent, decision, &mut raised);
     let summary = (decision.effect == Effect::Hold).then(|| summarize(&actions, tool));
     let mut decided = rec.event(EventKind::PolicyDecision);
     decided.tool = call.tool.clone();
@@ -71,21 +79,51 @@ pub fn decide(
     decided.actions = actions;
     decided.decision = Some(decision.clone());
     let more = rec.observe(&mut decided);
-    let raised = [alert_events(&call, &alerts), alert_events(&decided, &more)].concat();
-    let events = [vec![call, decided], raised].concat();
+    raised.extend(alert_events(&decided, &more));
+    let prevented = decision.effect != Effect::Allow;
+    for a in &mut raised {
+        a.id = Some(EventId::new());
+        a.attrs.insert("prevented".into(), json!(prevented));
+    }
     let pending = Decided {
         decision,
         who: who.clone(),
         tool: tool.to_string(),
         summary,
+        alerts: if rec.response().is_some() { raised.clone() } else { Vec::new() },
+        response: rec.response().cloned(),
     };
+    let events = [vec![call, decided], raised].concat();
     (events, pending)
+}
+
+/// The decision once incident response has seen the call's alerts: a held agent, or one
+/// these alerts make the playbook contain, is denied.
+fn respond(rec: &Recorder, agent: &str, decision: Decision, alerts: &mut [NewEvent]) -> Decision {
+    let Some(r) = rec.response() else {
+        return decision;
+    };
+    let why = r.holding(agent).or_else(|| {
+        let signals: Vec<_> = alerts.iter().map(brig_incident::grade::Signal::from_new).collect();
+        r.contain_now(agent, &signals)
+    });
+    match why {
+        Some(reason) if decision.effect != Effect::Deny => Decision {
+            effect: Effect::Deny,
+            policies: vec![PLAYBOOK_POLICY.to_string()],
+            reason: Some(reason),
+        },
+        _ => decision,
+    }
 }
 
 impl Decided {
     /// What to do, given whether the call's events became durable (write-ahead: a call
     /// whose record is not durable is refused, whatever the policy said).
     pub fn settle(self, durable: Result<Vec<u64>, String>) -> Verdict {
+        if let (Ok(_), Some(r)) = (&durable, &self.response) {
+            r.file(&self.alerts);
+        }
         let indices = match durable {
             Ok(i) => i,
             Err(e) => {

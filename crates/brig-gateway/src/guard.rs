@@ -69,7 +69,47 @@ impl Guard {
             }
             Ok(None) => {}
         }
+        if let Some(d) = self.quarantined(call.actions) {
+            return d;
+        }
         self.policy.decide(call)
+    }
+
+    /// A denial when the call touches a quarantined path (or the quarantine list cannot
+    /// be read).
+    fn quarantined(&mut self, actions: &[Action]) -> Option<Decision> {
+        let paths: Vec<&str> = actions
+            .iter()
+            .flat_map(|a| std::iter::once(a.target.as_str()).chain(a.dest.as_deref()))
+            .filter(|t| t.starts_with('/'))
+            .collect();
+        if paths.is_empty() {
+            return None;
+        }
+        let q = match self.store.quarantines() {
+            Ok(q) => q,
+            Err(e) => {
+                return Some(deny(
+                    "brig.fail-closed",
+                    format!("quarantined paths cannot be read ({e}); denying"),
+                ))
+            }
+        };
+        q.iter().find_map(|c| {
+            let brig_store::Scope::Path(glob) = &c.scope else {
+                return None;
+            };
+            let m = globset::Glob::new(glob).map(|g| g.compile_matcher());
+            let hit = match &m {
+                Ok(m) => paths.iter().find(|p| m.is_match(p)).copied(),
+                // A glob that no longer compiles quarantines everything it could mean.
+                Err(_) => paths.first().copied(),
+            }?;
+            Some(deny(
+                "brig.quarantine",
+                format!("{hit} is quarantined ({glob}) by {}: {}", c.actor, c.reason),
+            ))
+        })
     }
 }
 

@@ -109,6 +109,11 @@ pub fn run(
         EventId::new().to_string(),
     )
     .with_detection(opts.detection.clone());
+    let response = match &opts.response {
+        Some(config) => Some(crate::response::Response::start(data, config, appender.clone())?),
+        None => None,
+    };
+    let rec = rec.with_response(response.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
@@ -133,6 +138,9 @@ pub fn run(
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     approval::cancel_pending(data, &proxy.rec, &proxy.held.all(), approval::SESSION_ENDED);
     drop(proxy);
+    if let Some(r) = &response {
+        r.finish();
+    }
     finish_appender(appender);
     Ok(())
 }

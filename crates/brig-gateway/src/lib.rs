@@ -28,6 +28,7 @@ pub mod jsonrpc;
 pub mod lines;
 pub mod policy;
 pub mod record;
+pub mod response;
 mod sse;
 pub mod stdio;
 
@@ -56,6 +57,8 @@ pub struct ProxyOptions {
     pub approval_timeout: Duration,
     /// The rule pack evaluating every event inline (`None`: no detection).
     pub detection: Option<Arc<detection::Detection>>,
+    /// Incident response to the alerts (`None`: alerts are recorded, nothing more).
+    pub response: Option<response::ResponseConfig>,
 }
 
 /// Errors that stop a proxy (per-message problems never do).

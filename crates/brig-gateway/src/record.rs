@@ -8,6 +8,7 @@ use brig_model::{EventKind, NewEvent};
 use serde_json::{json, Value};
 
 use crate::detection::{alert_event, Detection};
+use crate::response::Response;
 use crate::jsonrpc::Message;
 
 /// Raw text kept of a message that could not be parsed (the rest is only counted).
@@ -30,6 +31,8 @@ pub struct Recorder {
     tags: Vec<(String, Value)>,
     /// The rule pack, when detection is on.
     detection: Option<Arc<Detection>>,
+    /// Incident response to alerts, when on.
+    response: Option<Arc<Response>>,
 }
 
 impl Recorder {
@@ -48,12 +51,22 @@ impl Recorder {
             session,
             tags: Vec::new(),
             detection: None,
+            response: None,
         }
     }
 
     /// The same recorder, evaluating what it records against the rule pack.
     pub fn with_detection(self, detection: Option<Arc<Detection>>) -> Self {
         Recorder { detection, ..self }
+    }
+
+    /// The same recorder, filing its alerts into incidents.
+    pub fn with_response(self, response: Option<Arc<Response>>) -> Self {
+        Recorder { response, ..self }
+    }
+
+    pub fn response(&self) -> Option<&Arc<Response>> {
+        self.response.as_ref()
     }
 
     /// Evaluates an event against the rule pack: the alert events to record with it.
@@ -95,7 +108,13 @@ impl Recorder {
     /// The event is evaluated against the rule pack first; its alerts are recorded with it.
     pub fn record(&self, mut e: NewEvent) {
         let alerts = self.observe(&mut e);
-        let raised = alert_events(&e, &alerts);
+        let mut raised = alert_events(&e, &alerts);
+        if let Some(r) = &self.response {
+            for a in &mut raised {
+                a.id = Some(brig_model::EventId::new());
+            }
+            r.file(&raised);
+        }
         match std::iter::once(e)
             .chain(raised)
             .map(Prepared::new)

@@ -165,6 +165,11 @@ pub fn run(
         EventId::new().to_string(),
     )
     .with_detection(opts.detection.clone());
+    let response = match &opts.response {
+        Some(config) => Some(crate::response::Response::start(data, config, appender.clone())?),
+        None => None,
+    };
+    let rec = rec.with_response(response.clone());
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));
@@ -233,6 +238,9 @@ pub fn run(
     let _ = watcher.join();
     let _ = relay_back.join();
     drop(rec);
+    if let Some(r) = &response {
+        r.finish();
+    }
     finish_appender(appender);
     Ok(code)
 }

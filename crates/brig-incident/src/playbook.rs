@@ -155,16 +155,16 @@ impl Responder {
             .map(|s| (s.clone(), grade(s, self.register.as_deref())))
             .collect();
         let filed = self.desk.file(&mut self.store, &graded)?;
-        let at = self.desk.playbook().contain_at;
         let mut out = Vec::new();
         for f in filed {
             self.record_or_say(f.events.clone());
             self.tell(&f);
-            let trigger = graded
+            // Containment is decided by what a call would have done had it run: the
+            // gateway denies such a call as it contains, which makes it an attempt.
+            let trigger = signals
                 .iter()
-                .filter(|(s, g)| g.severity >= at && s.agent == f.incident.agent)
-                .map(|(s, _)| s)
-                .next();
+                .filter(|s| s.agent == f.incident.agent)
+                .find(|s| self.would_contain(std::slice::from_ref(*s)));
             let steps = match trigger {
                 Some(s) if !self.is_contained(&f.incident) => self.run(&f.incident, s),
                 _ => Vec::new(),

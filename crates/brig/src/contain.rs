@@ -23,13 +23,18 @@ pub struct ScopeArgs {
     /// Every agent.
     #[arg(long, group = "scope")]
     all: bool,
+    /// Quarantine a path glob: no agent may touch what it matches (the playbook's
+    /// `quarantine` setting does this on its own).
+    #[arg(long, group = "scope", value_name = "GLOB")]
+    path: Option<String>,
 }
 
 impl ScopeArgs {
     fn scope(&self) -> Scope {
-        match (&self.agent, &self.workflow) {
-            (Some(a), _) => Scope::Agent(a.clone()),
-            (_, Some(w)) => Scope::Workflow(w.clone()),
+        match (&self.agent, &self.workflow, &self.path) {
+            (Some(a), _, _) => Scope::Agent(a.clone()),
+            (_, Some(w), _) => Scope::Workflow(w.clone()),
+            (_, _, Some(p)) => Scope::Path(p.clone()),
             _ => Scope::All,
         }
     }
@@ -61,7 +66,7 @@ fn record(args: &ContainArgs, action: &str, changed: bool) -> anyhow::Result<u64
     let (agent, workflow) = match &scope {
         Scope::Agent(a) => (a.clone(), None),
         Scope::Workflow(w) => ("*".to_string(), Some(w.clone())),
-        Scope::All => ("*".to_string(), None),
+        Scope::All | Scope::Path(_) => ("*".to_string(), None),
     };
     let mut e = NewEvent::new("operator", agent, EventKind::OperatorAction);
     e.workflow = workflow;

@@ -5,10 +5,12 @@ mod approvals;
 mod contain;
 mod detect;
 mod exit;
+mod incidents;
 mod ingest;
 mod init;
 mod ledger_cmd;
 mod mcp_proxy;
+mod report;
 mod util;
 
 use std::path::PathBuf;
@@ -77,6 +79,22 @@ enum Command {
     /// Tool calls held for a human decision: list, approve, deny.
     #[command(subcommand)]
     Approvals(approvals::ApprovalsCommand),
+    /// Incidents opened from alerts and reports: list, show, timeline, and the lifecycle.
+    ///
+    /// Gateways file their alerts into incidents as they are raised (grouped by agent within
+    /// an hour by default), grade them, and run the playbook — evidence, then containment —
+    /// at security_incident and above. Example:
+    ///   brig incidents list
+    ///   brig incidents show INC-0193 --register brig.toml
+    #[command(subcommand)]
+    Incidents(incidents::IncidentsCommand),
+    /// Report something an agent did (a person's report): it opens or joins an incident.
+    ///
+    /// Example:
+    ///   brig report-incident --agent billing-bot --summary "mailed the customer list to a
+    ///   gmail address" --resource /data/customers.csv --resource mallory@gmail.com
+    ///   --happened copied --attach screenshot.png
+    ReportIncident(report::ReportArgs),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -98,6 +116,8 @@ fn main() -> ExitCode {
         Command::Release(a) => contain::release(a),
         Command::Approvals(c) => approvals::run(c),
         Command::Detect(a) => detect::run(a),
+        Command::Incidents(c) => incidents::run(c),
+        Command::ReportIncident(a) => report::run(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use brig_gateway::response::ResponseConfig;
 use brig_gateway::guard::{normalizer, Guard};
 use brig_gateway::http::HttpOptions;
 use brig_gateway::policy::CedarPolicy;
@@ -101,6 +102,13 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
+    // Loaded even without detection: a bad register must stop the proxy either way.
+    let register = match &args.register {
+        Some(f) => Some(std::sync::Arc::new(brig_register::Register::load(f).context(
+            "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
+        )?)),
+        None => None,
+    };
     let detection = if args.no_detect {
         None
     } else {
@@ -113,18 +121,17 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
             })?,
             None => brig_detect::rules::Rules::builtin(),
         };
-        let register = match &args.register {
-            Some(f) => Some(std::sync::Arc::new(brig_register::Register::load(f).context(
-                "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
-            )?)),
-            None => None,
-        };
         Some(brig_gateway::detection::Detection::new(
             &rules,
-            register,
+            register.clone(),
             Some(&dir),
         )?)
     };
+    // Incidents and the playbook follow the alerts; without detection there are none.
+    let response = detection.as_ref().map(|_| ResponseConfig {
+        register: register.clone(),
+        policies: args.policy.clone(),
+    });
     let opts = ProxyOptions {
         who: Identity {
             agent: args.agent.clone(),
@@ -134,6 +141,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         max_message_bytes: args.max_message_bytes,
         approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
         detection,
+        response,
     };
     if let (Some(listen), Some(upstream)) = (args.listen, args.upstream_url.clone()) {
         http::run(
