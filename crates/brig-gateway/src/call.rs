@@ -9,8 +9,8 @@ use crate::detection::apply_blocking;
 use crate::guard::{refusal_text, Call, Guard};
 use crate::record::{alert_events, Recorder, TO_SERVER};
 use crate::response::{Response, PLAYBOOK_POLICY};
-use std::sync::Arc;
 use crate::Identity;
+use std::sync::Arc;
 
 /// What the transport does with a call once its record is durable.
 #[derive(Debug)]
@@ -90,7 +90,11 @@ pub fn decide(
         who: who.clone(),
         tool: tool.to_string(),
         summary,
-        alerts: if rec.response().is_some() { raised.clone() } else { Vec::new() },
+        alerts: if rec.response().is_some() {
+            raised.clone()
+        } else {
+            Vec::new()
+        },
         response: rec.response().cloned(),
     };
     let events = [vec![call, decided], raised].concat();
@@ -104,7 +108,10 @@ fn respond(rec: &Recorder, agent: &str, decision: Decision, alerts: &mut [NewEve
         return decision;
     };
     let why = r.holding(agent).or_else(|| {
-        let signals: Vec<_> = alerts.iter().map(brig_incident::grade::Signal::from_new).collect();
+        let signals: Vec<_> = alerts
+            .iter()
+            .map(brig_incident::grade::Signal::from_new)
+            .collect();
         r.contain_now(agent, &signals)
     });
     match why {

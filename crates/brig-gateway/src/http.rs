@@ -110,7 +110,11 @@ pub fn run(
     )
     .with_detection(opts.detection.clone());
     let response = match &opts.response {
-        Some(config) => Some(crate::response::Response::start(data, config, appender.clone())?),
+        Some(config) => Some(crate::response::Response::start(
+            data,
+            config,
+            appender.clone(),
+        )?),
         None => None,
     };
     let rec = rec.with_response(response.clone());

@@ -8,8 +8,8 @@ use brig_model::{EventKind, NewEvent};
 use serde_json::{json, Value};
 
 use crate::detection::{alert_event, Detection};
-use crate::response::Response;
 use crate::jsonrpc::Message;
+use crate::response::Response;
 
 /// Raw text kept of a message that could not be parsed (the rest is only counted).
 const MALFORMED_KEEP: usize = 4096;

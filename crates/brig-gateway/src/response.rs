@@ -120,7 +120,7 @@ impl Response {
             let g = brig_incident::grade::grade(&s, self.register.as_deref());
             (g.severity >= self.contain_at).then(|| {
                 format!(
-                    "the playbook contains {agent}: this call makes an incident of severity {} ({})",
+                    "the playbook contains {agent}: this call would make an incident of severity {} ({})",
                     g.severity,
                     g.reasons.last().map_or("", String::as_str)
                 )
@@ -159,11 +159,14 @@ fn respond(responder: &mut Responder, job: &Job, holding: &Mutex<HashMap<String,
     match responder.handle(&job.signals) {
         Ok(handled) => {
             for h in handled {
-                let contained = h
+                let contained = h.steps.iter().any(|s| {
+                    s.step == "contain" && s.status == brig_incident::playbook::Status::Ok
+                });
+                for s in h
                     .steps
                     .iter()
-                    .any(|s| s.step == "contain" && s.status == brig_incident::playbook::Status::Ok);
-                for s in h.steps.iter().filter(|s| s.status == brig_incident::playbook::Status::Failed) {
+                    .filter(|s| s.status == brig_incident::playbook::Status::Failed)
+                {
                     eprintln!(
                         "brig mcp-proxy: playbook step {} of incident {} failed: {}",
                         s.step, h.filed.incident.id, s.detail

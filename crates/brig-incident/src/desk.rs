@@ -109,7 +109,11 @@ impl Desk {
     }
 
     fn key_of(&self, i: &Incident) -> String {
-        match (self.playbook.group_by, i.sessions.iter().next(), &i.workflow) {
+        match (
+            self.playbook.group_by,
+            i.sessions.iter().next(),
+            &i.workflow,
+        ) {
             (GroupBy::Session, Some(session), _) => format!("session:{session}"),
             (GroupBy::Workflow, _, Some(w)) => format!("workflow:{w}"),
             _ => format!("agent:{}", i.agent),
@@ -176,7 +180,10 @@ fn join(f: &mut Filed, s: &Signal, g: &Graded) {
         i.alerts.push(s.id.clone());
     }
     if s.ts_nanos > 0 {
-        let first = i.times.first_harmful.map_or(s.ts_nanos, |t| t.min(s.ts_nanos));
+        let first = i
+            .times
+            .first_harmful
+            .map_or(s.ts_nanos, |t| t.min(s.ts_nanos));
         i.times.first_harmful = Some(first);
     }
 }
@@ -202,7 +209,11 @@ fn transitions(f: &Filed) -> Vec<NewEvent> {
 
 /// An `incident.transition` event of incident `i`.
 pub fn transition(i: &Incident, what: &str, attrs: serde_json::Value) -> NewEvent {
-    let mut e = NewEvent::new("brig-incident", i.agent.clone(), EventKind::IncidentTransition);
+    let mut e = NewEvent::new(
+        "brig-incident",
+        i.agent.clone(),
+        EventKind::IncidentTransition,
+    );
     e.ts = Some(Timestamp::now());
     e.workflow = i.workflow.clone();
     e.attrs.insert("incident".into(), json!(i.id));
@@ -220,7 +231,10 @@ pub fn row_of(i: &Incident, key: &str, last_alert: i64) -> IncidentRow {
         key: key.to_string(),
         agent: i.agent.clone(),
         state: i.state.as_str().to_string(),
-        severity: Severity::ALL.iter().position(|s| *s == i.severity).unwrap_or(0) as u8,
+        severity: Severity::ALL
+            .iter()
+            .position(|s| *s == i.severity)
+            .unwrap_or(0) as u8,
         opened_nanos: i.times.detected.unwrap_or(last_alert),
         last_alert_nanos: last_alert,
         doc: serde_json::to_string(i).expect("an incident serializes"),
@@ -250,14 +264,21 @@ pub enum Change {
     Assign(String),
     /// A lifecycle step reached: contained, eradicated or recovered.
     Step(State),
-    Close { verdict: String },
+    Close {
+        verdict: String,
+    },
     Reopen,
     LegalHold(bool),
 }
 
 /// Applies a person's change: the updated incident and its ledger event. The store is
 /// written only by [`save`], after the event is durable.
-pub fn change(i: &Incident, actor: &str, c: &Change, reason: Option<&str>) -> Result<(Incident, NewEvent), DeskError> {
+pub fn change(
+    i: &Incident,
+    actor: &str,
+    c: &Change,
+    reason: Option<&str>,
+) -> Result<(Incident, NewEvent), DeskError> {
     let now = Timestamp::now().unix_nanos();
     let mut n = i.clone();
     let (what, attrs) = match c {
@@ -326,7 +347,11 @@ pub fn save(store: &mut SqliteStore, i: &Incident, row: &IncidentRow) -> Result<
 /// (which an operator can erase later), never into its attributes.
 pub fn note(i: &Incident, author: &str, text: &str, privileged: bool) -> (NoteRow, NewEvent) {
     let now = Timestamp::now();
-    let mut e = transition(i, "note", json!({"actor": author, "privileged": privileged}));
+    let mut e = transition(
+        i,
+        "note",
+        json!({"actor": author, "privileged": privileged}),
+    );
     e.payload.insert("note".into(), json!(text));
     let row = NoteRow {
         seq: 0,

@@ -92,12 +92,22 @@ impl Signal {
 }
 
 fn from_attrs(attrs: &std::collections::BTreeMap<String, Value>) -> Signal {
-    let text = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |k: &str| {
+        attrs
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let list = |k: &str| -> Vec<String> {
         attrs
             .get(k)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     Signal {
@@ -150,23 +160,31 @@ pub fn grade(s: &Signal, register: Option<&Register>) -> Graded {
     let floor = level_floor(&s.level);
     g.raise(
         floor,
-        format!("rule {} ({}) is level {}: {} at least", s.rule, s.title, s.level, floor),
+        format!(
+            "rule {} ({}) is level {}: {} at least",
+            s.rule, s.title, s.level, floor
+        ),
     );
-    let tried = if s.prevented { "tried to " } else { "" };
-    let stopped = if s.prevented { " (stopped before it ran)" } else { "" };
+    let stopped = if s.prevented {
+        " (stopped before it ran)"
+    } else {
+        ""
+    };
     for a in &s.actions {
         g.resources.insert(a.target.clone());
         if let Some(d) = &a.dest {
             g.resources.insert(d.clone());
         }
-        let target_classes = register.map(|r| r.classes_of(&a.target)).unwrap_or_default();
+        let target_classes = register
+            .map(|r| r.classes_of(&a.target))
+            .unwrap_or_default();
         g.classes.extend(target_classes.iter().cloned());
         if !target_classes.is_empty() {
-            grade_classified(&mut g, a, &target_classes, tried, stopped, s.prevented);
+            grade_classified(&mut g, a, &target_classes, stopped, s.prevented);
         }
         if leaves_boundary(a, register) && !g.classes.is_empty() {
             let classes = g.classes.clone();
-            copied_out(&mut g, a, &classes, tried, stopped, s.prevented);
+            copied_out(&mut g, a, &classes, stopped, s.prevented);
         }
     }
     if s.tags.iter().any(|t| is_evasion_tag(t)) || s.actions.iter().any(is_evasion_action) {
@@ -175,7 +193,10 @@ pub fn grade(s: &Signal, register: Option<&Register>) -> Graded {
         }
         g.raise(
             Severity::SecurityIncident,
-            format!("the agent {tried}hide, persist or evade oversight or shutdown ({}){stopped}", s.title),
+            format!(
+                "the agent tried to hide, persist or evade oversight or shutdown ({}){stopped}",
+                s.title
+            ),
         );
     }
     g
@@ -202,20 +223,32 @@ fn grade_classified(
     g: &mut Graded,
     a: &Action,
     classes: &BTreeSet<String>,
-    tried: &str,
     stopped: &str,
     prevented: bool,
 ) {
     let what = classes_text(classes);
+    let verb = |done: &str, attempt: &str| {
+        if prevented {
+            attempt.to_string()
+        } else {
+            done.to_string()
+        }
+    };
     let altering = a.action.mutates()
-        && !matches!(a.action, ActionKind::FileCopy | ActionKind::BackupCreate | ActionKind::ArchiveCreate);
+        && !matches!(
+            a.action,
+            ActionKind::FileCopy | ActionKind::BackupCreate | ActionKind::ArchiveCreate
+        );
     if altering {
         if !prevented {
             g.outcomes.insert(Outcome::Altered);
         }
         g.raise(
             Severity::SecurityIncident,
-            format!("the agent {tried}alter {what} data: {a}{stopped}"),
+            format!(
+                "the agent {} {what} data: {a}{stopped}",
+                verb("altered", "tried to alter")
+            ),
         );
     } else {
         if !prevented {
@@ -223,7 +256,10 @@ fn grade_classified(
         }
         g.raise(
             Severity::PolicyViolation,
-            format!("the agent {tried}reach {what} data: {a}{stopped}"),
+            format!(
+                "the agent {} {what} data: {a}{stopped}",
+                verb("reached", "tried to reach")
+            ),
         );
     }
 }
@@ -252,13 +288,15 @@ fn copied_out(
     g: &mut Graded,
     a: &Action,
     classes: &BTreeSet<String>,
-    tried: &str,
     stopped: &str,
     prevented: bool,
 ) {
     let what = classes_text(classes);
+    let copied = if prevented { "tried to copy" } else { "copied" };
     let dest = a.dest.as_deref().unwrap_or(&a.target);
-    let reportable = classes.iter().any(|c| REPORTABLE_CLASSES.contains(&c.as_str()));
+    let reportable = classes
+        .iter()
+        .any(|c| REPORTABLE_CLASSES.contains(&c.as_str()));
     let to = if reportable && !prevented {
         Severity::ReportableBreach
     } else {
@@ -269,7 +307,7 @@ fn copied_out(
     }
     g.raise(
         to,
-        format!("the agent {tried}copy {what} data outside its boundary, to {dest}{stopped}"),
+        format!("the agent {copied} {what} data outside its boundary, to {dest}{stopped}"),
     );
 }
 
@@ -309,7 +347,10 @@ classes = ["pii"]
     fn level_is_the_floor() {
         let g = grade(&signal("medium", vec![]), None);
         assert_eq!(g.severity, Severity::PolicyViolation);
-        assert_eq!(grade(&signal("low", vec![]), None).severity, Severity::Advisory);
+        assert_eq!(
+            grade(&signal("low", vec![]), None).severity,
+            Severity::Advisory
+        );
         assert_eq!(
             grade(&signal("critical", vec![]), None).severity,
             Severity::SecurityIncident
@@ -323,13 +364,23 @@ classes = ["pii"]
         let g = grade(&signal("low", vec![a]), Some(&r));
         assert_eq!(g.severity, Severity::SecurityIncident);
         assert!(g.outcomes.contains(&Outcome::Altered));
-        assert!(g.reasons.iter().any(|r| r.contains("alter secrets data")), "{:?}", g.reasons);
+        assert!(
+            g.reasons.iter().any(|r| r.contains("altered secrets data")),
+            "{:?}",
+            g.reasons
+        );
     }
 
     #[test]
     fn pii_out_is_reportable_unless_stopped() {
         let r = register();
-        let mut s = signal("medium", vec![Action::new(ActionKind::NetEgress, "https://paste.example.net/x")]);
+        let mut s = signal(
+            "medium",
+            vec![Action::new(
+                ActionKind::NetEgress,
+                "https://paste.example.net/x",
+            )],
+        );
         s.classes.insert("pii".into());
         let g = grade(&s, Some(&r));
         assert_eq!(g.severity, Severity::ReportableBreach);
@@ -338,13 +389,20 @@ classes = ["pii"]
         let g = grade(&s, Some(&r));
         assert_eq!(g.severity, Severity::SecurityIncident);
         assert!(g.outcomes.is_empty());
-        assert!(g.reasons.iter().any(|r| r.contains("tried to copy pii")), "{:?}", g.reasons);
+        assert!(
+            g.reasons.iter().any(|r| r.contains("tried to copy pii")),
+            "{:?}",
+            g.reasons
+        );
     }
 
     #[test]
     fn internal_destinations_are_not_out() {
         let r = register();
-        let mut s = signal("low", vec![Action::new(ActionKind::MessageSend, "bob@contoso.com")]);
+        let mut s = signal(
+            "low",
+            vec![Action::new(ActionKind::MessageSend, "bob@contoso.com")],
+        );
         s.classes.insert("pii".into());
         assert_eq!(grade(&s, Some(&r)).severity, Severity::Advisory);
     }

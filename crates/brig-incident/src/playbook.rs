@@ -215,11 +215,12 @@ impl Responder {
             step: "revoke_tokens",
             status: Status::Skipped,
             ms: 0.0,
-            detail: "no agent tokens exist in this deployment (tokens come with brig serve)"
-                .into(),
+            detail: "no agent tokens exist in this deployment (tokens come with brig serve)".into(),
         });
         steps.push(self.quarantine(incident));
-        let contained = steps.iter().any(|s| s.step == "contain" && s.status == Status::Ok);
+        let contained = steps
+            .iter()
+            .any(|s| s.step == "contain" && s.status == Status::Ok);
         let mut events: Vec<NewEvent> = steps.iter().map(|s| step_event(incident, s)).collect();
         if contained {
             if let Some((updated, e)) = self.mark_contained(incident) {
@@ -243,10 +244,9 @@ impl Responder {
             e.attrs.insert("step".into(), json!("evidence_snapshot"));
             e.payload.insert("snapshot".into(), snapshot);
             let at = self.sink.record(vec![e])?;
-            let cp = self
-                .ledger
-                .checkpoint(&self.signer)
-                .map_err(|e| format!("snapshot recorded at {at:?}, but the checkpoint failed: {e}"))?;
+            let cp = self.ledger.checkpoint(&self.signer).map_err(|e| {
+                format!("snapshot recorded at {at:?}, but the checkpoint failed: {e}")
+            })?;
             Ok(format!(
                 "state snapshot at ledger index {}, checkpoint of size {} signed",
                 at.first().copied().unwrap_or_default(),
@@ -304,13 +304,23 @@ impl Responder {
                     kill_upstream: false,
                 })
                 .map_err(|e| e.to_string())?;
-            Ok(format!("agent {} contained: every further tool call is denied", i.agent))
+            Ok(format!(
+                "agent {} contained: every further tool call is denied",
+                i.agent
+            ))
         })
     }
 
     fn freeze(&mut self, i: &Incident) -> Step {
-        let Some(w) = i.workflow.clone().filter(|_| self.desk.playbook().freeze_workflow) else {
-            return skipped("freeze_workflow", "not asked for (playbook.freeze_workflow)");
+        let Some(w) = i
+            .workflow
+            .clone()
+            .filter(|_| self.desk.playbook().freeze_workflow)
+        else {
+            return skipped(
+                "freeze_workflow",
+                "not asked for (playbook.freeze_workflow)",
+            );
         };
         let reason = format!("playbook: incident {} of agent {}", i.id, i.agent);
         timed("freeze_workflow", || {
@@ -329,7 +339,10 @@ impl Responder {
 
     fn cancel_approvals(&mut self, i: &Incident) -> Step {
         if !self.desk.playbook().cancel_approvals {
-            return skipped("cancel_approvals", "not asked for (playbook.cancel_approvals)");
+            return skipped(
+                "cancel_approvals",
+                "not asked for (playbook.cancel_approvals)",
+            );
         }
         let why = format!("cancelled by the playbook of incident {}", i.id);
         timed("cancel_approvals", || {
@@ -401,7 +414,8 @@ fn start_notifier(r: &Register, sink: Arc<dyn Sink>) -> Notifier {
         e.ts = Some(Timestamp::now());
         e.attrs.insert("step".into(), json!("notify"));
         e.attrs.insert("incident".into(), json!(d.incident));
-        e.attrs.insert("status".into(), json!(if d.ok { "ok" } else { "failed" }));
+        e.attrs
+            .insert("status".into(), json!(if d.ok { "ok" } else { "failed" }));
         e.attrs.insert("target".into(), json!(d.target));
         e.attrs.insert("attempts".into(), json!(d.attempts));
         if let Some(err) = &d.error {
@@ -449,7 +463,8 @@ fn step_event(i: &Incident, s: &Step) -> NewEvent {
     e.attrs.insert("incident".into(), json!(i.id));
     e.attrs.insert("step".into(), json!(s.step));
     e.attrs.insert("status".into(), json!(s.status));
-    e.attrs.insert("ms".into(), json!((s.ms * 1000.0).round() / 1000.0));
+    e.attrs
+        .insert("ms".into(), json!((s.ms * 1000.0).round() / 1000.0));
     e.attrs.insert("actor".into(), json!(ACTOR));
     e.payload.insert("detail".into(), json!(s.detail));
     e
@@ -468,7 +483,10 @@ fn policies_snapshot(dir: Option<&std::path::Path>) -> Value {
     if let Ok(rd) = std::fs::read_dir(dir) {
         let mut paths: Vec<_> = rd.flatten().map(|e| e.path()).collect();
         paths.sort();
-        for p in paths.into_iter().filter(|p| p.extension().is_some_and(|x| x == "cedar")) {
+        for p in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+        {
             match std::fs::read(&p) {
                 Ok(b) => files.push(json!({"file": p.display().to_string(), "sha256": sha256_hex(&b), "text": String::from_utf8_lossy(&b)})),
                 Err(e) => files.push(json!({"file": p.display().to_string(), "error": e.to_string()})),
@@ -483,7 +501,9 @@ fn register_snapshot(r: Option<&Register>) -> Value {
         return json!(null);
     };
     match std::fs::read(&r.file) {
-        Ok(b) => json!({"file": r.file, "sha256": sha256_hex(&b), "text": String::from_utf8_lossy(&b)}),
+        Ok(b) => {
+            json!({"file": r.file, "sha256": sha256_hex(&b), "text": String::from_utf8_lossy(&b)})
+        }
         Err(e) => json!({"file": r.file, "error": e.to_string()}),
     }
 }

@@ -149,12 +149,16 @@ pub fn answer(i: &Incident, events: &[(u64, Event)], register: Option<&Register>
     for (_, e) in events {
         match e.kind {
             EventKind::ToolCall => {
-                let effect = effects.get(&(e.session.as_deref(), e.call.as_deref())).copied();
+                let effect = effects
+                    .get(&(e.session.as_deref(), e.call.as_deref()))
+                    .copied();
                 let ran = effect.is_none_or(|x| x == Effect::Allow);
                 count_call(&mut a, e, effect);
                 let classes = session_classes.entry(e.session.as_deref()).or_default();
                 for act in &e.actions {
-                    let c = register.map(|r| r.classes_of(&act.target)).unwrap_or_default();
+                    let c = register
+                        .map(|r| r.classes_of(&act.target))
+                        .unwrap_or_default();
                     if ran {
                         classes.extend(c.iter().cloned());
                         note_reached(&mut reached, act, register, &c);
@@ -178,7 +182,10 @@ type CallKey<'a> = (Option<&'a str>, Option<&'a str>);
 fn last_effects(events: &[(u64, Event)]) -> HashMap<CallKey<'_>, Effect> {
     let mut m = HashMap::new();
     for (_, e) in events {
-        if matches!(e.kind, EventKind::PolicyDecision | EventKind::ApprovalDecision) {
+        if matches!(
+            e.kind,
+            EventKind::PolicyDecision | EventKind::ApprovalDecision
+        ) {
             if let Some(d) = &e.decision {
                 m.insert((e.session.as_deref(), e.call.as_deref()), d.effect);
             }
@@ -206,8 +213,16 @@ fn note_permission(a: &mut Answers, e: &Event) {
         return;
     }
     if e.kind == EventKind::ApprovalDecision {
-        let id = e.attrs.get("approval").and_then(|v| v.as_str()).unwrap_or("?");
-        let by = e.attrs.get("by").and_then(|v| v.as_str()).unwrap_or("a person");
+        let id = e
+            .attrs
+            .get("approval")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        let by = e
+            .attrs
+            .get("by")
+            .and_then(|v| v.as_str())
+            .unwrap_or("a person");
         a.permissions
             .approvals_granted
             .insert(id.to_string(), by.to_string());
@@ -259,18 +274,24 @@ fn note_data(
     );
     let dest = act.dest.as_deref().unwrap_or(&act.target);
     let outside = outward && register.is_none_or(|r| !r.is_internal(dest));
-    let (classes, slot): (&BTreeSet<String>, fn(&mut DataImpact) -> &mut BTreeSet<String>) =
-        if outside {
-            (session_classes, |d| &mut d.copied)
-        } else if act.action.mutates() && !matches!(act.action, ActionKind::FileCopy) {
-            (target_classes, |d| &mut d.altered)
-        } else {
-            (target_classes, |d| &mut d.exposed)
-        };
+    let (classes, slot): (
+        &BTreeSet<String>,
+        fn(&mut DataImpact) -> &mut BTreeSet<String>,
+    ) = if outside {
+        (session_classes, |d| &mut d.copied)
+    } else if act.action.mutates() && !matches!(act.action, ActionKind::FileCopy) {
+        (target_classes, |d| &mut d.altered)
+    } else {
+        (target_classes, |d| &mut d.exposed)
+    };
     for c in classes {
         let d = data.entry(c.clone()).or_default();
         if ran {
-            slot(d).insert(if outside { dest.to_string() } else { act.target.clone() });
+            slot(d).insert(if outside {
+                dest.to_string()
+            } else {
+                act.target.clone()
+            });
         } else {
             d.attempted.insert(act.to_string());
         }
@@ -284,26 +305,38 @@ fn note_reversal(a: &mut Answers, act: &Action, register: Option<&Register>) {
     let resource = register.and_then(|r| r.resources_of(&act.target).next());
     let (automatic, how) = match resource {
         Some(r) => match (r.reversible, r.rollback) {
-            (false, _) => (false, format!("not reversible ({}): manual restore", r.name)),
+            (false, _) => (
+                false,
+                format!("not reversible ({}): manual restore", r.name),
+            ),
             (true, Some(Rollback::Git)) => (true, format!("revert from git history ({})", r.name)),
             (true, Some(Rollback::Backup)) => (
                 false,
                 format!(
                     "restore from backups ({}){}",
                     r.name,
-                    r.rollback_note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                    r.rollback_note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
                 ),
             ),
             (true, Some(Rollback::Snapshot)) => (
                 false,
-                format!("Brig snapshot rollback ({}); pre-images are not taken yet: manual restore", r.name),
+                format!(
+                    "Brig snapshot rollback ({}); pre-images are not taken yet: manual restore",
+                    r.name
+                ),
             ),
             (true, Some(Rollback::Manual)) | (true, None) => (
                 false,
                 format!(
                     "manual restore ({}){}",
                     r.name,
-                    r.rollback_note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+                    r.rollback_note
+                        .as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
                 ),
             ),
         },
@@ -361,12 +394,20 @@ fn describe(e: &Event) -> String {
                 "{:?} by {}{}",
                 d.effect,
                 d.policies.join(","),
-                d.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+                d.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
             )
             .to_lowercase(),
             None => String::new(),
         },
-        EventKind::Alert => format!("[{}] {} ({})", attr("level"), attr("title"), attr("rule_id")),
+        EventKind::Alert => format!(
+            "[{}] {} ({})",
+            attr("level"),
+            attr("title"),
+            attr("rule_id")
+        ),
         EventKind::ResponseAction => format!("{} {}", attr("step"), attr("status")),
         EventKind::IncidentTransition => format!("{} {}", attr("incident"), attr("transition")),
         EventKind::ProtocolMessage => attr("method").to_string(),

@@ -83,13 +83,20 @@ pub struct IncidentTx<'a>(Transaction<'a>);
 impl IncidentTx<'_> {
     /// The newest incident of `key` that is not closed and had an alert at or after
     /// `since_nanos`.
-    pub fn find_open(&self, key: &str, since_nanos: i64) -> Result<Option<IncidentRow>, StoreError> {
+    pub fn find_open(
+        &self,
+        key: &str,
+        since_nanos: i64,
+    ) -> Result<Option<IncidentRow>, StoreError> {
         self.0
             .prepare_cached(&format!(
                 "{COLUMNS} WHERE key = ?1 AND last_alert >= ?2 AND state <> 'closed'
                  ORDER BY last_alert DESC LIMIT 1"
             ))
-            .and_then(|mut s| s.query_row(params![key, since_nanos], incident_row).optional())
+            .and_then(|mut s| {
+                s.query_row(params![key, since_nanos], incident_row)
+                    .optional()
+            })
             .map_err(backend)
     }
 
@@ -214,7 +221,11 @@ impl SqliteStore {
     }
 
     /// Ledger indices of `agent`'s most recent events, oldest first, at most `limit`.
-    pub fn recent_agent_events(&mut self, agent: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+    pub fn recent_agent_events(
+        &mut self,
+        agent: &str,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
         let mut v = self.indices(
             "SELECT idx FROM events WHERE agent = ?1 ORDER BY idx DESC LIMIT ?2",
             agent,

@@ -229,9 +229,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
     let (privileged, open): (Vec<_>, Vec<_>) = notes.into_iter().partition(|n| n.privileged);
     let now = Timestamp::now().unix_nanos();
     if a.json {
-        let note_json = |n: &brig_store::NoteRow| {
-            json!({"ts": Timestamp::from_unix_nanos(n.ts_nanos), "author": n.author, "text": n.text})
-        };
+        let note_json = |n: &brig_store::NoteRow| json!({"ts": Timestamp::from_unix_nanos(n.ts_nanos), "author": n.author, "text": n.text});
         let mut doc = json!({
             "incident": i,
             "answers": answers,
@@ -253,20 +251,39 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
         println!("  (not run)");
     }
     for s in &steps {
-        println!("  {:<17} {:<7} {:>8} ms  {}", s["step"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or(""), s["ms"], s["detail"].as_str().unwrap_or(""));
+        println!(
+            "  {:<17} {:<7} {:>8} ms  {}",
+            s["step"].as_str().unwrap_or(""),
+            s["status"].as_str().unwrap_or(""),
+            s["ms"],
+            s["detail"].as_str().unwrap_or("")
+        );
     }
     println!("\nNotes:");
     for n in &open {
-        println!("  {} {}: {}", Timestamp::from_unix_nanos(n.ts_nanos), n.author, n.text);
+        println!(
+            "  {} {}: {}",
+            Timestamp::from_unix_nanos(n.ts_nanos),
+            n.author,
+            n.text
+        );
     }
     if !privileged.is_empty() {
         if a.privileged {
             println!("\nPRIVILEGED notes (attorney-client / work product; do not forward):");
             for n in &privileged {
-                println!("  {} {}: {}", Timestamp::from_unix_nanos(n.ts_nanos), n.author, n.text);
+                println!(
+                    "  {} {}: {}",
+                    Timestamp::from_unix_nanos(n.ts_nanos),
+                    n.author,
+                    n.text
+                );
             }
         } else {
-            println!("  ({} privileged note(s) withheld; --privileged shows them)", privileged.len());
+            println!(
+                "  ({} privileged note(s) withheld; --privileged shows them)",
+                privileged.len()
+            );
         }
     }
     Ok(Exit::Ok)
@@ -313,7 +330,10 @@ fn print_incident(i: &Incident) {
         println!("  {name:<14} {}", when(v));
     }
     if let (Some(d), Some(c)) = (t.detected, t.contained) {
-        println!("  time to contain: {:.1} ms after detection", (c - d) as f64 / 1e6);
+        println!(
+            "  time to contain: {:.1} ms after detection",
+            (c - d) as f64 / 1e6
+        );
     }
     let list = |s: &std::collections::BTreeSet<String>| {
         if s.is_empty() {
@@ -341,7 +361,11 @@ fn print_answers(a: &Answers) {
         d.denied,
         d.held,
         tools.join(", "),
-        if d.cut { " (cut: the session is longer than Brig reads at once)" } else { "" }
+        if d.cut {
+            " (cut: the session is longer than Brig reads at once)"
+        } else {
+            ""
+        }
     );
     println!("  Which systems and resources did it reach?");
     if a.reached.is_empty() {
@@ -350,12 +374,22 @@ fn print_answers(a: &Answers) {
     for r in &a.reached {
         let mut extra = String::new();
         if !r.resources.is_empty() {
-            extra.push_str(&format!(" [{}]", r.resources.iter().cloned().collect::<Vec<_>>().join(", ")));
+            extra.push_str(&format!(
+                " [{}]",
+                r.resources.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
         }
         if !r.classes.is_empty() {
-            extra.push_str(&format!(" classes {}", r.classes.iter().cloned().collect::<Vec<_>>().join(", ")));
+            extra.push_str(&format!(
+                " classes {}",
+                r.classes.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
         }
-        println!("    {} ({}){extra}", r.target, r.actions.iter().cloned().collect::<Vec<_>>().join(", "));
+        println!(
+            "    {} ({}){extra}",
+            r.target,
+            r.actions.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     let p = &a.permissions;
     println!("  Which permissions did it hold?");
@@ -376,7 +410,12 @@ fn print_answers(a: &Answers) {
     }
     for (class, d) in &a.data {
         let part = |name: &str, s: &std::collections::BTreeSet<String>| {
-            (!s.is_empty()).then(|| format!("{name}: {}", s.iter().cloned().collect::<Vec<_>>().join(", ")))
+            (!s.is_empty()).then(|| {
+                format!(
+                    "{name}: {}",
+                    s.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })
         };
         let parts: Vec<String> = [
             part("exposed", &d.exposed),
@@ -408,9 +447,10 @@ fn print_clocks(clocks: &[Obligation], now: i64) {
         println!("  none of the regimes' triggers match this incident");
     }
     for o in clocks {
-        let deadline = o
-            .deadline_nanos
-            .map_or_else(|| o.due.clone(), |d| format!("by {} ({})", Timestamp::from_unix_nanos(d), o.left(now)));
+        let deadline = o.deadline_nanos.map_or_else(
+            || o.due.clone(),
+            |d| format!("by {} ({})", Timestamp::from_unix_nanos(d), o.left(now)),
+        );
         println!("  {} — tell {} {deadline} [{}]", o.name, o.notify, o.source);
     }
 }
@@ -420,7 +460,9 @@ fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<V
     use brig_ledger::store::LedgerStore;
     let mut out = Vec::new();
     for idx in store.recent_agent_events(&i.agent, 5000)? {
-        let Some(row) = store.leaf(idx)? else { continue };
+        let Some(row) = store.leaf(idx)? else {
+            continue;
+        };
         let e = Event::from_leaf(&row.leaf).map_err(anyhow::Error::msg)?;
         if e.kind != EventKind::ResponseAction
             || e.attrs.get("incident").and_then(Value::as_str) != Some(i.id.as_str())
@@ -464,7 +506,13 @@ fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {
         if a.json {
             println!("{}", serde_json::to_string(l)?);
         } else {
-            println!("{:>8}  {}  {:<20} {}", l.index, Timestamp::from_unix_nanos(l.ts), l.kind, l.what);
+            println!(
+                "{:>8}  {}  {:<20} {}",
+                l.index,
+                Timestamp::from_unix_nanos(l.ts),
+                l.kind,
+                l.what
+            );
         }
     }
     if cut {
@@ -484,11 +532,16 @@ fn apply(a: ChangeArgs, c: Change) -> anyhow::Result<Exit> {
     }
     let (updated, e) = desk::change(&i, &who, &c, a.reason.as_deref())?;
     let index = dir.ledger()?.append(&[Prepared::new(e)?])?[0].index;
-    desk::save(&mut store, &updated, &row).context("recorded in the ledger, but the incident state was not saved")?;
+    desk::save(&mut store, &updated, &row)
+        .context("recorded in the ledger, but the incident state was not saved")?;
     if a.json {
         println!("{}", json!({"incident": updated, "ledger_index": index}));
     } else {
-        println!("{}: {} (ledger event {index})", updated.id, updated.state.as_str());
+        println!(
+            "{}: {} (ledger event {index})",
+            updated.id,
+            updated.state.as_str()
+        );
     }
     Ok(Exit::Ok)
 }
@@ -504,7 +557,10 @@ fn note(a: NoteArgs) -> anyhow::Result<Exit> {
     let index = dir.ledger()?.append(&[Prepared::new(e)?])?[0].index;
     store.add_incident_note(&row)?;
     if a.change.json {
-        println!("{}", json!({"incident": i.id, "ledger_index": index, "privileged": a.privileged}));
+        println!(
+            "{}",
+            json!({"incident": i.id, "ledger_index": index, "privileged": a.privileged})
+        );
     } else {
         println!(
             "{}: {}note added (ledger event {index})",
@@ -521,8 +577,11 @@ pub fn respond(
     register: Option<brig_register::Register>,
     signals: &[brig_incident::grade::Signal],
 ) -> anyhow::Result<Vec<brig_incident::playbook::Handled>> {
-    let sink = Arc::new(brig_incident::playbook::LedgerSink(std::sync::Mutex::new(dir.ledger()?)));
-    let mut responder = brig_incident::playbook::Responder::new(dir, register.map(Arc::new), None, sink)?;
+    let sink = Arc::new(brig_incident::playbook::LedgerSink(std::sync::Mutex::new(
+        dir.ledger()?,
+    )));
+    let mut responder =
+        brig_incident::playbook::Responder::new(dir, register.map(Arc::new), None, sink)?;
     let handled = responder.handle(signals)?;
     responder.finish();
     Ok(handled)

@@ -4,10 +4,10 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use brig_gateway::response::ResponseConfig;
 use brig_gateway::guard::{normalizer, Guard};
 use brig_gateway::http::HttpOptions;
 use brig_gateway::policy::CedarPolicy;
+use brig_gateway::response::ResponseConfig;
 use brig_gateway::{http, stdio, Identity, ProxyOptions};
 use clap::Args;
 
@@ -104,9 +104,11 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
     // Loaded even without detection: a bad register must stop the proxy either way.
     let register = match &args.register {
-        Some(f) => Some(std::sync::Arc::new(brig_register::Register::load(f).context(
-            "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
-        )?)),
+        Some(f) => Some(std::sync::Arc::new(
+            brig_register::Register::load(f).context(
+                "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
+            )?,
+        )),
         None => None,
     };
     let detection = if args.no_detect {

@@ -82,11 +82,16 @@ fn level_of(s: Severity) -> &'static str {
     }
 }
 
-fn action_of(happened: &str, target: &str) -> Action {
+/// The action a report names on a resource. For a copy, classified resources are what
+/// was read and the others where it went.
+fn action_of(happened: &str, target: &str, register: Option<&brig_register::Register>) -> Action {
     let path = target.starts_with('/');
+    let classified = register.is_some_and(|r| !r.classes_of(target).is_empty());
     let kind = match (happened, path) {
         ("altered", true) => ActionKind::FileWrite,
         ("altered", false) => ActionKind::DataWrite,
+        ("copied", true) if classified => ActionKind::FileRead,
+        ("copied", false) if classified => ActionKind::DataRead,
         ("copied", _) => ActionKind::NetEgress,
         ("exposed", true) => ActionKind::FileRead,
         ("exposed", false) => ActionKind::DataRead,
@@ -143,13 +148,20 @@ pub fn run(a: ReportArgs) -> anyhow::Result<Exit> {
     e.session = a.session.clone();
     e.workflow = a.workflow.clone();
     e.tool = a.tool.clone();
-    e.actions = a.resources.iter().map(|r| action_of(&a.happened, r)).collect();
+    e.actions = a
+        .resources
+        .iter()
+        .map(|r| action_of(&a.happened, r, register.as_ref()))
+        .collect();
     e.attrs.insert("reporter".into(), json!(reporter));
     e.attrs.insert("happened".into(), json!(a.happened));
     e.attrs.insert("severity".into(), json!(a.severity));
     e.attrs.insert(
         "attachments".into(),
-        json!(attachments.iter().map(|x| json!({"name": x["name"], "size": x["size"], "sha256": x["sha256"]})).collect::<Vec<_>>()),
+        json!(attachments
+            .iter()
+            .map(|x| json!({"name": x["name"], "size": x["size"], "sha256": x["sha256"]}))
+            .collect::<Vec<_>>()),
     );
     e.payload.insert("summary".into(), json!(a.summary));
     if let Some(p) = &a.prompt {
@@ -164,7 +176,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<Exit> {
     let signal = Signal {
         id: e.id.map(|i| i.to_string()).unwrap_or_default(),
         rule: "human-report".into(),
-        title: format!("reported by {reporter}: {}", brig_detect::head(&a.summary, 80)),
+        title: format!(
+            "reported by {reporter}: {}",
+            brig_detect::head(&a.summary, 80)
+        ),
         level: level_of(a.severity).into(),
         actions: e.actions.clone(),
         agent: a.agent.clone(),
@@ -175,7 +190,12 @@ pub fn run(a: ReportArgs) -> anyhow::Result<Exit> {
             // What was copied is what the other resources hold.
             a.resources
                 .iter()
-                .flat_map(|r| register.as_ref().map(|g| g.classes_of(r)).unwrap_or_default())
+                .flat_map(|r| {
+                    register
+                        .as_ref()
+                        .map(|g| g.classes_of(r))
+                        .unwrap_or_default()
+                })
                 .collect()
         } else {
             Default::default()
@@ -202,7 +222,10 @@ pub fn run(a: ReportArgs) -> anyhow::Result<Exit> {
             i.severity
         );
         for s in &h.steps {
-            println!("  playbook {:<17} {:?} {:.1} ms  {}", s.step, s.status, s.ms, s.detail);
+            println!(
+                "  playbook {:<17} {:?} {:.1} ms  {}",
+                s.step, s.status, s.ms, s.detail
+            );
         }
     }
     Ok(Exit::Ok)

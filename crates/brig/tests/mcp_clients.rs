@@ -62,7 +62,7 @@ struct Scenario {
 
 impl Scenario {
     fn new(agent: &'static str) -> Scenario {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = tempdir();
         let data = init(tmp.path());
         let ws = tmp.path().join("repo");
         std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();

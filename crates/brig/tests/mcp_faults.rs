@@ -370,7 +370,7 @@ fn read_pid(pid_file: &Path) -> u32 {
 
 #[test]
 fn a_locked_ledger_denies_calls_until_it_is_writable_again() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(&ws).unwrap();
@@ -450,7 +450,7 @@ fn a_locked_ledger_denies_calls_until_it_is_writable_again() {
 
 #[test]
 fn a_misbehaving_server_is_recorded_and_the_session_goes_on() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let (server, _) = broken_server(tmp.path());
     let policy = permit_all(tmp.path());
@@ -538,7 +538,7 @@ fn a_misbehaving_server_is_recorded_and_the_session_goes_on() {
 
 #[test]
 fn a_server_that_dies_leaves_later_calls_answered_and_the_ledger_intact() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let (server, pid_file) = broken_server(tmp.path());
     let policy = permit_all(tmp.path());
@@ -578,7 +578,7 @@ fn a_server_that_dies_leaves_later_calls_answered_and_the_ledger_intact() {
 /// A call in flight when the server exits is answered (the agent does not wait forever).
 #[test]
 fn a_call_in_flight_when_the_server_dies_is_answered() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let (server, _) = broken_server(tmp.path());
     let policy = permit_all(tmp.path());
@@ -602,7 +602,7 @@ fn a_call_in_flight_when_the_server_dies_is_answered() {
 /// JSON-RPC error too.
 #[test]
 fn a_request_after_the_server_died_is_answered() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let (server, pid_file) = broken_server(tmp.path());
     let policy = permit_all(tmp.path());
@@ -622,7 +622,7 @@ fn a_request_after_the_server_died_is_answered() {
 
 #[test]
 fn malformed_agent_messages_get_json_rpc_errors_and_the_session_goes_on() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(&ws).unwrap();
@@ -727,7 +727,7 @@ fn malformed_agent_messages_get_json_rpc_errors_and_the_session_goes_on() {
 /// forwarded: the server, speaking MCP 2025-06-18, would drop it without an answer).
 #[test]
 fn an_empty_batch_is_an_invalid_request() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(&ws).unwrap();

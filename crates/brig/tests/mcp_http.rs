@@ -192,7 +192,7 @@ fn terminate(proxy: &mut Reaped) -> std::process::ExitStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_proxy_records_decides_holds_and_contains_with_the_rmcp_client() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let policies = tmp.path().join("policies");
     write_policies(&policies);
@@ -321,7 +321,7 @@ fn ledger_events(data: &Path) -> Vec<Value> {
 
 #[test]
 fn http_proxy_relays_progress_and_cancellation_to_the_typescript_sdk_client() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let policies = tmp.path().join("policies");
     write_policies(&policies);
@@ -425,7 +425,7 @@ fn post(addr: &str, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn http_proxy_answers_malformed_and_oversize_posts_with_errors_and_keeps_serving() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let policies = tmp.path().join("policies");
     write_policies(&policies);

@@ -137,7 +137,7 @@ fn refused(response: &Value) -> bool {
 
 #[test]
 fn proxy_records_decides_and_contains_against_the_real_server() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(&ws).unwrap();
@@ -242,7 +242,7 @@ fn proxy_records_decides_and_contains_against_the_real_server() {
 
 #[test]
 fn oversize_messages_and_batched_calls_are_refused_and_the_session_goes_on() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(&ws).unwrap();
@@ -285,7 +285,7 @@ fn oversize_messages_and_batched_calls_are_refused_and_the_session_goes_on() {
 
 #[test]
 fn a_broken_policy_set_refuses_to_start() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let policies = tmp.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
@@ -348,7 +348,7 @@ fn pending_approval(data: &Path) -> String {
 
 #[test]
 fn held_calls_wait_for_an_operator() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("repo");
     std::fs::create_dir_all(ws.join(".github/workflows")).unwrap();
@@ -483,7 +483,7 @@ fn held_calls_wait_for_an_operator() {
 
 #[test]
 fn edited_policies_are_reloaded_and_a_broken_edit_keeps_the_last_good_set() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("repo");
     std::fs::create_dir_all(&ws).unwrap();
@@ -535,7 +535,7 @@ fn edited_policies_are_reloaded_and_a_broken_edit_keeps_the_last_good_set() {
 
 #[test]
 fn contain_with_kill_upstream_stops_the_server_process() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
@@ -584,14 +584,17 @@ fn contain_with_kill_upstream_stops_the_server_process() {
 
 #[test]
 fn inline_rules_record_alerts_and_a_blocking_rule_stops_the_call() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(ws.join("ops")).unwrap();
     let script = ws.join("ops/shutdown.sh");
     std::fs::write(&script, "#!/bin/sh\nexec /sbin/poweroff\n").unwrap();
+    // Alerts and blocking alone: the playbook would contain the agent at the first high
+    // alert (see incident_response_* below), so it is set to contain only on breaches.
+    let register = no_early_containment(tmp.path());
 
-    let mut s = Session::start(&data, "notes-agent", &ws);
+    let mut s = Session::start_with(&data, "notes-agent", &ws, &["--register", &register]);
     // A hidden directory nobody asked for: an alert, but not a blocking one: the call runs.
     let hidden = ws.join(".cache/.x");
     let r = s.call("create_directory", json!({"path": hidden}));
@@ -644,7 +647,7 @@ fn inline_rules_record_alerts_and_a_blocking_rule_stops_the_call() {
 
 #[test]
 fn a_broken_rule_set_refuses_to_start() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let rules = tmp.path().join("rules");
     std::fs::create_dir_all(&rules).unwrap();
@@ -716,7 +719,7 @@ fn alerts_of(data: &Path, rule: &str) -> usize {
 #[test]
 fn a_tool_description_changed_between_sessions_alerts_in_the_next_one() {
     const CHANGED: &str = "3a4b5c6d-7e8f-4a90-8b1c-2d3e4f5a6b18";
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     // Two sessions (two processes) showing the same description: nothing to say.
     list_tools_once(&data, "Adds two numbers.");
@@ -738,7 +741,7 @@ fn a_tool_description_changed_between_sessions_alerts_in_the_next_one() {
 
 #[test]
 fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_start() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let data = init(tmp.path());
     let ws = tmp.path().join("workspace");
     std::fs::create_dir_all(ws.join("secrets")).unwrap();
@@ -747,7 +750,7 @@ fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_
     std::fs::write(
         &register,
         format!(
-            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
+            "[playbook]\ncontain_at = \"reportable_breach\"\n[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
             ws.display()
         ),
     )
@@ -784,5 +787,274 @@ fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_
     assert!(
         err.contains("brig.toml:3:") && err.contains("unknown data class `secretz`"),
         "{err}"
+    );
+}
+
+/// A register whose playbook contains only at `reportable_breach`: for tests of detection
+/// alone. Returns its path.
+fn no_early_containment(dir: &Path) -> String {
+    let p = dir.join("no-early-containment.toml");
+    std::fs::write(&p, "[playbook]\ncontain_at = \"reportable_breach\"\n").unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn json_of(o: &std::process::Output) -> Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Issue 5's end-to-end case: an agent edits a file the risk register marks `secrets`; the
+/// inline rule fires, evidence is snapshotted, the agent is contained before its next call,
+/// and the incident says why, what happened, and when.
+#[test]
+fn incident_response_contains_an_agent_that_edits_secrets_evidence_first() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
+    std::fs::write(ws.join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        format!(
+            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\nrollback = \"manual\"\n",
+            ws.display()
+        ),
+    )
+    .unwrap();
+    let reg = register.to_str().unwrap();
+    let mut s = Session::start_with(&data, "notes-agent", &ws, &["--register", reg]);
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(!refused(&r), "{r}");
+    // The edit of the secrets file: the playbook contains the agent, and this call is the
+    // first one stopped.
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("secrets/db.env"), "content": "PASSWORD=\n"}),
+    );
+    assert!(refused(&r), "{r}");
+    assert!(text(&r).contains("brig.playbook"), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("secrets/db.env")).unwrap(),
+        "PASSWORD=hunter2\n"
+    );
+    // The very next call is denied: contained.
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(refused(&r), "contained before the next call: {r}");
+    s.finish();
+
+    let o = run(&data, &["incidents", "list", "--json"]);
+    let list: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let inc = &list[0];
+    assert_eq!(inc["severity"], "security_incident", "{inc:#}");
+    assert_eq!(inc["state"], "contained", "{inc:#}");
+    assert_eq!(inc["classes"], json!(["secrets"]));
+    let reasons = inc["reasons"].to_string();
+    assert!(reasons.contains("tried to alter secrets data"), "{reasons}");
+    assert!(reasons.contains("stopped before it ran"), "{reasons}");
+    let t = &inc["times"];
+    assert!(t["first_harmful"].as_i64().unwrap() <= t["detected"].as_i64().unwrap());
+    assert!(t["contained"].as_i64().unwrap() >= t["detected"].as_i64().unwrap());
+    let id = inc["id"].as_str().unwrap();
+
+    // The store holds the containment, set by the playbook.
+    let o = run(
+        &data,
+        &["incidents", "show", &id[..12], "--json", "--register", reg],
+    );
+    let show = json_of(&o);
+    let steps: Vec<(String, String)> = show["playbook"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap().into(),
+                s["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(steps[0], ("preserve".into(), "ok".into()), "{steps:?}");
+    assert_eq!(steps[1], ("contain".into(), "ok".into()), "{steps:?}");
+    assert!(
+        steps.contains(&("revoke_tokens".into(), "skipped".into())),
+        "{steps:?}"
+    );
+    // The commander's questions, from the ledger.
+    let a = &show["answers"];
+    assert_eq!(a["did"]["calls"], 3, "{a:#}");
+    assert_eq!(a["did"]["ran"], 1, "{a:#}");
+    assert_eq!(a["did"]["denied"], 2, "{a:#}");
+    assert!(
+        a["data"]["secrets"]["attempted"]
+            .to_string()
+            .contains("db.env"),
+        "{a:#}"
+    );
+    assert!(a["reached"].to_string().contains("notes.md"), "{a:#}");
+    // Reporting candidates: no personal-data regime (no personal data, nothing happened);
+    // the any-data incident regimes (NIS2, DORA, SEC) are listed for legal review.
+    let regimes: Vec<&str> = show["reporting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["regime"].as_str().unwrap())
+        .collect();
+    assert!(
+        !regimes
+            .iter()
+            .any(|r| r.contains("gdpr") || r.contains("hipaa")),
+        "{regimes:?}"
+    );
+    assert!(regimes.contains(&"nis2-art23-early-warning"), "{regimes:?}");
+
+    // Evidence first: the snapshot event precedes the containment step, and a signed
+    // checkpoint covers it.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let pos = |step: &str| {
+        events
+            .iter()
+            .position(|e| {
+                e["event"]["kind"] == "response.action" && e["event"]["attrs"]["step"] == step
+            })
+            .unwrap_or_else(|| panic!("no {step} event"))
+    };
+    assert!(pos("evidence_snapshot") < pos("contain"));
+    assert!(events
+        .iter()
+        .any(|e| e["event"]["kind"] == "incident.transition"
+            && e["event"]["attrs"]["transition"] == "opened"));
+    let o = run(&data, &["ledger", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The timeline holds the calls, the decisions and the alert.
+    let o = run(&data, &["incidents", "timeline", id, "--json"]);
+    let tl = stdout(&o);
+    assert!(
+        tl.contains("\"alert\"") && tl.contains("write_file"),
+        "{tl}"
+    );
+
+    // The lifecycle: acknowledged, a privileged note kept apart, closed with a verdict.
+    assert!(run(&data, &["incidents", "ack", id, "--actor", "alice"])
+        .status
+        .success());
+    let o = run(
+        &data,
+        &[
+            "incidents",
+            "note",
+            id,
+            "--text",
+            "counsel: hold exports",
+            "--privileged",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let show = json_of(&run(&data, &["incidents", "show", id, "--json"]));
+    assert_eq!(show["incident"]["owner"], "alice");
+    assert!(show["incident"]["times"]["acknowledged"].is_i64());
+    assert!(show.get("privileged_notes").is_none() && show["notes"] == json!([]));
+    let show = json_of(&run(
+        &data,
+        &["incidents", "show", id, "--json", "--privileged"],
+    ));
+    assert_eq!(show["privileged_notes"][0]["text"], "counsel: hold exports");
+    let o = run(
+        &data,
+        &["incidents", "close", id, "--verdict", "true_positive"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&run(&data, &["incidents", "list", "--json"])), "");
+    let o = run(&data, &["incidents", "show", "INC-nope"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("not found"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A person reports that an agent copied `pii` to an outside host: a reportable breach with
+/// the GDPR clock set from the detection time.
+#[test]
+fn a_reported_pii_copy_outside_is_a_reportable_breach_with_a_gdpr_clock() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        "internal_domains = [\"contoso.com\"]\n[[resource]]\nname = \"crm\"\npaths = [\"/data/customers/**\"]\nclasses = [\"pii\"]\n",
+    )
+    .unwrap();
+    let shot = tmp.path().join("screenshot.png");
+    std::fs::write(&shot, b"\x89PNG fake screenshot bytes").unwrap();
+    let o = run(
+        &data,
+        &[
+            "report-incident",
+            "--agent",
+            "billing-bot",
+            "--summary",
+            "it uploaded the customer list to a paste site",
+            "--resource",
+            "/data/customers/all.csv",
+            "--resource",
+            "https://paste.example.net/upload",
+            "--happened",
+            "copied",
+            "--attach",
+            shot.to_str().unwrap(),
+            "--register",
+            register.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let r = json_of(&o);
+    let inc = &r["incident"];
+    assert_eq!(inc["severity"], "reportable_breach", "{inc:#}");
+    assert_eq!(r["opened"], true);
+    // A reportable breach is past the default threshold: the playbook ran.
+    assert_eq!(r["playbook"][1]["step"], "contain");
+    assert_eq!(r["playbook"][1]["status"], "ok");
+    let id = inc["id"].as_str().unwrap();
+    let detected = inc["times"]["detected"].as_i64().unwrap();
+    let show = json_of(&run(&data, &["incidents", "show", id, "--json"]));
+    let gdpr = show["reporting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["regime"] == "gdpr-art33")
+        .unwrap_or_else(|| panic!("no GDPR art. 33 clock: {:#}", show["reporting"]));
+    assert_eq!(
+        gdpr["deadline_nanos"].as_i64().unwrap(),
+        detected + 72 * 3600 * 1_000_000_000
+    );
+    assert_eq!(gdpr["status"], "candidate, for legal review");
+    assert!(gdpr["left_secs"].as_i64().unwrap() > 71 * 3600);
+    // The agent is contained for every gateway sharing the data directory.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let report = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["event"]["kind"] == "human.report")
+        .unwrap();
+    assert_eq!(report["event"]["attrs"]["attachments"][0]["size"], 26);
+    let o = run(
+        &data,
+        &["report-incident", "--agent", "x", "--summary", " "],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--summary"),
+        "{}",
+        stderr(&o)
     );
 }

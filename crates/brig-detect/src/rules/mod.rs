@@ -325,7 +325,8 @@ impl Detector {
             }
             for r in results {
                 let mut a = self.alert(e, id, &r);
-                a.classes.clone_from(classes.as_ref().unwrap_or(&Vec::new()));
+                a.classes
+                    .clone_from(classes.as_ref().unwrap_or(&Vec::new()));
                 if !alerts
                     .iter()
                     .any(|x| x.rule_id == a.rule_id && x.events == a.events)

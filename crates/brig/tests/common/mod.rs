@@ -131,3 +131,14 @@ pub fn npm_file(rel: &str) -> PathBuf {
 pub fn server_bin() -> PathBuf {
     npm_file(".bin/mcp-server-filesystem")
 }
+
+/// A temporary directory whose own name is not hidden (`tempfile`'s default `.tmpXXXX`
+/// would put every workspace inside a dot-directory, which detection reads as a stealth
+/// location, and the default playbook contains an agent for that).
+#[allow(dead_code)]
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("brig-test-")
+        .tempdir()
+        .unwrap()
+}
