@@ -260,6 +260,9 @@ fn note_reached(
     }
 }
 
+/// Which set of a class's impact an action goes into.
+type Slot = fn(&mut DataImpact) -> &mut BTreeSet<String>;
+
 fn note_data(
     data: &mut BTreeMap<String, DataImpact>,
     act: &Action,
@@ -274,10 +277,7 @@ fn note_data(
     );
     let dest = act.dest.as_deref().unwrap_or(&act.target);
     let outside = outward && register.is_none_or(|r| !r.is_internal(dest));
-    let (classes, slot): (
-        &BTreeSet<String>,
-        fn(&mut DataImpact) -> &mut BTreeSet<String>,
-    ) = if outside {
+    let (classes, slot): (&BTreeSet<String>, Slot) = if outside {
         (session_classes, |d| &mut d.copied)
     } else if act.action.mutates() && !matches!(act.action, ActionKind::FileCopy) {
         (target_classes, |d| &mut d.altered)

@@ -466,7 +466,7 @@ fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<V
         let e = Event::from_leaf(&row.leaf).map_err(anyhow::Error::msg)?;
         if e.kind != EventKind::ResponseAction
             || e.attrs.get("incident").and_then(Value::as_str) != Some(i.id.as_str())
-            || e.attrs.get("status").is_none()
+            || !e.attrs.contains_key("status")
         {
             continue;
         }
