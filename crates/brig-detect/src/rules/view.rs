@@ -94,6 +94,17 @@ const REFUSAL_MARKS: &[&str] = &[
     "http 403",
 ];
 
+/// Denials that refuse every call of the agent (containment, the playbook, a store Brig
+/// cannot read), not this target: retrying after a release is not probing a boundary.
+fn stops_everything(policies: &[String]) -> bool {
+    policies.iter().any(|p| {
+        matches!(
+            p.as_str(),
+            "brig.containment" | "brig.playbook" | "brig.fail-closed"
+        )
+    })
+}
+
 /// Does a failed call's output say it was refused (not merely that it failed)?
 pub fn is_refusal(text: &str) -> bool {
     let t = text.to_lowercase();
@@ -196,7 +207,7 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
                 if effect == json!("hold") {
                     let tool = e.tool.clone().unwrap_or_default();
                     s.held.extend(targets.map(|t| (t, tool.clone())));
-                } else if effect != json!("allow") {
+                } else if effect != json!("allow") && !stops_everything(&dec.policies) {
                     s.refused.extend(targets);
                 }
                 d.insert("decision".into(), effect);
