@@ -91,6 +91,14 @@ fn check_reason(reason: &str) -> anyhow::Result<()> {
 
 pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
     check_reason(&args.reason)?;
+    if let Some(p) = &args.scope.path {
+        if !p.starts_with('/') && !p.starts_with("**/") {
+            anyhow::bail!(
+                "--path `{p}` must be absolute or start with `**/` (targets are absolute paths)"
+            );
+        }
+        globset::Glob::new(p).with_context(|| format!("--path `{p}` is not a valid glob"))?;
+    }
     let dir = brig_store::DataDir::open(&args.data.data)?;
     let scope = args.scope.scope();
     // Stop first: every proxy checks this state before each call.

@@ -228,6 +228,12 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
     let notes = store.incident_notes(&i.id)?;
     let (privileged, open): (Vec<_>, Vec<_>) = notes.into_iter().partition(|n| n.privileged);
     let now = Timestamp::now().unix_nanos();
+    let escalate: Vec<Value> = register
+        .iter()
+        .flat_map(|r| r.contacts.iter())
+        .filter(|c| c.notify_at <= i.severity)
+        .map(|c| json!({"name": c.name, "role": c.role, "email": c.email, "phone": c.phone}))
+        .collect();
     if a.json {
         let note_json = |n: &brig_store::NoteRow| json!({"ts": Timestamp::from_unix_nanos(n.ts_nanos), "author": n.author, "text": n.text});
         let mut doc = json!({
@@ -235,6 +241,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
             "answers": answers,
             "reporting": clocks.iter().map(|o| clock_json(o, now)).collect::<Vec<_>>(),
             "playbook": steps,
+            "escalate_to": escalate,
             "notes": open.iter().map(note_json).collect::<Vec<_>>(),
         });
         if a.privileged {
@@ -246,6 +253,21 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
     print_incident(&i);
     print_answers(&answers);
     print_clocks(&clocks, now);
+    if !escalate.is_empty() {
+        println!("\nEscalate to (register contacts at this severity):");
+        for c in &escalate {
+            let reach: Vec<&str> = [&c["email"], &c["phone"]]
+                .into_iter()
+                .filter_map(Value::as_str)
+                .collect();
+            println!(
+                "  {} ({}) {}",
+                c["name"].as_str().unwrap_or(""),
+                c["role"].as_str().unwrap_or(""),
+                reach.join(" ")
+            );
+        }
+    }
     println!("\nPlaybook:");
     if steps.is_empty() {
         println!("  (not run)");
