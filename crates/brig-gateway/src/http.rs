@@ -109,14 +109,7 @@ pub fn run(
         EventId::new().to_string(),
     )
     .with_detection(opts.detection.clone());
-    let response = match &opts.response {
-        Some(config) => Some(crate::response::Response::start(
-            data,
-            config,
-            appender.clone(),
-        )?),
-        None => None,
-    };
+    let response = crate::response::Response::start_for(&opts, data, &appender)?;
     let rec = rec.with_response(response.clone());
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))

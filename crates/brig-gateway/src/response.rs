@@ -17,7 +17,6 @@ use std::thread::JoinHandle;
 use brig_incident::grade::Signal;
 use brig_incident::playbook::{Responder, Sink};
 use brig_ledger::appender::Appender;
-use brig_ledger::Prepared;
 use brig_model::NewEvent;
 use brig_register::Register;
 use brig_store::DataDir;
@@ -38,13 +37,8 @@ struct AppenderSink(Arc<Appender>);
 
 impl Sink for AppenderSink {
     fn record(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, String> {
-        let prepared = events
-            .into_iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
         self.0
-            .append(prepared)
+            .append(brig_incident::playbook::prepare(events)?)
             .map(|r| r.iter().map(|r| r.index).collect())
     }
 }
@@ -144,6 +138,18 @@ impl Response {
             Some(tx) if tx.send(Job { signals }).is_ok() => {}
             _ => eprintln!("brig mcp-proxy: incident response has stopped; alerts not filed"),
         }
+    }
+
+    /// The process's response, when the options ask for one.
+    pub fn start_for(
+        opts: &crate::ProxyOptions,
+        data: &DataDir,
+        appender: &Arc<Appender>,
+    ) -> Result<Option<Arc<Response>>, brig_store::DataDirError> {
+        opts.response
+            .as_ref()
+            .map(|config| Response::start(data, config, appender.clone()))
+            .transpose()
     }
 
     /// Lets the responder finish what is queued (the proxy is stopping).

@@ -165,14 +165,7 @@ pub fn run(
         EventId::new().to_string(),
     )
     .with_detection(opts.detection.clone());
-    let response = match &opts.response {
-        Some(config) => Some(crate::response::Response::start(
-            data,
-            config,
-            appender.clone(),
-        )?),
-        None => None,
-    };
+    let response = crate::response::Response::start_for(&opts, data, &appender)?;
     let rec = rec.with_response(response.clone());
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);

@@ -95,6 +95,21 @@ pub struct Times {
     pub closed: Option<i64>,
 }
 
+impl Times {
+    /// Each step with its name, in lifecycle order.
+    pub fn steps(&self) -> [(&'static str, Option<i64>); 7] {
+        [
+            ("first harmful event", self.first_harmful),
+            ("detected", self.detected),
+            ("acknowledged", self.acknowledged),
+            ("contained", self.contained),
+            ("eradicated", self.eradicated),
+            ("recovered", self.recovered),
+            ("closed", self.closed),
+        ]
+    }
+}
+
 /// An incident as the store keeps it (its JSON is the `doc` column).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {

@@ -458,25 +458,17 @@ fn section(name: &str, items: impl ExactSizeIterator<Item = String>) -> String {
 const SECTION_ITEMS: usize = 50;
 
 fn timeline(inc: &Incident) -> Vec<String> {
-    let t = &inc.times;
-    [
-        ("first harmful event", t.first_harmful),
-        ("detected", t.detected),
-        ("acknowledged", t.acknowledged),
-        ("contained", t.contained),
-        ("eradicated", t.eradicated),
-        ("recovered", t.recovered),
-        ("closed", t.closed),
-    ]
-    .into_iter()
-    .filter_map(|(name, at)| {
-        let at = DateTime::from_timestamp_nanos(at?);
-        Some(format!(
-            "{name}: {}",
-            at.to_rfc3339_opts(SecondsFormat::Secs, true)
-        ))
-    })
-    .collect()
+    inc.times
+        .steps()
+        .into_iter()
+        .filter_map(|(name, at)| {
+            let at = DateTime::from_timestamp_nanos(at?);
+            Some(format!(
+                "{name}: {}",
+                at.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ))
+        })
+        .collect()
 }
 
 /// Inline code; backticks in untrusted names would end it early.

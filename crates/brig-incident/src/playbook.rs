@@ -53,13 +53,18 @@ pub trait Sink: Send + Sync {
 /// A ledger opened directly (the CLI).
 pub struct LedgerSink(pub Mutex<Ledger<SqliteStore>>);
 
+/// Events made ready for the ledger (each validated and hashed), or why one is not.
+pub fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, String> {
+    events
+        .into_iter()
+        .map(Prepared::new)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
 impl Sink for LedgerSink {
     fn record(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, String> {
-        let prepared = events
-            .into_iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+        let prepared = prepare(events)?;
         let mut ledger = self.0.lock().unwrap_or_else(|p| p.into_inner());
         ledger
             .append(&prepared)

@@ -340,16 +340,8 @@ fn print_incident(i: &Incident) {
     }
     println!("\nLifecycle:");
     let t = &i.times;
-    for (name, v) in [
-        ("first harmful", t.first_harmful),
-        ("detected", t.detected),
-        ("acknowledged", t.acknowledged),
-        ("contained", t.contained),
-        ("eradicated", t.eradicated),
-        ("recovered", t.recovered),
-        ("closed", t.closed),
-    ] {
-        println!("  {name:<14} {}", when(v));
+    for (name, v) in t.steps() {
+        println!("  {name:<20} {}", when(v));
     }
     if let (Some(d), Some(c)) = (t.detected, t.contained) {
         println!(
