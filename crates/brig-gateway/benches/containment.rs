@@ -5,6 +5,8 @@
 //! BRIG_BENCH_TRIALS=200 cargo bench -p brig-gateway --bench containment
 //! ```
 //!
+//! The data directory goes in the current directory (`BRIG_BENCH_DIR` to choose).
+//!
 //! Each trial is a new agent whose `write_file` to a path the risk register marks `secrets`
 //! goes through the gateway's own code (`call::decide`, the ledger writer, `settle`, the
 //! responder), exactly as a proxy runs it, on a fresh data directory (SQLite, WAL, fsync).
@@ -30,6 +32,7 @@ use brig_gateway::record::Recorder;
 use brig_gateway::response::{Response, ResponseConfig};
 use brig_gateway::Identity;
 use brig_ledger::appender::{Appender, Checkpointing};
+use brig_model::EventKind;
 use brig_store::DataDir;
 use serde_json::json;
 
@@ -57,7 +60,9 @@ fn main() {
         .tempdir_in(".")
         .unwrap();
     let (dir, _) = DataDir::init(&tmp.path().join("data"), None).unwrap();
-    let ws = tmp.path().join("ws");
+    // Canonical: the register's globs are matched against normalized absolute targets.
+    let root = tmp.path().canonicalize().unwrap();
+    let ws = root.join("ws");
     std::fs::create_dir_all(ws.join("secrets")).unwrap();
     let reg_file = tmp.path().join("brig.toml");
     std::fs::write(
@@ -113,6 +118,9 @@ fn main() {
         )
         .with_detection(Some(detection.clone()))
         .with_response(Some(response.clone()));
+        let mut task = rec.event(EventKind::AgentPrompt);
+        task.payload.insert("task".into(), json!("Tidy the notes"));
+        rec.record(task);
         // Baseline: an allowed write in the workspace, decided and durable.
         let t = Instant::now();
         let v = run_call(
@@ -181,6 +189,11 @@ fn run_call(
 ) -> Verdict {
     let args = json!({"path": path, "content": "x\n"});
     let (events, decided) = call::decide(guard, who, rec, &json!(id), "write_file", &args);
+    if std::env::var("BRIG_BENCH_DEBUG").is_ok() {
+        for e in &events {
+            eprintln!("{} {:?} {:?}", e.kind, e.actions, e.attrs.get("rule_id"));
+        }
+    }
     let (tx, rx) = mpsc::sync_channel(1);
     rec.record_then(events, move |r| {
         let _ = tx.send(decided.settle(r));

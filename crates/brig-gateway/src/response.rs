@@ -41,6 +41,17 @@ impl Sink for AppenderSink {
             .append(brig_incident::playbook::prepare(events)?)
             .map(|r| r.iter().map(|r| r.index).collect())
     }
+
+    fn record_later(&self, events: Vec<NewEvent>) {
+        match brig_incident::playbook::prepare(events) {
+            Ok(p) => self.0.submit_deferred(p, |r| {
+                if let Err(e) = r {
+                    eprintln!("brig mcp-proxy: incident events not recorded: {e}");
+                }
+            }),
+            Err(e) => eprintln!("brig mcp-proxy: incident events not recorded: {e}"),
+        }
+    }
 }
 
 struct Job {

@@ -48,6 +48,15 @@ const RECENT_EVENTS: usize = 500;
 /// Where the responder writes events; must return once they are durable.
 pub trait Sink: Send + Sync {
     fn record(&self, events: Vec<NewEvent>) -> Result<Vec<u64>, String>;
+
+    /// Records without waiting: the events are written, in order, with the next batch
+    /// somebody waits for (an incident's transitions ride with its evidence snapshot, so
+    /// containment waits for one commit, not two). Failures are reported, not returned.
+    fn record_later(&self, events: Vec<NewEvent>) {
+        if let Err(e) = self.record(events) {
+            eprintln!("brig: incident events not recorded: {e}");
+        }
+    }
 }
 
 /// A ledger opened directly (the CLI).
@@ -162,7 +171,7 @@ impl Responder {
         let filed = self.desk.file(&mut self.store, &graded)?;
         let mut out = Vec::new();
         for f in filed {
-            self.record_or_say(f.events.clone());
+            self.sink.record_later(f.events.clone());
             self.tell(&f);
             // Containment is decided by what a call would have done had it run: the
             // gateway denies such a call as it contains, which makes it an attempt.

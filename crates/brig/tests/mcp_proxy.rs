@@ -1058,3 +1058,123 @@ fn a_reported_pii_copy_outside_is_a_reportable_breach_with_a_gdpr_clock() {
         stderr(&o)
     );
 }
+
+/// A quarantined path glob: no agent touches it, other paths stay open, release lifts it.
+#[test]
+fn a_quarantined_path_is_off_limits_to_every_agent_until_released() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("exports")).unwrap();
+    std::fs::write(ws.join("exports/q3.csv"), "a,b\n").unwrap();
+    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
+    let glob = format!("{}/exports/**", ws.display());
+    let o = run(
+        &data,
+        &[
+            "contain",
+            "--path",
+            &glob,
+            "--reason",
+            "exports under review",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&data, &["contain", "--path", "exports/**", "--reason", "x"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("absolute"),
+        "{}",
+        stderr(&o)
+    );
+
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    let r = s.call("read_text_file", json!({"path": ws.join("exports/q3.csv")}));
+    assert!(refused(&r) && text(&r).contains("brig.quarantine"), "{r}");
+    let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+    assert!(!refused(&r), "{r}");
+    let o = run(
+        &data,
+        &["release", "--path", &glob, "--reason", "review done"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = s.call("read_text_file", json!({"path": ws.join("exports/q3.csv")}));
+    assert!(!refused(&r), "{r}");
+    s.finish();
+}
+
+/// The register's webhook hears of a new incident, signed, before `brig report-incident`
+/// exits; the delivery is recorded in the ledger.
+#[test]
+fn a_new_incident_is_pushed_to_the_registers_webhook_signed() {
+    use std::io::Read;
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read the head, then the body its Content-Length announces.
+        loop {
+            let n = conn.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + len {
+                    break;
+                }
+            }
+            assert!(n > 0, "connection closed early");
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .unwrap();
+        String::from_utf8(got).unwrap()
+    });
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        format!("[[notify]]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_env = \"BRIG_TEST_HOOK_SECRET\"\nat = \"advisory\"\n"),
+    )
+    .unwrap();
+    let o = brig()
+        .args([
+            "report-incident",
+            "--agent",
+            "bot-7",
+            "--summary",
+            "deleted the staging bucket",
+            "--severity",
+            "advisory",
+            "--register",
+        ])
+        .arg(&register)
+        .arg("--data")
+        .arg(&data)
+        .env("BRIG_TEST_HOOK_SECRET", "s3cret")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let request = receiver.join().unwrap();
+    let lower = request.to_ascii_lowercase();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    assert!(lower.contains("x-brig-signature: sha256="), "{request}");
+    assert!(lower.contains("x-brig-event: incident.opened"), "{request}");
+    assert!(request.contains("deleted the staging bucket"), "{request}");
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let delivered = stdout(&o).lines().any(|l| {
+        let e: Value = serde_json::from_str(l).unwrap();
+        e["event"]["attrs"]["step"] == "notify" && e["event"]["attrs"]["status"] == "ok"
+    });
+    assert!(delivered, "{}", stdout(&o));
+}
