@@ -62,6 +62,8 @@ struct Job {
 pub struct Response {
     register: Option<Arc<Register>>,
     contain_at: brig_register::Severity,
+    /// Automatic containment on (off: monitor mode, nothing is held).
+    contain: bool,
     /// Agents this process is containing while the responder writes the store row.
     holding: Arc<Mutex<HashMap<String, String>>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
@@ -89,6 +91,7 @@ impl Response {
             Arc::new(AppenderSink(appender)),
         )?;
         let contain_at = responder.desk().playbook().contain_at;
+        let contain = responder.desk().playbook().contain;
         let holding: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let (tx, rx) = mpsc::channel::<Job>();
         let held = holding.clone();
@@ -101,6 +104,7 @@ impl Response {
         Ok(Arc::new(Response {
             register: config.register.clone(),
             contain_at,
+            contain,
             holding,
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
@@ -119,6 +123,9 @@ impl Response {
     /// Would these alerts make the playbook contain their agent? If so, the agent is held
     /// here from now on, and the reason is returned.
     pub fn contain_now(&self, agent: &str, signals: &[Signal]) -> Option<String> {
+        if !self.contain {
+            return None;
+        }
         let grave = signals.iter().find_map(|s| {
             let mut s = s.clone();
             s.prevented = false;

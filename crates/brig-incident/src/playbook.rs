@@ -18,6 +18,9 @@
 //! and how long it took; a failed step is reported, never hidden, and the steps after it
 //! still run — a failed snapshot must not leave the agent running.
 //!
+//! With `contain = false` in the register's `[playbook]` (monitor mode), only the first step
+//! runs, once, when an incident becomes grave; the others are recorded as skipped.
+//!
 //! The gateway runs the playbook on its responder thread, after denying the offending call
 //! itself; `brig report-incident` runs it in the CLI. Both go through [`Responder`].
 
@@ -152,12 +155,14 @@ impl Responder {
     /// Would these signals, graded as if their calls ran, make the playbook contain the
     /// agent? (The gateway asks before it lets the offending call through.)
     pub fn would_contain(&self, signals: &[Signal]) -> bool {
-        let at = self.desk.playbook().contain_at;
-        signals.iter().any(|s| {
-            let mut s = s.clone();
-            s.prevented = false;
-            grade(&s, self.register.as_deref()).severity >= at
-        })
+        self.desk.playbook().contain && signals.iter().any(|s| self.grave(s))
+    }
+
+    /// Does this signal, graded as if its call ran, reach the playbook's threshold?
+    fn grave(&self, s: &Signal) -> bool {
+        let mut s = s.clone();
+        s.prevented = false;
+        grade(&s, self.register.as_deref()).severity >= self.desk.playbook().contain_at
     }
 
     /// Grades and files signals, records the incidents' transitions, and runs the
@@ -178,9 +183,18 @@ impl Responder {
             let trigger = signals
                 .iter()
                 .filter(|s| s.agent == f.incident.agent)
-                .find(|s| self.would_contain(std::slice::from_ref(*s)));
+                .find(|s| self.grave(s));
+            let due = match trigger {
+                // Monitor mode preserves evidence once, when the incident becomes grave.
+                Some(_) if !self.desk.playbook().contain => {
+                    let at = self.desk.playbook().contain_at;
+                    f.opened || f.raised_from.is_some_and(|from| from < at)
+                }
+                Some(_) => !self.is_contained(&f.incident),
+                None => false,
+            };
             let steps = match trigger {
-                Some(s) if !self.is_contained(&f.incident) => self.run(&f.incident, s),
+                Some(s) if due => self.run(&f.incident, s),
                 _ => Vec::new(),
             };
             out.push(Handled { filed: f, steps });
@@ -222,16 +236,27 @@ impl Responder {
     /// incident (contained, with its time) and records every step.
     pub fn run(&mut self, incident: &Incident, trigger: &Signal) -> Vec<Step> {
         let mut steps = vec![self.preserve(incident, trigger)];
-        steps.push(self.contain(incident));
-        steps.push(self.freeze(incident));
-        steps.push(self.cancel_approvals(incident));
-        steps.push(Step {
-            step: "revoke_tokens",
-            status: Status::Skipped,
-            ms: 0.0,
-            detail: "no agent tokens exist in this deployment (tokens come with brig serve)".into(),
-        });
-        steps.push(self.quarantine(incident));
+        if self.desk.playbook().contain {
+            steps.push(self.contain(incident));
+            steps.push(self.freeze(incident));
+            steps.push(self.cancel_approvals(incident));
+            steps.push(skipped(
+                "revoke_tokens",
+                "no agent tokens exist in this deployment (tokens come with brig serve)",
+            ));
+            steps.push(self.quarantine(incident));
+        } else {
+            let off = "automatic containment is off (playbook.contain = false): contain by hand with brig contain";
+            for step in [
+                "contain",
+                "freeze_workflow",
+                "cancel_approvals",
+                "revoke_tokens",
+                "quarantine",
+            ] {
+                steps.push(skipped(step, off));
+            }
+        }
         let contained = steps
             .iter()
             .any(|s| s.step == "contain" && s.status == Status::Ok);

@@ -220,3 +220,25 @@ fn the_playbook_preserves_evidence_then_contains_cancels_and_quarantines() {
     let h = r.handle(&[s]).unwrap();
     assert!(h[0].steps.is_empty());
 }
+
+#[test]
+fn monitor_mode_preserves_evidence_once_and_stops_nothing() {
+    let (_tmp, dir) = data();
+    let register = Register::parse("[playbook]\ncontain = false\n", "brig.toml").unwrap();
+    let sink = Arc::new(LedgerSink(Mutex::new(dir.ledger().unwrap())));
+    let mut r = Responder::new(&dir, Some(Arc::new(register)), None, sink).unwrap();
+    let s = signal("a1", "s1", "high", "e1");
+    assert!(!r.would_contain(std::slice::from_ref(&s)));
+    let h = r.handle(&[s]).unwrap();
+    let steps: Vec<(&str, Status)> = h[0].steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(steps[0], ("preserve", Status::Ok));
+    assert!(
+        steps[1..].iter().all(|(_, st)| *st == Status::Skipped),
+        "{steps:?}"
+    );
+    assert!(dir.store().unwrap().containments().unwrap().is_empty());
+    // The next grave alert of the same incident does not snapshot again.
+    let h = r.handle(&[signal("a1", "s1", "critical", "e2")]).unwrap();
+    assert!(h[0].steps.is_empty());
+    assert_eq!(h[0].filed.incident.state, State::Open);
+}

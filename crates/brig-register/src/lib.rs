@@ -248,6 +248,10 @@ pub struct Playbook {
     /// Preserve evidence, then contain the agent, at this severity and above.
     #[serde(default = "default_contain_at")]
     pub contain_at: Severity,
+    /// Contain automatically (default). `false` is monitor mode: at `contain_at` the
+    /// evidence is still preserved and people told, but nothing is stopped.
+    #[serde(default = "yes")]
+    pub contain: bool,
     /// Also freeze the agent's whole workflow.
     #[serde(default)]
     pub freeze_workflow: bool,
@@ -288,6 +292,7 @@ impl Default for Playbook {
     fn default() -> Self {
         Playbook {
             contain_at: default_contain_at(),
+            contain: true,
             freeze_workflow: false,
             cancel_approvals: true,
             quarantine: Vec::new(),
