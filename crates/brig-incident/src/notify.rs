@@ -204,8 +204,6 @@ pub enum NotifyError {
     Unavailable { status: u16, body: String },
     #[error("cannot reach the receiver: {0}")]
     Transport(String),
-    #[error("{url}: https needs TLS, which this build's HTTP client lacks")]
-    NoTls { url: String },
     #[error("cannot build the request: {0}")]
     Request(String),
     #[error("cannot start the HTTP client: {0}")]
@@ -575,7 +573,7 @@ fn attempt(client: &reqwest::blocking::Client, req: &Prepared, kind: NotifyKind)
     }
     match rb.send() {
         Ok(resp) => judge(resp, kind),
-        Err(e) => transport_failure(&e, &req.url),
+        Err(e) => transport_failure(&e),
     }
 }
 
@@ -615,12 +613,8 @@ fn excerpt(resp: reqwest::blocking::Response) -> String {
     text.chars().take(300).collect()
 }
 
-fn transport_failure(e: &reqwest::Error, url: &str) -> Attempt {
+fn transport_failure(e: &reqwest::Error) -> Attempt {
     let chain = error_chain(e);
-    if chain.contains("scheme is not http") {
-        let url = url.to_string();
-        return Attempt::Fail(None, NotifyError::NoTls { url });
-    }
     if e.is_builder() {
         return Attempt::Fail(None, NotifyError::Request(chain));
     }
