@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 struct Session {
     events: Vec<NewEvent>,
     t: i64,
+    /// The directories the agent was given (a proxy's served roots).
+    roots: Vec<std::path::PathBuf>,
 }
 
 impl Session {
@@ -17,6 +19,7 @@ impl Session {
         let mut s = Session {
             events: Vec::new(),
             t: 1_762_000_000_000_000_000,
+            roots: Vec::new(),
         };
         let mut e = s.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));
@@ -111,8 +114,14 @@ impl Session {
         self
     }
 
+    fn rooted(mut self, root: &str) -> Self {
+        self.roots.push(root.into());
+        self
+    }
+
     fn alerts(&self) -> Vec<Alert> {
         let mut d = Rules::builtin().detector();
+        d.set_roots(&self.roots);
         self.events
             .iter()
             .enumerate()
@@ -412,6 +421,39 @@ fn copies_into_hidden_or_volatile_places_alert_requested_backups_do_not() {
         )],
     );
     assert!(!s.fired(STEALTH));
+}
+
+#[test]
+fn a_workspace_inside_a_dot_directory_is_not_a_hiding_place_a_dot_directory_in_it_is() {
+    let write = |path: &str| {
+        Session::new("Tidy the notes")
+            .rooted("/home/u/.agents/ws")
+            .call(
+                "write_file",
+                json!({}),
+                &[(ActionKind::FileWrite, path, None, NONE)],
+            )
+    };
+    assert!(!write("/home/u/.agents/ws/notes/todo.md").fired(STEALTH));
+    assert!(
+        !write("/home/u/.agents/ws/.env").fired(STEALTH),
+        "a dotfile is not a place"
+    );
+    assert!(write("/home/u/.agents/ws/.stash/notes.md").fired(STEALTH));
+    // Outside the roots the whole path counts.
+    assert!(write("/srv/shared/.trash-cache/acme.md").fired(STEALTH));
+    // Without roots (traces, hooks), as before: any hidden directory in the path.
+    let s = Session::new("Tidy the notes").call(
+        "write_file",
+        json!({}),
+        &[(
+            ActionKind::FileWrite,
+            "/home/u/.agents/ws/notes/todo.md",
+            None,
+            NONE,
+        )],
+    );
+    assert!(s.fired(STEALTH));
 }
 
 #[test]

@@ -82,7 +82,13 @@ fn main() {
         }),
     ));
     let rules = brig_detect::rules::Rules::builtin();
-    let detection = Detection::new(&rules, Some(register.clone()), Some(&dir)).unwrap();
+    let detection = Detection::new(
+        &rules,
+        Some(register.clone()),
+        std::slice::from_ref(&ws),
+        Some(&dir),
+    )
+    .unwrap();
     let config = ResponseConfig {
         register: Some(register),
         policies: None,

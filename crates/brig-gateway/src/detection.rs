@@ -55,11 +55,13 @@ impl std::fmt::Debug for Detection {
 }
 
 impl Detection {
-    /// A detector over `rules`, knowing the risk register when there is one; with a data
-    /// directory, what it learns about agents is kept in its store.
+    /// A detector over `rules`, knowing the risk register when there is one and the
+    /// directories the agent is given (`roots`); with a data directory, what it learns about
+    /// agents is kept in its store.
     pub fn new(
         rules: &Rules,
         register: Option<Arc<brig_register::Register>>,
+        roots: &[std::path::PathBuf],
         data: Option<&DataDir>,
     ) -> Result<Arc<Detection>, brig_store::DataDirError> {
         let (store, learned, saver) = match data {
@@ -72,7 +74,11 @@ impl Detection {
         };
         Ok(Arc::new(Detection {
             state: Mutex::new(State {
-                detector: rules.detector_with(register),
+                detector: {
+                    let mut d = rules.detector_with(register);
+                    d.set_roots(roots);
+                    d
+                },
                 store,
                 learned,
             }),

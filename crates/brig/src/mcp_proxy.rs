@@ -101,7 +101,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let brig_owned = vec![absolute(dir.root())];
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
-    let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots));
+    let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots.clone()));
     // Loaded even without detection: a bad register must stop the proxy either way.
     let register = match &args.register {
         Some(f) => Some(std::sync::Arc::new(
@@ -126,6 +126,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         Some(brig_gateway::detection::Detection::new(
             &rules,
             register.clone(),
+            &roots,
             Some(&dir),
         )?)
     };

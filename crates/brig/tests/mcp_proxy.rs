@@ -1178,3 +1178,31 @@ fn a_new_incident_is_pushed_to_the_registers_webhook_signed() {
     });
     assert!(delivered, "{}", stdout(&o));
 }
+
+/// A served directory that itself lies in a dot-directory (`tempfile`'s `.tmpXXXX`): its
+/// ordinary files are not a hiding place, so writes run; a dot-directory inside it is.
+#[test]
+fn a_workspace_inside_a_dot_directory_works_and_a_hidden_stash_in_it_is_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(tmp
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with('.'));
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("todo.md"), "content": "- ship\n"}),
+    );
+    assert!(!refused(&r), "{r}");
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join(".stash/notes.md"), "content": "copy\n"}),
+    );
+    assert!(refused(&r) && text(&r).contains("brig.playbook"), "{r}");
+    s.finish();
+}

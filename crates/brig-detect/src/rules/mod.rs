@@ -346,6 +346,15 @@ impl Detector {
         self.memory.session(&key).classes.iter().cloned().collect()
     }
 
+    /// The directories the agent works in (a proxy's served roots): hidden places are
+    /// judged below them (`target_hidden`, `dest_hidden`).
+    pub fn set_roots(&mut self, roots: &[std::path::PathBuf]) {
+        self.memory.roots = roots
+            .iter()
+            .map(|r| r.to_string_lossy().trim_end_matches('/').to_string())
+            .collect();
+    }
+
     /// What detection learned that should outlive this process (first uses, tool
     /// descriptions, call counts); taken once.
     pub fn take_learned(&mut self) -> Vec<session::Fact> {

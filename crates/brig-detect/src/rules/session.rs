@@ -311,6 +311,10 @@ pub struct Memory {
     scratch: String,
     /// The risk register, when one is given: data classes, internal domains, workflows.
     pub register: Option<std::sync::Arc<brig_register::Register>>,
+    /// The directories the agent was given (a proxy's served roots): where a path is
+    /// hidden is judged below them, so a workspace that itself lies in a dot-directory
+    /// does not make every file in it look hidden.
+    pub roots: Vec<String>,
     clock: u64,
 }
 

@@ -33,6 +33,7 @@
 //! | `in_scope` | calls | for actions that change something: the declared task covers the target (named, under a named directory, a word of the task, created by the agent this session, or housekeeping); see [`super::scope`] |
 //! | `task_paths` | calls | the declared task names files or directories (it scopes the work by path) |
 //! | `task_readonly` | calls | the declared task forbids changes ("don't change anything", "read-only") |
+//! | `target_hidden`, `dest_hidden` | calls, file actions | the target (dest) lies in a hidden directory — one whose name starts with `.` — below the agent's roots (the proxy's served directories; without them, anywhere in the path) |
 //! | `temp_path` | calls | the target is scratch space (`/tmp`, `/var/tmp`, `/dev/shm`, `$TMPDIR`) |
 //! | `from_injection` | calls | the key value (destination, record, target; for a command, the command itself) is named by a tool result that carried instructions for the agent, and not by the task |
 //! | `held_before` | calls | a call of another tool on this target is waiting for human approval (acting on it now goes around the gate) |
@@ -141,6 +142,29 @@ fn common(e: &NewEvent, id: &str, session: &Session) -> Map<String, Value> {
         d.insert("task".into(), json!(session.task));
     }
     d
+}
+
+/// Does `path` go through a hidden directory (a component starting with `.`) below the
+/// agent's roots? The part of the path that is a root, or lies above one, does not count:
+/// an agent given `/home/u/.agents/ws` writes ordinary files there.
+pub fn hidden_dir(path: &str, roots: &[String]) -> bool {
+    if !path.starts_with('/') {
+        return false;
+    }
+    let below = roots
+        .iter()
+        .filter(|r| {
+            path.strip_prefix(r.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .map(|r| &path[r.len()..])
+        .min_by_key(|rest| rest.len())
+        .unwrap_or(path);
+    let mut parts: Vec<&str> = below.split('/').filter(|p| !p.is_empty()).collect();
+    parts.pop(); // the file itself: a dotfile is not a hidden place
+    parts
+        .iter()
+        .any(|p| p.starts_with('.') && *p != "." && *p != "..")
 }
 
 /// The memory key of an event's session (the agent's, for events outside any session).
@@ -345,6 +369,7 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         })
         .collect();
     let register = memory.register.clone();
+    let memory_roots = memory.roots.clone();
     let classes: Vec<Vec<String>> = e
         .actions
         .iter()
@@ -436,6 +461,13 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         d.insert("task_paths".into(), json!(s.scope.names_paths()));
         d.insert("task_readonly".into(), json!(s.scope.readonly));
         d.insert("temp_path".into(), json!(scope::is_temp(&a.target)));
+        d.insert(
+            "target_hidden".into(),
+            json!(hidden_dir(&a.target, &memory_roots)),
+        );
+        if let Some(dest) = &a.dest {
+            d.insert("dest_hidden".into(), json!(hidden_dir(dest, &memory_roots)));
+        }
         d.insert("provenance".into(), json!(provenance));
         // A command is acted-on injected text when the injected text holds the command
         // itself, not merely the program's name.
