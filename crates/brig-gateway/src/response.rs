@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use brig_incident::grade::Signal;
-use brig_incident::playbook::{Responder, Sink};
+use brig_incident::playbook::{grave, Responder, Sink};
 use brig_ledger::appender::Appender;
 use brig_model::NewEvent;
 use brig_register::Register;
@@ -61,9 +61,7 @@ struct Job {
 /// The process's incident desk and playbook.
 pub struct Response {
     register: Option<Arc<Register>>,
-    contain_at: brig_register::Severity,
-    /// Automatic containment on (off: monitor mode, nothing is held).
-    contain: bool,
+    playbook: brig_register::Playbook,
     /// Agents this process is containing while the responder writes the store row.
     holding: Arc<Mutex<HashMap<String, String>>>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
@@ -72,7 +70,7 @@ pub struct Response {
 
 impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Response(contain at {})", self.contain_at)
+        write!(f, "Response(contain at {})", self.playbook.contain_at)
     }
 }
 
@@ -90,8 +88,7 @@ impl Response {
             config.policies.clone(),
             Arc::new(AppenderSink(appender)),
         )?;
-        let contain_at = responder.desk().playbook().contain_at;
-        let contain = responder.desk().playbook().contain;
+        let playbook = responder.desk().playbook().clone();
         let holding: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let (tx, rx) = mpsc::channel::<Job>();
         let held = holding.clone();
@@ -103,8 +100,7 @@ impl Response {
         });
         Ok(Arc::new(Response {
             register: config.register.clone(),
-            contain_at,
-            contain,
+            playbook,
             holding,
             jobs: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
@@ -123,20 +119,16 @@ impl Response {
     /// Would these alerts make the playbook contain their agent? If so, the agent is held
     /// here from now on, and the reason is returned.
     pub fn contain_now(&self, agent: &str, signals: &[Signal]) -> Option<String> {
-        if !self.contain {
+        if !self.playbook.contain {
             return None;
         }
         let grave = signals.iter().find_map(|s| {
-            let mut s = s.clone();
-            s.prevented = false;
-            let g = brig_incident::grade::grade(&s, self.register.as_deref());
-            (g.severity >= self.contain_at).then(|| {
-                format!(
-                    "the playbook contains {agent}: this call would make an incident of severity {} ({})",
-                    g.severity,
-                    g.reasons.last().map_or("", String::as_str)
-                )
-            })
+            let g = grave(s, self.register.as_deref(), &self.playbook)?;
+            Some(format!(
+                "the playbook contains {agent}: this call would make an incident of severity {} ({})",
+                g.severity,
+                g.reasons.last().map_or("", String::as_str)
+            ))
         })?;
         self.holding
             .lock()

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::{Outcome, Severity};
+use brig_register::line_col;
 
 /// What every obligation says about itself: Brig proposes, legal review decides.
 pub const STATUS: &str = "candidate, for legal review";
@@ -563,15 +564,6 @@ fn is_name(s: &str, separator: char) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
-}
-
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
-    (line, column)
 }
 
 #[cfg(test)]

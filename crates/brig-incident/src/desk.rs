@@ -35,6 +35,8 @@ pub enum DeskError {
 #[derive(Clone, Debug)]
 pub struct Filed {
     pub incident: Incident,
+    /// What its alerts share (`agent:…`, `session:…`, `workflow:…`).
+    pub key: String,
     /// Newly opened by this batch.
     pub opened: bool,
     /// The severity before this batch, when the batch raised it.
@@ -82,18 +84,19 @@ impl Desk {
             let mut out: Vec<Filed> = Vec::new();
             for (s, g) in signals {
                 let key = self.key(s);
-                let filed = match out.iter_mut().find(|f| self.key_of(&f.incident) == key) {
+                let filed = match out.iter_mut().find(|f| f.key == key) {
                     Some(f) => f,
                     None => {
                         let found = tx.find_open(&key, now - window)?;
                         out.push(match found {
                             Some(row) => Filed {
                                 incident: parse(&row)?,
+                                key,
                                 opened: false,
                                 raised_from: None,
                                 events: Vec::new(),
                             },
-                            None => open(s, now),
+                            None => open(s, key, now),
                         });
                         out.last_mut().expect("just pushed")
                     }
@@ -101,27 +104,15 @@ impl Desk {
                 join(filed, s, g);
             }
             for f in &mut out {
-                tx.put(&row_of(&f.incident, &self.key_of(&f.incident), now))?;
+                tx.put(&row_of(&f.incident, &f.key, now))?;
                 f.events = transitions(f);
             }
             Ok(out)
         })
     }
-
-    fn key_of(&self, i: &Incident) -> String {
-        match (
-            self.playbook.group_by,
-            i.sessions.iter().next(),
-            &i.workflow,
-        ) {
-            (GroupBy::Session, Some(session), _) => format!("session:{session}"),
-            (GroupBy::Workflow, _, Some(w)) => format!("workflow:{w}"),
-            _ => format!("agent:{}", i.agent),
-        }
-    }
 }
 
-fn open(s: &Signal, now: i64) -> Filed {
+fn open(s: &Signal, key: String, now: i64) -> Filed {
     let incident = Incident {
         id: format!("INC-{}", EventId::new()),
         title: format!("{} ({})", s.title, s.agent),
@@ -147,6 +138,7 @@ fn open(s: &Signal, now: i64) -> Filed {
     };
     Filed {
         incident,
+        key,
         opened: true,
         raised_from: None,
         events: Vec::new(),

@@ -42,6 +42,18 @@ use crate::grade::{grade, Signal};
 use crate::notify::{self, Notice, Notifier};
 use crate::{Incident, State};
 
+/// A signal graded as if its call ran, when that reaches the playbook's threshold: the
+/// one test of "grave enough" the gateway and the responder share.
+pub fn grave(
+    s: &Signal,
+    register: Option<&Register>,
+    playbook: &brig_register::Playbook,
+) -> Option<crate::grade::Graded> {
+    let mut s = s.clone();
+    s.prevented = false;
+    Some(grade(&s, register)).filter(|g| g.severity >= playbook.contain_at)
+}
+
 /// Who the playbook acts as, in the containment table and the ledger.
 pub const ACTOR: &str = "brig-playbook";
 
@@ -158,11 +170,8 @@ impl Responder {
         self.desk.playbook().contain && signals.iter().any(|s| self.grave(s))
     }
 
-    /// Does this signal, graded as if its call ran, reach the playbook's threshold?
     fn grave(&self, s: &Signal) -> bool {
-        let mut s = s.clone();
-        s.prevented = false;
-        grade(&s, self.register.as_deref()).severity >= self.desk.playbook().contain_at
+        grave(s, self.register.as_deref(), self.desk.playbook()).is_some()
     }
 
     /// Grades and files signals, records the incidents' transitions, and runs the

@@ -484,9 +484,12 @@ fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<V
         {
             continue;
         }
-        let detail = match e.payload.get("detail") {
-            Some(_) => blob_text(store, idx, "detail"),
-            None => String::new(),
+        // Read through the ledger's payload check: altered or erased details say so.
+        let payloads = crate::ledger_cmd::payloads(store, idx, &e)?;
+        let detail = match &payloads["detail"] {
+            Value::String(t) => t.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
         };
         out.push(json!({
             "ledger_index": idx,
@@ -497,17 +500,6 @@ fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<V
         }));
     }
     Ok(out)
-}
-
-fn blob_text(store: &mut SqliteStore, idx: u64, part: &str) -> String {
-    use brig_ledger::store::LedgerStore;
-    store
-        .blob(idx, part)
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice::<Value>(&b.data).ok())
-        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-        .unwrap_or_default()
 }
 
 fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {

@@ -261,7 +261,11 @@ fn human_line(index: u64, e: &Event) -> String {
 }
 
 /// Payload contents from the blob store; erased or missing ones say so.
-fn payloads(store: &mut impl LedgerStore, index: u64, e: &Event) -> anyhow::Result<Value> {
+pub(crate) fn payloads(
+    store: &mut impl LedgerStore,
+    index: u64,
+    e: &Event,
+) -> anyhow::Result<Value> {
     let mut out = serde_json::Map::new();
     for (name, r) in &e.payload {
         let v = match store.blob(index, name)? {

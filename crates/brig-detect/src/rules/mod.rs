@@ -352,7 +352,8 @@ impl Detector {
         self.memory.roots = roots
             .iter()
             .map(|r| r.to_string_lossy().trim_end_matches('/').to_string())
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
     }
 
     /// What detection learned that should outlive this process (first uses, tool

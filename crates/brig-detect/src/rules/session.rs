@@ -314,7 +314,7 @@ pub struct Memory {
     /// The directories the agent was given (a proxy's served roots): where a path is
     /// hidden is judged below them, so a workspace that itself lies in a dot-directory
     /// does not make every file in it look hidden.
-    pub roots: Vec<String>,
+    pub roots: std::sync::Arc<[String]>,
     clock: u64,
 }
 

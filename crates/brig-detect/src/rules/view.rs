@@ -369,7 +369,8 @@ fn call_documents(e: &NewEvent, id: &str, key: &str, memory: &mut Memory) -> Vec
         })
         .collect();
     let register = memory.register.clone();
-    let memory_roots = memory.roots.clone();
+    // Shared, not copied: this runs for every call.
+    let memory_roots = std::sync::Arc::clone(&memory.roots);
     let classes: Vec<Vec<String>> = e
         .actions
         .iter()
