@@ -176,10 +176,11 @@ pub fn answer(i: &Incident, events: &[(u64, Event)], register: Option<&Register>
     a
 }
 
-type CallKey<'a> = (Option<&'a str>, Option<&'a str>);
+/// A call as decisions name it: (session, call id).
+pub type CallKey<'a> = (Option<&'a str>, Option<&'a str>);
 
-/// The last decision on each call, by (session, call id).
-fn last_effects(events: &[(u64, Event)]) -> HashMap<CallKey<'_>, Effect> {
+/// The last decision on each call, by (session, call id): whether the call ran.
+pub fn last_effects(events: &[(u64, Event)]) -> HashMap<CallKey<'_>, Effect> {
     let mut m = HashMap::new();
     for (_, e) in events {
         if matches!(

@@ -70,7 +70,7 @@ fn check_line(line_no: usize, what: &str, s: &str) -> Result<(), CheckpointError
 }
 
 /// Parses a decimal `u64` with no sign, no leading zeros (except `0` itself) and nothing else.
-pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
+pub fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
         return None;

@@ -235,6 +235,60 @@ impl SqliteStore {
         Ok(v)
     }
 
+    /// Ledger indices of `agent`'s events (of one session when `session` is given) whose
+    /// time is within `from_nanos..=to_nanos`, oldest first, at most `limit`.
+    pub fn agent_events(
+        &mut self,
+        agent: &str,
+        session: Option<&str>,
+        from_nanos: i64,
+        to_nanos: i64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx FROM events WHERE agent = ?1 AND (?2 IS NULL OR session = ?2) \
+                 AND ts BETWEEN ?3 AND ?4 ORDER BY idx LIMIT ?5",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(
+                params![agent, session, from_nanos, to_nanos, limit as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .and_then(|r| r.map(|x| x.map(|i| i as u64)).collect())
+            .map_err(backend);
+        rows
+    }
+
+    /// Ledger indices from `from_idx` on of the events of the given kinds (`response.action`,
+    /// …): what a responder did after something happened, whoever it was attributed to.
+    pub fn kinds_since(
+        &mut self,
+        from_idx: u64,
+        kinds: &[&str],
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        for kind in kinds {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT idx FROM events WHERE idx >= ?1 AND kind = ?2 ORDER BY idx LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let rows: Vec<i64> = stmt
+                .query_map(params![from_idx as i64, kind, limit as i64], |r| r.get(0))
+                .and_then(|r| r.collect())
+                .map_err(backend)?;
+            out.extend(rows.into_iter().map(|i| i as u64));
+        }
+        out.sort_unstable();
+        out.truncate(limit);
+        Ok(out)
+    }
+
     fn indices(&mut self, sql: &str, key: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
         let rows = stmt

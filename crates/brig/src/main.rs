@@ -4,6 +4,7 @@
 mod approvals;
 mod contain;
 mod detect;
+mod evidence;
 mod exit;
 mod incidents;
 mod ingest;
@@ -30,7 +31,7 @@ const EXIT_CODES: &str = "Exit codes:
   1  error (bad arguments, unreadable files, store failure); nothing already recorded is lost
   2  command-line usage error
   3  brig ingest: some input lines were rejected (the valid ones were recorded)
-  4  verification failed: the ledger or a proof does not check out";
+  4  verification failed: the ledger, a proof or an evidence bundle does not check out";
 
 #[derive(Parser)]
 #[command(name = "brig", version, about = ABOUT, after_help = EXIT_CODES)]
@@ -95,6 +96,18 @@ enum Command {
     ///   gmail address" --resource /data/customers.csv --resource mallory@gmail.com
     ///   --happened copied --attach screenshot.png
     ReportIncident(report::ReportArgs),
+    /// Evidence bundles that anyone can verify offline: export, verify, show, custody.
+    ///
+    /// Examples:
+    ///   brig evidence export --incident INC-0193 -o inc-0193.tar.zst
+    ///   brig evidence verify inc-0193.tar.zst --key ledger.vkey
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
+    /// An incident's or agent's events as a timeline: Timesketch JSONL/CSV, or OCSF for SIEMs.
+    ///
+    /// Example:
+    ///   brig timeline --incident INC-0193 --format timesketch-csv -o inc.csv
+    Timeline(evidence::TimelineArgs),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -118,6 +131,8 @@ fn main() -> ExitCode {
         Command::Detect(a) => detect::run(a),
         Command::Incidents(c) => incidents::run(c),
         Command::ReportIncident(a) => report::run(a),
+        Command::Evidence(c) => evidence::run(c),
+        Command::Timeline(a) => evidence::timeline(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
