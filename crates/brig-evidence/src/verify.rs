@@ -223,8 +223,8 @@ fn check_manifest_sig(by_path: &ByPath, key: &NoteVerifier, sha: &str, run: &mut
     match open_note(sig, std::slice::from_ref(key)) {
         Ok(n) if n.text == bundle::manifest_sig_text(key.name(), sha) => {}
         Ok(_) => run.bad(
-            bundle::MANIFEST_SIG,
-            "signed, but not over this manifest.json (its SHA-256 differs)",
+            bundle::MANIFEST,
+            "altered: manifest.sig signs a manifest with another SHA-256",
         ),
         Err(e) => run.bad(
             bundle::MANIFEST_SIG,
