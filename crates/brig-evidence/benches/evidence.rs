@@ -18,12 +18,19 @@ use common::*;
 use serde_json::json;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let events = args.first().copied().unwrap_or(100_000);
     let changed = args.get(1).copied().unwrap_or(1_000);
-    let tmp = tempfile::Builder::new().prefix("brig-evidence-bench").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("brig-evidence-bench")
+        .tempdir()
+        .unwrap();
     let t = Instant::now();
-    let (dir, signer) = brig_store::DataDir::init(&tmp.path().join("data"), Some("bench.example/brig")).unwrap();
+    let (dir, signer) =
+        brig_store::DataDir::init(&tmp.path().join("data"), Some("bench.example/brig")).unwrap();
     let mut ledger = dir.ledger().unwrap();
     let mut batch: Vec<Prepared> = Vec::new();
     let mut n = 0usize;
@@ -32,7 +39,7 @@ fn main() {
     let mut cycle = 0usize;
     while n < events {
         let session = format!("s{}", cycle / 5_000);
-        if edits < changed && cycle % every.max(1) == 0 {
+        if edits < changed && cycle.is_multiple_of(every.max(1)) {
             let path = format!("/srv/app/src/file{edits:04}.rs");
             let before = body(edits, "old");
             let after = body(edits, "new");
@@ -44,8 +51,10 @@ fn main() {
             let path = format!("/srv/app/docs/page{}.md", cycle % 500);
             batch.push(event(json!({"kind":"tool.call","session":session,"tool":"read_text_file","call":c,
                 "actions":[{"action":"file.read","target":path}],"payload":{"arguments":{"path":path}}})));
-            batch.push(event(json!({"kind":"policy.decision","session":session,"call":c,
-                "decision":{"effect":"allow","policies":["default-read"]}})));
+            batch.push(event(
+                json!({"kind":"policy.decision","session":session,"call":c,
+                "decision":{"effect":"allow","policies":["default-read"]}}),
+            ));
             batch.push(event(json!({"kind":"tool.result","session":session,"tool":"read_text_file","call":c,
                 "attrs":{"status":"ok"},"payload":{"result":{"content":[{"type":"text","text":"# Page\nSome documentation text.\n"}]}}})));
             n += 3;
@@ -59,17 +68,37 @@ fn main() {
     ledger.append(&batch).unwrap();
     ledger.checkpoint(&signer).unwrap();
     drop(ledger);
-    eprintln!("setup: {n} events ({edits} file edits) recorded in {:.1?}", t.elapsed());
+    eprintln!(
+        "setup: {n} events ({edits} file edits) recorded in {:.1?}",
+        t.elapsed()
+    );
 
     let out = tmp.path().join("incident.tar");
-    let scope = Scope::Agent { agent: AGENT.into(), session: None, from: None, to: None };
-    let opts = Options { by: "bench".into(), compress: false, note: None };
+    let scope = Scope::Agent {
+        agent: AGENT.into(),
+        session: None,
+        from: None,
+        to: None,
+    };
+    let opts = Options {
+        by: "bench".into(),
+        compress: false,
+        note: None,
+    };
     let t = Instant::now();
     let s = export::export(&dir, &scope, &out, &opts).unwrap();
     let export_time = t.elapsed();
     let mb = s.bytes as f64 / 1e6;
-    println!("export: {} events, {} files, {} changes, {:.1} MB in {:.2?} ({:.0} events/s, {:.0} MB/s)",
-        s.events, s.files, s.changes, mb, export_time, s.events as f64 / export_time.as_secs_f64(), mb / export_time.as_secs_f64());
+    println!(
+        "export: {} events, {} files, {} changes, {:.1} MB in {:.2?} ({:.0} events/s, {:.0} MB/s)",
+        s.events,
+        s.files,
+        s.changes,
+        mb,
+        export_time,
+        s.events as f64 / export_time.as_secs_f64(),
+        mb / export_time.as_secs_f64()
+    );
 
     // Warm the page cache for both readers alike.
     let _ = std::fs::read(&out).unwrap();
@@ -82,7 +111,10 @@ fn main() {
         best_verify = best_verify.min(t.elapsed());
         assert!(r.ok, "{:?}", r.problems);
         let t = Instant::now();
-        let o = Command::new("sha256sum").arg(&out).output().expect("sha256sum runs");
+        let o = Command::new("sha256sum")
+            .arg(&out)
+            .output()
+            .expect("sha256sum runs");
         best_sha = best_sha.min(t.elapsed());
         assert!(o.status.success());
     }
@@ -97,7 +129,10 @@ fn body(i: usize, tag: &str) -> String {
     let mut s = String::with_capacity(4096);
     let mut line = 0;
     while s.len() < 4000 {
-        s.push_str(&format!("fn f{i}_{line}() -> u32 {{ {line} }} // {}\n", if line == 40 { tag } else { "same" }));
+        s.push_str(&format!(
+            "fn f{i}_{line}() -> u32 {{ {line} }} // {}\n",
+            if line == 40 { tag } else { "same" }
+        ));
         line += 1;
     }
     s

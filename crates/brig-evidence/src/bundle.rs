@@ -204,17 +204,25 @@ fn append_all<W: Write>(w: W, files: &Files) -> std::io::Result<W> {
 /// Reads every file of a bundle (plain or zstd tar). Anything but regular files, and paths
 /// that are absolute or climb out (`..`), are refused: a bundle is evidence, not an installer.
 pub fn read(path: &Path) -> Result<Files, EvidenceError> {
+    let mut files = Files::default();
+    read_each(path, |name, data| files.entries.push((name, data)))?;
+    Ok(files)
+}
+
+/// [`read`], handing each file to `f` as soon as it is read (so that hashing can overlap
+/// reading).
+pub fn read_each(path: &Path, f: impl FnMut(String, Vec<u8>)) -> Result<(), EvidenceError> {
     let io = |e: std::io::Error| EvidenceError::io(path, e);
-    let f = std::fs::File::open(path).map_err(io)?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut r, &mut magic).map_err(io)?;
     let head = std::io::Cursor::new(magic[..n].to_vec());
     let stream = head.chain(r);
     if n == 4 && magic == ZSTD_MAGIC {
-        read_tar(zstd::Decoder::new(stream).map_err(io)?, path)
+        read_tar(zstd::Decoder::new(stream).map_err(io)?, path, f)
     } else {
-        read_tar(stream, path)
+        read_tar(stream, path, f)
     }
 }
 
@@ -229,12 +237,16 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn read_tar(r: impl Read, path: &Path) -> Result<Files, EvidenceError> {
+fn read_tar(
+    r: impl Read,
+    path: &Path,
+    mut f: impl FnMut(String, Vec<u8>),
+) -> Result<(), EvidenceError> {
     let bad = |what: String| EvidenceError::Bundle {
         path: path.display().to_string(),
         what,
     };
-    let mut files = Files::default();
+    let mut any = false;
     let mut ar = tar::Archive::new(r);
     let entries = ar
         .entries()
@@ -256,12 +268,13 @@ fn read_tar(r: impl Read, path: &Path) -> Result<Files, EvidenceError> {
         entry
             .read_to_end(&mut data)
             .map_err(|e| bad(format!("{name}: cannot be read: {e}")))?;
-        files.entries.push((name, data));
+        any = true;
+        f(name, data);
     }
-    if files.entries.is_empty() {
+    if !any {
         return Err(bad("the archive holds no files".into()));
     }
-    Ok(files)
+    Ok(())
 }
 
 fn safe_path(p: &str) -> bool {

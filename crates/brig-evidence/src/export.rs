@@ -143,14 +143,14 @@ pub fn export(
     })
 }
 
+/// Events with their ledger indices, and the incident they belong to, if any.
+pub type InScope = (Vec<(u64, Event)>, Option<Incident>);
+
 type Selected = (ScopeRecord, Option<(Incident, Value)>, Vec<Item>);
 
 /// The events in `scope` with their ledger indices, and the incident when the scope is one:
 /// what timelines are made of.
-pub fn events_in(
-    dir: &DataDir,
-    scope: &Scope,
-) -> Result<(Vec<(u64, Event)>, Option<Incident>), EvidenceError> {
+pub fn events_in(dir: &DataDir, scope: &Scope) -> Result<InScope, EvidenceError> {
     let mut store = dir.store()?;
     let (_, incident, items) = select(&mut store, scope)?;
     let events = items.into_iter().map(|i| (i.idx, i.event)).collect();

@@ -12,7 +12,7 @@
 //! 5. each older checkpoint verifies and is consistent with the newest;
 //! 6. the custody chain holds ([`crate::custody::check`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -78,8 +78,8 @@ impl Run {
 
 /// Verifies the bundle at `path`.
 pub fn verify_file(path: &Path, key: Option<&NoteVerifier>) -> Report {
-    match bundle::read(path) {
-        Ok(files) => verify(&files, key),
+    match read_hashed(path) {
+        Ok((files, digests)) => verify_hashed(&files, &digests, key),
         Err(e) => Report {
             ok: false,
             key_source: if key.is_some() { "given" } else { "bundle" }.into(),
@@ -98,6 +98,52 @@ pub fn verify_file(path: &Path, key: Option<&NoteVerifier>) -> Report {
 
 /// Verifies a bundle already read.
 pub fn verify(files: &Files, given: Option<&NoteVerifier>) -> Report {
+    let digests = hash_all(files);
+    verify_hashed(files, &digests, given)
+}
+
+/// Reads a bundle on one thread while hashing its files on another.
+fn read_hashed(path: &Path) -> Result<(Files, Vec<Hash>), crate::EvidenceError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(String, Vec<u8>)>(1024);
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || bundle::read_each(path, |n, d| drop(tx.send((n, d)))));
+        let mut files = Files::default();
+        let mut digests = Vec::new();
+        for (n, d) in rx {
+            digests.push(Sha256::digest(&d).into());
+            files.entries.push((n, d));
+        }
+        reader.join().expect("bundle reader panicked")?;
+        Ok((files, digests))
+    })
+}
+
+/// SHA-256 of every file, the work split over the machine's cores.
+pub fn hash_all(files: &Files) -> Vec<Hash> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = files.entries.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = files
+            .entries
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(_, d)| Sha256::digest(d).into())
+                        .collect::<Vec<Hash>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("hasher panicked"))
+            .collect()
+    })
+}
+
+/// [`verify`] with the files' SHA-256 digests already computed (entry by entry).
+pub fn verify_hashed(files: &Files, digests: &[Hash], given: Option<&NoteVerifier>) -> Report {
     let mut run = Run {
         problems: Vec::new(),
         warnings: Vec::new(),
@@ -106,10 +152,10 @@ pub fn verify(files: &Files, given: Option<&NoteVerifier>) -> Report {
     for d in files.duplicates() {
         run.bad(d, "present more than once in the archive");
     }
-    let by_path = files.by_path();
+    let by_path = View::new(files, digests);
     let key = choose_key(&by_path, given, &mut run);
     let manifest = read_manifest(&by_path, &mut run);
-    let manifest_sha = by_path.get(bundle::MANIFEST).map(|m| bundle::sha256_hex(m));
+    let manifest_sha = by_path.digest(bundle::MANIFEST).map(hex::encode);
     let mut custody_ok = Vec::new();
     if let Some(key) = &key {
         if let Some(sha) = &manifest_sha {
@@ -146,7 +192,50 @@ pub fn verify(files: &Files, given: Option<&NoteVerifier>) -> Report {
     }
 }
 
-type ByPath<'a> = BTreeMap<&'a str, &'a [u8]>;
+/// The bundle's files by path, with the SHA-256 of each (computed once, on every core).
+struct View<'a> {
+    files: &'a Files,
+    digests: &'a [Hash],
+    index: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> View<'a> {
+    fn new(files: &'a Files, digests: &'a [Hash]) -> Self {
+        let mut index = BTreeMap::new();
+        for (i, (p, _)) in files.entries.iter().enumerate() {
+            index.entry(p.as_str()).or_insert(i);
+        }
+        View {
+            files,
+            digests,
+            index,
+        }
+    }
+
+    fn get(&self, path: &str) -> Option<&'a [u8]> {
+        self.index
+            .get(path)
+            .map(|&i| self.files.entries[i].1.as_slice())
+    }
+
+    fn digest(&self, path: &str) -> Option<&'a Hash> {
+        self.index.get(path).map(|&i| &self.digests[i])
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.index.keys().copied()
+    }
+
+    /// Files whose path starts with `prefix`, in path order.
+    fn under(&self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a [u8])> + '_ {
+        self.index
+            .range(prefix..)
+            .take_while(move |(p, _)| p.starts_with(prefix))
+            .map(|(p, &i)| (*p, self.files.entries[i].1.as_slice()))
+    }
+}
+
+type ByPath<'a> = View<'a>;
 
 fn choose_key(
     by_path: &ByPath,
@@ -235,24 +324,28 @@ fn check_manifest_sig(by_path: &ByPath, key: &NoteVerifier, sha: &str, run: &mut
 
 fn check_listing(by_path: &ByPath, m: &Manifest, run: &mut Run) {
     for f in &m.files {
-        match by_path.get(f.path.as_str()) {
-            None => run.bad(
+        let (Some(d), Some(h)) = (by_path.get(&f.path), by_path.digest(&f.path)) else {
+            run.bad(
                 &f.path,
                 "listed in the manifest but missing from the bundle",
-            ),
-            Some(d) if d.len() as u64 != f.size => run.bad(
+            );
+            continue;
+        };
+        let mut want = [0u8; 32];
+        if d.len() as u64 != f.size {
+            run.bad(
                 &f.path,
                 format!("size {} differs from the manifest's {}", d.len(), f.size),
-            ),
-            Some(d) if hex::encode(Sha256::digest(d)) != f.sha256 => {
-                run.bad(&f.path, "SHA-256 differs from the manifest's (altered)")
-            }
-            Some(_) => run.counts.files += 1,
+            );
+        } else if hex::decode_to_slice(&f.sha256, &mut want).is_err() || &want != h {
+            run.bad(&f.path, "SHA-256 differs from the manifest's (altered)");
+        } else {
+            run.counts.files += 1;
         }
     }
     for p in by_path.keys() {
         if !bundle::is_unlisted(p) && m.file(p).is_none() {
-            run.bad(*p, "not listed in the manifest (added after export)");
+            run.bad(p, "not listed in the manifest (added after export)");
         }
     }
 }
@@ -301,8 +394,8 @@ fn numbered(path: &str, prefix: &str, suffix: &str) -> Option<u64> {
 
 fn check_events(by_path: &ByPath, cp: &(String, Checkpoint), m: Option<&Manifest>, run: &mut Run) {
     let events: Vec<(u64, &str, &[u8])> = by_path
-        .iter()
-        .filter_map(|(p, d)| numbered(p, "ledger/events/", ".json").map(|n| (n, *p, *d)))
+        .under("ledger/events/")
+        .filter_map(|(p, d)| numbered(p, "ledger/events/", ".json").map(|n| (n, p, d)))
         .collect();
     let results = check_events_parallel(by_path, cp, &events);
     for r in results {
@@ -314,10 +407,7 @@ fn check_events(by_path: &ByPath, cp: &(String, Checkpoint), m: Option<&Manifest
             Err(p) => run.problems.extend(p),
         }
     }
-    let mut owners: HashMap<u64, ()> = HashMap::new();
-    for (n, _, _) in &events {
-        owners.insert(*n, ());
-    }
+    let owners: HashSet<u64> = events.iter().map(|e| e.0).collect();
     for p in by_path.keys() {
         let owner = numbered(p, "ledger/proofs/", ".tlog-proof").or_else(|| {
             p.strip_prefix("payloads/")
@@ -325,9 +415,9 @@ fn check_events(by_path: &ByPath, cp: &(String, Checkpoint), m: Option<&Manifest
                 .and_then(brig_ledger::checkpoint::parse_decimal)
         });
         if let Some(n) = owner {
-            if !owners.contains_key(&n) {
+            if !owners.contains(&n) {
                 run.bad(
-                    *p,
+                    p,
                     format!("belongs to event {n}, which is not in the bundle (removed?)"),
                 );
             }
@@ -424,11 +514,11 @@ fn check_payloads(by_path: &ByPath, n: u64, e: &Event) -> EventResult {
     let mut held = 0;
     for (part, r) in &e.payload {
         let p = format!("payloads/{n}/{}.salted", component(part));
-        let Some(data) = by_path.get(p.as_str()) else {
+        let (Some(data), Some(digest)) = (by_path.get(&p), by_path.digest(&p)) else {
             continue;
         };
-        let digest: Hash = Sha256::digest(data).into();
-        if digest != r.salted_sha256 || data.len() as u64 != r.size + brig_model::SALT_LEN as u64 {
+        // The salted digest is the SHA-256 of the file (salt ‖ content): already computed.
+        if *digest != r.salted_sha256 || data.len() as u64 != r.size + brig_model::SALT_LEN as u64 {
             problems.push(Problem {
                 item: p,
                 what: format!("does not match the digest event {n} records for {part:?} (altered)"),
@@ -446,8 +536,8 @@ fn check_payloads(by_path: &ByPath, n: u64, e: &Event) -> EventResult {
 
 fn check_older(by_path: &ByPath, key: &NoteVerifier, newest: &(String, Checkpoint), run: &mut Run) {
     let older: Vec<(u64, &str, &[u8])> = by_path
-        .iter()
-        .filter_map(|(p, d)| numbered(p, "ledger/checkpoints/", "").map(|n| (n, *p, *d)))
+        .under("ledger/checkpoints/")
+        .filter_map(|(p, d)| numbered(p, "ledger/checkpoints/", "").map(|n| (n, p, d)))
         .collect();
     for (size, path, note) in older {
         let cp = match open_checkpoint(note, key) {
@@ -465,7 +555,7 @@ fn check_older(by_path: &ByPath, key: &NoteVerifier, newest: &(String, Checkpoin
             }
         };
         let cpath = format!("ledger/consistency/{size}");
-        match by_path.get(cpath.as_str()).map(|b| parse_consistency(b)) {
+        match by_path.get(cpath.as_str()).map(parse_consistency) {
             None => run.bad(
                 &cpath,
                 "missing: the older checkpoint is not linked to the newest",
