@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check a submission must pass: formatting, lints, and the whole test suite.
-# Installs what the tests need when it is missing (today: only the Rust components).
+# Installs what the tests need when it is missing: Rust components, the MCP servers and SDK
+# (npm), sigma-cli and the OCSF schema (PyPI).
 # Usage: ./scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,16 @@ if ! target/sigma-venv/bin/pip show sigma-cli 2>/dev/null | grep -qx "Version: $
   target/sigma-venv/bin/pip install -q --disable-pip-version-check "sigma-cli==$sigma_version"
 fi
 export BRIG_SIGMA_CLI="$PWD/target/sigma-venv/bin/sigma"
+
+say "OCSF 1.8.0 schema for the OCSF export check (PyPI ocsf-json-schema, pinned, in target/ocsf-venv)"
+ocsf_version=1.2.0
+if ! target/ocsf-venv/bin/pip show ocsf-json-schema 2>/dev/null | grep -qx "Version: $ocsf_version"; then
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+  python3 -m venv target/ocsf-venv
+  target/ocsf-venv/bin/pip install -q --disable-pip-version-check "ocsf-json-schema==$ocsf_version"
+fi
+BRIG_OCSF_SCHEMA="$(target/ocsf-venv/bin/python -c 'import ocsf_json_schema, pathlib; print(pathlib.Path(ocsf_json_schema.__file__).parent / "ocsf" / "1.8.0.json")')"
+export BRIG_OCSF_SCHEMA
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
