@@ -1206,3 +1206,209 @@ fn a_workspace_inside_a_dot_directory_works_and_a_hidden_stash_in_it_is_stopped(
     assert!(refused(&r) && text(&r).contains("brig.playbook"), "{r}");
     s.finish();
 }
+
+/// An incident from a real session through the proxy, exported as evidence and verified in a
+/// directory with no Brig state at all, as an auditor would; its timelines for Timesketch and
+/// a SIEM.
+#[test]
+fn an_incidents_evidence_bundle_verifies_offline_and_shows_what_changed() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("notes.md"), "# Notes\nbuy milk\n").unwrap();
+    std::fs::write(ws.join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
+    let register = tmp.path().join("brig.toml");
+    std::fs::write(
+        &register,
+        format!(
+            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
+            ws.display()
+        ),
+    )
+    .unwrap();
+    let mut s = Session::start_with(
+        &data,
+        "notes-agent",
+        &ws,
+        &["--register", register.to_str().unwrap()],
+    );
+    let notes = ws.join("notes.md");
+    assert!(!refused(&s.call("read_text_file", json!({"path": notes}))));
+    let r = s.call(
+        "edit_file",
+        json!({"path": notes, "edits": [{"oldText": "buy milk", "newText": "buy oat milk"}]}),
+    );
+    assert!(!refused(&r), "{r}");
+    let r = s.call(
+        "write_file",
+        json!({"path": ws.join("secrets/db.env"), "content": "PASSWORD=\n"}),
+    );
+    assert!(refused(&r), "{r}");
+    s.finish();
+    let o = run(&data, &["incidents", "list", "--json"]);
+    let inc: Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let id = inc["id"].as_str().unwrap().to_string();
+
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let bundle = out.join("incident.tar.zst");
+    let o = run(
+        &data,
+        &[
+            "evidence",
+            "export",
+            "--incident",
+            &id,
+            "-o",
+            bundle.to_str().unwrap(),
+            "--by",
+            "alice",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(summary["events"].as_u64().unwrap() >= 8, "{summary:#}");
+
+    // The auditor's machine: the bundle and the key the ledger's owner published, no data dir.
+    let auditor = tmp.path().join("auditor");
+    std::fs::create_dir_all(&auditor).unwrap();
+    std::fs::copy(&bundle, auditor.join("incident.tar.zst")).unwrap();
+    std::fs::copy(data.join("keys/ledger.vkey"), auditor.join("ledger.vkey")).unwrap();
+    let verify = |args: &[&str]| {
+        brig()
+            .args(["evidence", "verify", "incident.tar.zst"])
+            .args(args)
+            .current_dir(&auditor)
+            .env_remove("BRIG_DATA")
+            .output()
+            .unwrap()
+    };
+    let o = verify(&["--key", "ledger.vkey", "--json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["ok"], true, "{r:#}");
+    assert_eq!(r["checked"]["events"], summary["events"], "{r:#}");
+    assert!(
+        !auditor.join("brig-data").exists(),
+        "verify must not create state"
+    );
+
+    // What it holds: the edit's diff as the server reported it, the playbook's snapshot of
+    // policies, register and containment, the incident with its reasons.
+    let files = brig_files(&auditor.join("incident.tar.zst"));
+    let diff = files
+        .iter()
+        .find(|(p, _)| p.starts_with("changes/") && p.ends_with(".diff"))
+        .expect("a diff");
+    assert!(
+        diff.1.contains("-buy milk") && diff.1.contains("+buy oat milk"),
+        "{}",
+        diff.1
+    );
+    let snap = files
+        .iter()
+        .find(|(p, _)| p.starts_with("snapshots/"))
+        .expect("a snapshot");
+    assert!(
+        snap.1.contains("containment") && snap.1.contains("vault"),
+        "{}",
+        snap.1
+    );
+    assert!(files
+        .iter()
+        .any(|(p, d)| p == "incident.json" && d.contains(&id)));
+
+    // A byte changed in a copy is named, exit 4.
+    let plain = auditor.join("plain.tar");
+    let o = run(
+        &data,
+        &[
+            "evidence",
+            "export",
+            "--incident",
+            &id,
+            "-o",
+            plain.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut bytes = std::fs::read(&plain).unwrap();
+    let at = find(&bytes, b"\"kind\":\"tool.call\"").expect("an event in the archive");
+    bytes[at + 9] = b'T';
+    std::fs::write(auditor.join("incident.tar.zst"), &bytes).unwrap();
+    let o = verify(&["--key", "ledger.vkey"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    assert!(stdout(&o).contains("FAIL ledger/events/"), "{}", stdout(&o));
+
+    // Timelines.
+    let o = run(
+        &data,
+        &[
+            "timeline",
+            "--incident",
+            &id,
+            "--format",
+            "timesketch-jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len() as u64, summary["events"].as_u64().unwrap());
+    for row in &rows {
+        for f in ["message", "datetime", "timestamp_desc", "timestamp"] {
+            assert!(row.get(f).is_some(), "{f} missing in {row}");
+        }
+    }
+    let o = run(&data, &["timeline", "--incident", &id, "--format", "ocsf"]);
+    let classes: std::collections::BTreeSet<u64> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["class_uid"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    for c in [6003, 1001, 2004, 2005] {
+        assert!(classes.contains(&c), "no OCSF class {c} in {classes:?}");
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The files of a bundle, read with the system's tar (an independent reader).
+fn brig_files(bundle: &Path) -> Vec<(String, String)> {
+    let dir = bundle.with_extension("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = std::process::Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(bundle)
+        .arg("-C")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut out = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+                out.push((
+                    rel,
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
