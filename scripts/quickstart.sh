@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brig in 60 seconds on the embedded default (SQLite, nothing to install):
-# record a short agent session in a fresh ledger, sign it, prove one event, verify everything.
+# record a short agent session in a fresh ledger, sign it, prove one event, verify everything,
+# export the agent's evidence bundle and verify it offline.
 # Usage: ./scripts/quickstart.sh [DATA_DIR]      (default: a new temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,6 @@ run "$brig" ledger checkpoint --data "$data"
 run "$brig" ledger prove --data "$data" --index 16 -o "$data/event-16.tlog-proof"
 run "$brig" ledger verify-proof "$data/event-16.tlog-proof" --key "$data/keys/ledger.vkey"
 run "$brig" ledger verify --data "$data"
+run "$brig" evidence export --data "$data" --agent repo-assistant -o "$data/evidence.tar.zst"
+run "$brig" evidence verify "$data/evidence.tar.zst" --key "$data/keys/ledger.vkey"
 printf '\nData directory: %s\n' "$data"
