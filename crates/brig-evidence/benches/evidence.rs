@@ -100,6 +100,24 @@ fn main() {
         mb / export_time.as_secs_f64()
     );
 
+    // Baseline for export: writing as many bytes to the same disk, synced.
+    let t = Instant::now();
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(tmp.path().join("baseline.bin")).unwrap();
+        let chunk = vec![0x5au8; 1 << 20];
+        for _ in 0..(s.bytes >> 20) {
+            f.write_all(&chunk).unwrap();
+        }
+        f.sync_all().unwrap();
+    }
+    let disk = t.elapsed();
+    println!(
+        "disk (baseline): {mb:.1} MB written and synced in {disk:.2?} ({:.0} MB/s); export / disk time: {:.1}",
+        mb / disk.as_secs_f64(),
+        export_time.as_secs_f64() / disk.as_secs_f64()
+    );
+
     // Warm the page cache for both readers alike.
     let _ = std::fs::read(&out).unwrap();
     let key = signer.verifier();
