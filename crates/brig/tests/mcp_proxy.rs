@@ -742,25 +742,13 @@ fn a_tool_description_changed_between_sessions_alerts_in_the_next_one() {
 #[test]
 fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_start() {
     let tmp = tempdir();
-    let data = init(tmp.path());
-    let ws = tmp.path().join("workspace");
-    std::fs::create_dir_all(ws.join("secrets")).unwrap();
-    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
-    let register = tmp.path().join("brig.toml");
-    std::fs::write(
-        &register,
-        format!(
-            "[playbook]\ncontain_at = \"reportable_breach\"\n[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
-            ws.display()
-        ),
-    )
-    .unwrap();
-    let mut s = Session::start_with(
-        &data,
-        "notes-agent",
-        &ws,
-        &["--register", register.to_str().unwrap()],
+    let Vault { data, ws, register } = vault_workspace(
+        tmp.path(),
+        "notes\n",
+        "[playbook]\ncontain_at = \"reportable_breach\"\n",
+        "",
     );
+    let mut s = Session::start_with(&data, "notes-agent", &ws, &["--register", &register]);
     let r = s.call(
         "write_file",
         json!({"path": ws.join("notes.md"), "content": "tidy\n"}),
@@ -783,7 +771,7 @@ fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_
         "[[resource]]\nname = \"vault\"\nclasses = [\"secretz\"]\n",
     )
     .unwrap();
-    let err = refuses_to_start(&data, &["--register", register.to_str().unwrap()]);
+    let err = refuses_to_start(&data, &["--register", &register]);
     assert!(
         err.contains("brig.toml:3:") && err.contains("unknown data class `secretz`"),
         "{err}"
@@ -792,6 +780,34 @@ fn the_risk_register_classifies_what_the_agent_touches_and_a_bad_one_refuses_to_
 
 /// A register whose playbook contains only at `reportable_breach`: for tests of detection
 /// alone. Returns its path.
+/// A data directory; a workspace holding `notes.md` (with `notes`) and `secrets/db.env`; a
+/// risk register (`head` first) marking `secrets/**` as the resource `vault` of class
+/// `secrets` (with `resource_extra` lines).
+struct Vault {
+    data: std::path::PathBuf,
+    ws: std::path::PathBuf,
+    register: String,
+}
+
+fn vault_workspace(tmp: &Path, notes: &str, head: &str, resource_extra: &str) -> Vault {
+    let data = init(tmp);
+    let ws = tmp.join("workspace");
+    std::fs::create_dir_all(ws.join("secrets")).unwrap();
+    std::fs::write(ws.join("notes.md"), notes).unwrap();
+    std::fs::write(ws.join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
+    let register = tmp.join("brig.toml");
+    std::fs::write(
+        &register,
+        format!(
+            "{head}[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n{resource_extra}",
+            ws.display()
+        ),
+    )
+    .unwrap();
+    let register = register.to_str().unwrap().to_string();
+    Vault { data, ws, register }
+}
+
 fn no_early_containment(dir: &Path) -> String {
     let p = dir.join("no-early-containment.toml");
     std::fs::write(&p, "[playbook]\ncontain_at = \"reportable_breach\"\n").unwrap();
@@ -809,21 +825,9 @@ fn json_of(o: &std::process::Output) -> Value {
 #[test]
 fn incident_response_contains_an_agent_that_edits_secrets_evidence_first() {
     let tmp = tempdir();
-    let data = init(tmp.path());
-    let ws = tmp.path().join("workspace");
-    std::fs::create_dir_all(ws.join("secrets")).unwrap();
-    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
-    std::fs::write(ws.join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
-    let register = tmp.path().join("brig.toml");
-    std::fs::write(
-        &register,
-        format!(
-            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\nrollback = \"manual\"\n",
-            ws.display()
-        ),
-    )
-    .unwrap();
-    let reg = register.to_str().unwrap();
+    let Vault { data, ws, register } =
+        vault_workspace(tmp.path(), "notes\n", "", "rollback = \"manual\"\n");
+    let reg = register.as_str();
     let mut s = Session::start_with(&data, "notes-agent", &ws, &["--register", reg]);
     let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
     assert!(!refused(&r), "{r}");
@@ -1213,26 +1217,8 @@ fn a_workspace_inside_a_dot_directory_works_and_a_hidden_stash_in_it_is_stopped(
 #[test]
 fn an_incidents_evidence_bundle_verifies_offline_and_shows_what_changed() {
     let tmp = tempdir();
-    let data = init(tmp.path());
-    let ws = tmp.path().join("workspace");
-    std::fs::create_dir_all(ws.join("secrets")).unwrap();
-    std::fs::write(ws.join("notes.md"), "# Notes\nbuy milk\n").unwrap();
-    std::fs::write(ws.join("secrets/db.env"), "PASSWORD=hunter2\n").unwrap();
-    let register = tmp.path().join("brig.toml");
-    std::fs::write(
-        &register,
-        format!(
-            "[[resource]]\nname = \"vault\"\npaths = [\"{}/secrets/**\"]\nclasses = [\"secrets\"]\n",
-            ws.display()
-        ),
-    )
-    .unwrap();
-    let mut s = Session::start_with(
-        &data,
-        "notes-agent",
-        &ws,
-        &["--register", register.to_str().unwrap()],
-    );
+    let Vault { data, ws, register } = vault_workspace(tmp.path(), "# Notes\nbuy milk\n", "", "");
+    let mut s = Session::start_with(&data, "notes-agent", &ws, &["--register", &register]);
     let notes = ws.join("notes.md");
     assert!(!refused(&s.call("read_text_file", json!({"path": notes}))));
     let r = s.call(
