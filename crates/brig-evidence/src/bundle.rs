@@ -264,7 +264,9 @@ fn read_tar(
         if !safe_path(&name) {
             return Err(bad(format!("{name}: not a plain relative path")));
         }
-        let mut data = Vec::with_capacity(entry.size() as usize);
+        // The header's size is the archive's claim, not a fact: reserve at most 16 MiB up
+        // front so that a hostile header cannot make the reader allocate terabytes.
+        let mut data = Vec::with_capacity(entry.size().min(16 << 20) as usize);
         entry
             .read_to_end(&mut data)
             .map_err(|e| bad(format!("{name}: cannot be read: {e}")))?;

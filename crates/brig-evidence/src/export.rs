@@ -19,6 +19,7 @@ use brig_ledger::tlog_proof::TlogProof;
 use brig_ledger::Ledger;
 use brig_model::{Event, EventKind, Timestamp};
 use brig_store::{DataDir, SqliteStore};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -93,11 +94,27 @@ pub fn export(
     files.add(bundle::VKEY, format!("{}\n", signer.verifier().to_vkey()));
     files.add(bundle::CHECKPOINT, newest.note.clone());
     let older = older_checkpoints(&mut ledger, &items, &newest, &mut files)?;
-    prove_all(ledger.store(), &items, &newest, &mut files)?;
-    let payloads = add_payloads(ledger.store(), &items, &mut files, &mut gaps)?;
-    let events: Vec<(u64, Event)> = items.iter().map(|i| (i.idx, i.event.clone())).collect();
-    let sessions = add_readable(&events, &payloads, &mut files, &mut gaps);
-    add_snapshots(&events, &payloads, &mut files);
+    let (leaves, events): (Vec<(u64, Vec<u8>)>, Vec<(u64, Event)>) = items
+        .into_iter()
+        .map(|i| ((i.idx, i.leaf), (i.idx, i.event)))
+        .unzip();
+    prove_all(ledger.store(), &leaves, &newest, &mut files)?;
+    let payloads = add_payloads(ledger.store(), &events, &mut files, &mut gaps)?;
+    // The readable documents and the timelines are independent: build them side by side.
+    let ((sessions, readable), timelines) = rayon::join(
+        || readable_files(&events, &payloads, &mut gaps),
+        || timeline_files(&events, incident.as_ref().map(|(i, _)| i)),
+    );
+    files.entries.extend(readable.entries);
+    files.entries.extend(timelines?.entries);
+    let snapshots = add_snapshots(&events, &payloads, &mut files);
+    if snapshots == 0 {
+        gaps.push(
+            "no evidence snapshot in scope (the playbook did not preserve state for it): \
+             policies, register and containment as they were at detection are not included"
+                .into(),
+        );
+    }
     if let Some((i, notes)) = &incident {
         add_json(
             &mut files,
@@ -105,7 +122,6 @@ pub fn export(
             &json!({"incident": i, "notes": notes}),
         );
     }
-    add_timelines(&events, incident.as_ref().map(|(i, _)| i), &mut files)?;
     let manifest = manifest(&signer, record, newest.size, gaps.clone(), &files);
     let manifest_bytes = pretty(&serde_json::to_value(&manifest).expect("manifest serializes"));
     let manifest_sha = bundle::sha256_hex(&manifest_bytes);
@@ -132,7 +148,7 @@ pub fn export(
         path: out.to_path_buf(),
         bytes,
         files: files.entries.len(),
-        events: items.len(),
+        events: events.len(),
         payloads: payloads.len(),
         changes,
         sessions,
@@ -192,19 +208,7 @@ fn select(store: &mut SqliteStore, scope: &Scope) -> Result<Selected, EvidenceEr
             (None, v)
         }
     };
-    let mut items = Vec::with_capacity(indices.len());
-    for idx in indices {
-        let row = store.leaf(idx)?.ok_or_else(|| {
-            StoreError::Damaged(format!("event {idx} is missing from the ledger"))
-        })?;
-        let event = Event::from_leaf(&row.leaf)
-            .map_err(|e| StoreError::Damaged(format!("event {idx} does not parse: {e}")))?;
-        items.push(Item {
-            idx,
-            leaf: row.leaf,
-            event,
-        });
-    }
+    let items = read_items(store, &indices)?;
     if items.is_empty() {
         return Err(EvidenceError::Empty(format!(
             "no recorded event matches {scope:?}"
@@ -220,6 +224,49 @@ fn select(store: &mut SqliteStore, scope: &Scope) -> Result<Selected, EvidenceEr
     record.last_index = items.last().map(|i| i.idx);
     record.cut = cut;
     Ok((record, incident, items))
+}
+
+/// The events at `indices` (sorted), as stored and parsed. A dense scope is read in one range
+/// scan rather than a query per event; parsing runs on every core.
+fn read_items(store: &mut SqliteStore, indices: &[u64]) -> Result<Vec<Item>, StoreError> {
+    let (Some(&first), Some(&last)) = (indices.first(), indices.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut rows: Vec<(u64, Vec<u8>)> = Vec::with_capacity(indices.len());
+    if (indices.len() as u64).saturating_mul(2) > last - first {
+        let mut want = indices.iter().copied().peekable();
+        store.scan(first, last + 1, &mut |row| {
+            while want.next_if(|&i| i < row.index).is_some() {}
+            if want.next_if_eq(&row.index).is_some() {
+                rows.push((row.index, row.leaf));
+            }
+            true
+        })?;
+    } else {
+        for &idx in indices {
+            if let Some(row) = store.leaf(idx)? {
+                rows.push((idx, row.leaf));
+            }
+        }
+    }
+    if rows.len() != indices.len() {
+        let got: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
+        let missing = indices
+            .iter()
+            .find(|i| !got.contains(i))
+            .copied()
+            .unwrap_or(first);
+        return Err(StoreError::Damaged(format!(
+            "event {missing} is missing from the ledger"
+        )));
+    }
+    rows.into_par_iter()
+        .map(|(idx, leaf)| {
+            let event = Event::from_leaf(&leaf)
+                .map_err(|e| StoreError::Damaged(format!("event {idx} does not parse: {e}")))?;
+            Ok(Item { idx, leaf, event })
+        })
+        .collect()
 }
 
 /// The incident's sessions (or its agent's latest events), and what was recorded about the
@@ -279,7 +326,7 @@ impl NodeSource for CachedNodes<'_> {
 
 fn prove_all(
     store: &mut SqliteStore,
-    items: &[Item],
+    leaves: &[(u64, Vec<u8>)],
     cp: &StoredCheckpoint,
     files: &mut Files,
 ) -> Result<(), EvidenceError> {
@@ -287,19 +334,30 @@ fn prove_all(
         store,
         cache: HashMap::new(),
     };
-    for it in items {
-        files.add(format!("ledger/events/{}.json", it.idx), it.leaf.clone());
-    }
-    for it in items {
-        let proof = merkle::inclusion_proof(it.idx, cp.size, &mut nodes)
+    // Node reads go through the one store connection; the proof texts are written on every core.
+    let mut proofs = Vec::with_capacity(leaves.len());
+    for (idx, _) in leaves {
+        let proof = merkle::inclusion_proof(*idx, cp.size, &mut nodes)
             .map_err(|e| EvidenceError::Ledger(e.into()))?;
-        let p = TlogProof {
-            extra: None,
-            index: it.idx,
-            proof,
-            checkpoint: cp.note.clone(),
-        };
-        files.add(format!("ledger/proofs/{}.tlog-proof", it.idx), p.to_text());
+        proofs.push((*idx, proof));
+    }
+    let texts: Vec<(String, String)> = proofs
+        .into_par_iter()
+        .map(|(index, proof)| {
+            let p = TlogProof {
+                extra: None,
+                index,
+                proof,
+                checkpoint: cp.note.clone(),
+            };
+            (format!("ledger/proofs/{index}.tlog-proof"), p.to_text())
+        })
+        .collect();
+    for (idx, leaf) in leaves {
+        files.add(format!("ledger/events/{idx}.json"), leaf.clone());
+    }
+    for (p, t) in texts {
+        files.add(p, t);
     }
     Ok(())
 }
@@ -356,18 +414,18 @@ pub fn consistency_text(old: u64, new: u64, proof: &[Hash]) -> String {
 
 fn add_payloads(
     store: &mut SqliteStore,
-    items: &[Item],
+    events: &[(u64, Event)],
     files: &mut Files,
     gaps: &mut Vec<String>,
 ) -> Result<Payloads, EvidenceError> {
     let mut decoded = Payloads::new();
-    for it in items {
-        for (part, r) in &it.event.payload {
-            let name = format!("payloads/{}/{}.salted", it.idx, component(part));
-            match store.blob(it.idx, part)? {
+    for (idx, event) in events {
+        for (part, r) in &event.payload {
+            let name = format!("payloads/{}/{}.salted", *idx, component(part));
+            match store.blob(*idx, part)? {
                 Some(b) if b.is_intact() && b.digest == r.salted_sha256 => {
                     if let Ok(v) = serde_json::from_slice(&b.data) {
-                        decoded.insert((it.idx, part.clone()), v);
+                        decoded.insert((*idx, part.clone()), v);
                     }
                     let mut data = Vec::with_capacity(b.salt.len() + b.data.len());
                     data.extend_from_slice(&b.salt);
@@ -376,11 +434,11 @@ fn add_payloads(
                 }
                 Some(_) => gaps.push(format!(
                     "payload {part:?} of event {}: the stored blob does not match the digest its event records (altered in the store); not included",
-                    it.idx
+                    *idx
                 )),
                 None => gaps.push(format!(
                     "payload {part:?} of event {}: erased or missing in the store",
-                    it.idx
+                    *idx
                 )),
             }
         }
@@ -388,22 +446,26 @@ fn add_payloads(
     Ok(decoded)
 }
 
-fn add_readable(
+fn readable_files(
     events: &[(u64, Event)],
     payloads: &Payloads,
-    files: &mut Files,
     gaps: &mut Vec<String>,
-) -> usize {
+) -> (usize, Files) {
+    let mut files = Files::default();
     let sessions = readable::sessions(events, payloads);
     let n = sessions.len();
     for (s, doc) in sessions {
-        add_json(files, &format!("sessions/{}.json", component(&s)), &doc);
+        add_json(
+            &mut files,
+            &format!("sessions/{}.json", component(&s)),
+            &doc,
+        );
     }
     let mut unknown = 0;
     for c in readable::changes(events, payloads) {
         let stem = format!("changes/{}-{}", c.index, c.n);
         unknown += usize::from(c.pre.is_none());
-        add_json(files, &format!("{stem}.json"), &c.meta);
+        add_json(&mut files, &format!("{stem}.json"), &c.meta);
         if let Some(p) = c.pre {
             files.add(format!("{stem}.pre"), p);
         }
@@ -419,24 +481,29 @@ fn add_readable(
             "{unknown} file change(s) without a pre-image: the ledger holds no earlier content of those paths (see changes/*.json)"
         ));
     }
-    n
+    (n, files)
 }
 
-fn add_snapshots(events: &[(u64, Event)], payloads: &Payloads, files: &mut Files) {
+/// The playbook's evidence snapshots in scope; returns how many.
+fn add_snapshots(events: &[(u64, Event)], payloads: &Payloads, files: &mut Files) -> usize {
+    let mut n = 0;
     for (idx, e) in events {
         let is_snapshot = e.kind == EventKind::ResponseAction
             && e.attrs.get("step").and_then(Value::as_str) == Some("evidence_snapshot");
         if let (true, Some(v)) = (is_snapshot, payloads.get(&(*idx, "snapshot".into()))) {
             add_json(files, &format!("snapshots/{idx}.json"), v);
+            n += 1;
         }
     }
+    n
 }
 
-fn add_timelines(
+/// The Timesketch timeline (JSONL and CSV) and the OCSF objects.
+fn timeline_files(
     events: &[(u64, Event)],
     incident: Option<&Incident>,
-    files: &mut Files,
-) -> Result<(), EvidenceError> {
+) -> Result<Files, EvidenceError> {
+    let mut files = Files::default();
     let mut jsonl = Vec::new();
     crate::timeline::write_jsonl(events, &mut jsonl)
         .map_err(|e| EvidenceError::io(Path::new("timeline/timeline.jsonl"), e))?;
@@ -449,11 +516,11 @@ fn add_timelines(
     files.add("timeline/timeline.csv", csv);
     let incidents: Vec<Incident> = incident.into_iter().cloned().collect();
     add_json(
-        files,
+        &mut files,
         "timeline/ocsf.json",
         &Value::Array(crate::ocsf::to_ocsf(events, &incidents)),
     );
-    Ok(())
+    Ok(files)
 }
 
 fn add_json(files: &mut Files, path: &str, v: &Value) {
@@ -475,7 +542,7 @@ fn manifest(
 ) -> Manifest {
     let mut list: Vec<FileEntry> = files
         .entries
-        .iter()
+        .par_iter()
         .map(|(p, d)| FileEntry {
             path: p.clone(),
             sha256: bundle::sha256_hex(d),

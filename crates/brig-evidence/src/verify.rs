@@ -22,6 +22,7 @@ use brig_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion, Hash}
 use brig_ledger::note::{open_note, NoteVerifier};
 use brig_ledger::tlog_proof::TlogProof;
 use brig_model::Event;
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -120,26 +121,11 @@ fn read_hashed(path: &Path) -> Result<(Files, Vec<Hash>), crate::EvidenceError> 
 
 /// SHA-256 of every file, the work split over the machine's cores.
 pub fn hash_all(files: &Files) -> Vec<Hash> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = files.entries.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let hs: Vec<_> = files
-            .entries
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(_, d)| Sha256::digest(d).into())
-                        .collect::<Vec<Hash>>()
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().expect("hasher panicked"))
-            .collect()
-    })
+    files
+        .entries
+        .par_iter()
+        .map(|(_, d)| Sha256::digest(d).into())
+        .collect()
 }
 
 /// [`verify`] with the files' SHA-256 digests already computed (entry by entry).
@@ -445,26 +431,10 @@ fn check_events_parallel(
     cp: &(String, Checkpoint),
     events: &[(u64, &str, &[u8])],
 ) -> Vec<EventResult> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = events.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = events
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|e| check_event(by_path, cp, e))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("event checker panicked"))
-            .collect()
-    })
+    events
+        .par_iter()
+        .map(|e| check_event(by_path, cp, e))
+        .collect()
 }
 
 fn check_event(
