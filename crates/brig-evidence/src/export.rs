@@ -68,6 +68,9 @@ pub struct Summary {
     pub gaps: Vec<String>,
 }
 
+/// An event's ledger index and its leaf bytes.
+type Leaf = (u64, Vec<u8>);
+
 /// One event in scope, as stored.
 struct Item {
     idx: u64,
@@ -94,7 +97,7 @@ pub fn export(
     files.add(bundle::VKEY, format!("{}\n", signer.verifier().to_vkey()));
     files.add(bundle::CHECKPOINT, newest.note.clone());
     let older = older_checkpoints(&mut ledger, &items, &newest, &mut files)?;
-    let (leaves, events): (Vec<(u64, Vec<u8>)>, Vec<(u64, Event)>) = items
+    let (leaves, events): (Vec<Leaf>, Vec<(u64, Event)>) = items
         .into_iter()
         .map(|i| ((i.idx, i.leaf), (i.idx, i.event)))
         .unzip();
@@ -326,7 +329,7 @@ impl NodeSource for CachedNodes<'_> {
 
 fn prove_all(
     store: &mut SqliteStore,
-    leaves: &[(u64, Vec<u8>)],
+    leaves: &[Leaf],
     cp: &StoredCheckpoint,
     files: &mut Files,
 ) -> Result<(), EvidenceError> {
