@@ -26,6 +26,7 @@ pub enum EvidenceCommand {
     /// Examples:
     ///   brig evidence export --incident INC-0193 -o inc-0193.tar.zst
     ///   brig evidence export --agent billing-bot --from 2026-12-01T00:00:00Z -o billing.tar
+    #[command(verbatim_doc_comment)]
     Export(ExportArgs),
     /// Check a bundle offline: manifest signature, every file's hash, every event's inclusion
     /// proof, checkpoints and their consistency, the custody chain.
@@ -50,6 +51,7 @@ pub enum CustodyCommand {
     /// The bundle is checked first and rewritten atomically with the entry added. Example:
     ///   brig evidence custody add inc.tar --by "J. Doe, counsel" --action received \
     ///     --key jdoe.skey --note "sealed copy, case 2026-41"
+    #[command(verbatim_doc_comment)]
     Add(CustodyAddArgs),
     /// Print the custody log, each entry checked.
     Show(ShowArgs),

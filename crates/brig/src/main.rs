@@ -63,6 +63,7 @@ enum Command {
     /// checked against containment and policy, and refused with a readable tool error when
     /// denied. Example:
     ///   brig mcp-proxy --agent notes-bot -- npx @modelcontextprotocol/server-filesystem ~/notes
+    #[command(verbatim_doc_comment)]
     McpProxy(mcp_proxy::McpProxyArgs),
     /// Kill switch: deny every further tool call of an agent, a workflow, or every agent.
     ///
@@ -76,6 +77,7 @@ enum Command {
     /// Prints one line per alert (`--json`: one JSON object per line) and a summary on
     /// stderr. Without --rules, Brig's built-in pack applies. Example:
     ///   brig detect --input sessions.otlp.jsonl --json
+    #[command(verbatim_doc_comment)]
     Detect(detect::DetectArgs),
     /// Tool calls held for a human decision: list, approve, deny.
     #[command(subcommand)]
@@ -87,6 +89,7 @@ enum Command {
     /// at security_incident and above. Example:
     ///   brig incidents list
     ///   brig incidents show INC-0193 --register brig.toml
+    #[command(verbatim_doc_comment)]
     #[command(subcommand)]
     Incidents(incidents::IncidentsCommand),
     /// Report something an agent did (a person's report): it opens or joins an incident.
@@ -95,18 +98,21 @@ enum Command {
     ///   brig report-incident --agent billing-bot --summary "mailed the customer list to a
     ///   gmail address" --resource /data/customers.csv --resource mallory@gmail.com
     ///   --happened copied --attach screenshot.png
+    #[command(verbatim_doc_comment)]
     ReportIncident(report::ReportArgs),
     /// Evidence bundles that anyone can verify offline: export, verify, show, custody.
     ///
     /// Examples:
     ///   brig evidence export --incident INC-0193 -o inc-0193.tar.zst
     ///   brig evidence verify inc-0193.tar.zst --key ledger.vkey
+    #[command(verbatim_doc_comment)]
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
     /// An incident's or agent's events as a timeline: Timesketch JSONL/CSV, or OCSF for SIEMs.
     ///
     /// Example:
     ///   brig timeline --incident INC-0193 --format timesketch-csv -o inc.csv
+    #[command(verbatim_doc_comment)]
     Timeline(evidence::TimelineArgs),
 }
 
