@@ -75,6 +75,9 @@ type Leaf = (u64, Vec<u8>);
 struct Item {
     idx: u64,
     leaf: Vec<u8>,
+    /// The tree nodes the row stores (leaf hash and completed subtrees), when it was read in
+    /// a range scan: they prime the proof builder's cache.
+    hashes: Vec<u8>,
     event: Event,
 }
 
@@ -97,11 +100,15 @@ pub fn export(
     files.add(bundle::VKEY, format!("{}\n", signer.verifier().to_vkey()));
     files.add(bundle::CHECKPOINT, newest.note.clone());
     let older = older_checkpoints(&mut ledger, &items, &newest, &mut files)?;
+    let mut cache = HashMap::new();
+    for it in &items {
+        cache.extend(brig_ledger::store::nodes_in_row(it.idx, &it.hashes));
+    }
     let (leaves, events): (Vec<Leaf>, Vec<(u64, Event)>) = items
         .into_iter()
         .map(|i| ((i.idx, i.leaf), (i.idx, i.event)))
         .unzip();
-    prove_all(ledger.store(), &leaves, &newest, &mut files)?;
+    prove_all(ledger.store(), cache, &leaves, &newest, &mut files)?;
     let payloads = add_payloads(ledger.store(), &events, &mut files, &mut gaps)?;
     // The readable documents and the timelines are independent: build them side by side.
     let ((sessions, readable), timelines) = rayon::join(
@@ -126,7 +133,8 @@ pub fn export(
         );
     }
     let manifest = manifest(&signer, record, newest.size, gaps.clone(), &files);
-    let manifest_bytes = pretty(&serde_json::to_value(&manifest).expect("manifest serializes"));
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    manifest_bytes.push(b'\n');
     let manifest_sha = bundle::sha256_hex(&manifest_bytes);
     let sig = signer
         .sign(&bundle::manifest_sig_text(&manifest.origin, &manifest_sha))
@@ -235,20 +243,20 @@ fn read_items(store: &mut SqliteStore, indices: &[u64]) -> Result<Vec<Item>, Sto
     let (Some(&first), Some(&last)) = (indices.first(), indices.last()) else {
         return Ok(Vec::new());
     };
-    let mut rows: Vec<(u64, Vec<u8>)> = Vec::with_capacity(indices.len());
+    let mut rows: Vec<(u64, Vec<u8>, Vec<u8>)> = Vec::with_capacity(indices.len());
     if (indices.len() as u64).saturating_mul(2) > last - first {
         let mut want = indices.iter().copied().peekable();
         store.scan(first, last + 1, &mut |row| {
             while want.next_if(|&i| i < row.index).is_some() {}
             if want.next_if_eq(&row.index).is_some() {
-                rows.push((row.index, row.leaf));
+                rows.push((row.index, row.leaf, row.hashes));
             }
             true
         })?;
     } else {
         for &idx in indices {
             if let Some(row) = store.leaf(idx)? {
-                rows.push((idx, row.leaf));
+                rows.push((idx, row.leaf, Vec::new()));
             }
         }
     }
@@ -264,10 +272,15 @@ fn read_items(store: &mut SqliteStore, indices: &[u64]) -> Result<Vec<Item>, Sto
         )));
     }
     rows.into_par_iter()
-        .map(|(idx, leaf)| {
+        .map(|(idx, leaf, hashes)| {
             let event = Event::from_leaf(&leaf)
                 .map_err(|e| StoreError::Damaged(format!("event {idx} does not parse: {e}")))?;
-            Ok(Item { idx, leaf, event })
+            Ok(Item {
+                idx,
+                leaf,
+                hashes,
+                event,
+            })
         })
         .collect()
 }
@@ -329,14 +342,12 @@ impl NodeSource for CachedNodes<'_> {
 
 fn prove_all(
     store: &mut SqliteStore,
+    cache: HashMap<(u32, u64), Hash>,
     leaves: &[Leaf],
     cp: &StoredCheckpoint,
     files: &mut Files,
 ) -> Result<(), EvidenceError> {
-    let mut nodes = CachedNodes {
-        store,
-        cache: HashMap::new(),
-    };
+    let mut nodes = CachedNodes { store, cache };
     // Node reads go through the one store connection; the proof texts are written on every core.
     let mut proofs = Vec::with_capacity(leaves.len());
     for (idx, _) in leaves {

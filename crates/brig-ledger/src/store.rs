@@ -146,6 +146,16 @@ pub fn node_location(level: u32, index: u64) -> (u64, usize) {
     (last_leaf, 32 * level as usize)
 }
 
+/// The nodes a row's `hashes` hold, the inverse of [`node_location`]: its leaf hash (level 0)
+/// and each perfect subtree the leaf completes, as ((level, index), hash).
+pub fn nodes_in_row(row: u64, hashes: &[u8]) -> impl Iterator<Item = ((u32, u64), Hash)> + '_ {
+    hashes.chunks_exact(32).enumerate().map(move |(level, h)| {
+        let level = level as u32;
+        let hash: Hash = h.try_into().expect("chunks of 32 bytes");
+        ((level, ((row + 1) >> level) - 1), hash)
+    })
+}
+
 /// Reads the hash at `offset` of a row's `hashes`, or says the row is damaged.
 pub fn hash_at(hashes: &[u8], offset: usize, row: u64) -> Result<Hash, StoreError> {
     hashes
