@@ -124,6 +124,7 @@ pub fn hash_all(files: &Files) -> Vec<Hash> {
     files
         .entries
         .par_iter()
+        .with_min_len(256)
         .map(|(_, d)| Sha256::digest(d).into())
         .collect()
 }
@@ -433,6 +434,7 @@ fn check_events_parallel(
 ) -> Vec<EventResult> {
     events
         .par_iter()
+        .with_min_len(1024)
         .map(|e| check_event(by_path, cp, e))
         .collect()
 }
