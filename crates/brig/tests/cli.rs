@@ -247,3 +247,99 @@ fn bad_input_is_rejected_by_line_and_nothing_is_lost() {
     let o = run(&data, &["ledger", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// The example session exported as evidence; a hand-off recorded with a key of the
+/// recipient's own; the chain shown and the bundle still verifying; a custody entry signed
+/// with a key that is not one refused with a reason.
+#[test]
+fn evidence_export_custody_hand_off_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let o = run(&data, &["ingest", example().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bundle = tmp.path().join("repo-assistant.tar");
+    let b = bundle.to_str().unwrap();
+    let o = run(
+        &data,
+        &[
+            "evidence",
+            "export",
+            "--agent",
+            "repo-assistant",
+            "-o",
+            b,
+            "--by",
+            "alice",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("events proven against checkpoint"),
+        "{}",
+        stdout(&o)
+    );
+
+    let prefix = tmp.path().join("counsel");
+    let o = brig()
+        .args(["evidence", "keygen", "counsel@example.org", "-o"])
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let skey = prefix.with_extension("skey");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&skey).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    let o = brig()
+        .args([
+            "evidence", "custody", "add", b, "--by", "J. Doe", "--action", "received", "--note",
+            "case 41", "--key",
+        ])
+        .arg(&skey)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = brig()
+        .args(["evidence", "custody", "show", b, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stdout(&o));
+    let chain: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = chain["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{chain:#}");
+    assert_eq!(entries[0]["entry"]["by"], "alice");
+    assert_eq!(entries[1]["entry"]["note"], "case 41");
+    assert!(entries[1]["key_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("counsel@example.org "));
+
+    let o = brig()
+        .args(["evidence", "verify", b, "--key"])
+        .arg(data.join("keys/ledger.vkey"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("2 custody entries"), "{}", stdout(&o));
+
+    let o = brig()
+        .args(["evidence", "show", b, "--json"])
+        .output()
+        .unwrap();
+    let show: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(show["manifest"]["scope"]["agent"], "repo-assistant");
+
+    let bad = tmp.path().join("not-a-key");
+    std::fs::write(&bad, "hello\n").unwrap();
+    let o = brig()
+        .args(["evidence", "custody", "add", b, "--by", "x", "--key"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not a signing key"),
+        "{}",
+        stderr(&o)
+    );
+}
