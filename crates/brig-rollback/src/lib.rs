@@ -1,0 +1,40 @@
+//! Rollback: undo what an agent changed, from states Brig kept before it changed them.
+//!
+//! Built so far (issue 7 in progress):
+//! - [`objects`]: the content-addressed store (BLAKE3 addresses, zstd, each content once,
+//!   checked on read);
+//! - [`snapshot`]: snapshots of a workspace (content, mode, owner, times), taken
+//!   incrementally as git's index does, and the differences between two of them.
+//!
+//! Not built yet: pre-images taken by the gateway, `brig rollback plan|apply|verify`,
+//! `brig watch`, and the hunt for stealth copies.
+
+use std::path::Path;
+
+pub mod objects;
+pub mod snapshot;
+
+/// What went wrong, naming the path or object.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("object {0} is not in the store")]
+    MissingObject(String),
+    #[error("object {0} is damaged: its content no longer has that hash")]
+    DamagedObject(String),
+    #[error("{0}: not a regular file, directory or symlink (not snapshotted)")]
+    Unsupported(String),
+}
+
+impl RollbackError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        RollbackError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

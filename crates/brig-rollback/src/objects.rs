@@ -1,0 +1,114 @@
+//! The object store: file contents kept by their BLAKE3 hash, zstd-compressed, each stored
+//! once however many snapshots name it.
+//!
+//! Layout: `objects/<first two hex digits>/<remaining 62>`; each object is the zstd frame of
+//! the content. Writes go to a temporary file in the same directory, are synced, then renamed,
+//! so an object that exists is complete; reads re-hash the content, so an object altered or
+//! damaged on disk is reported rather than restored.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::RollbackError;
+
+/// A content address: the BLAKE3 hash of the content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId(pub [u8; 32]);
+
+impl ObjectId {
+    pub fn of(content: &[u8]) -> Self {
+        ObjectId(*blake3::hash(content).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut b = [0u8; 32];
+        hex::decode_to_slice(s, &mut b).ok()?;
+        Some(ObjectId(b))
+    }
+}
+
+impl serde::Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ObjectId::from_hex(&s)
+            .ok_or_else(|| serde::de::Error::custom("not a 64-digit hex BLAKE3 hash"))
+    }
+}
+
+/// The store under a directory.
+#[derive(Clone, Debug)]
+pub struct Objects {
+    root: PathBuf,
+}
+
+/// zstd level: fast enough to sit in front of a tool call, still a good ratio on text.
+const LEVEL: i32 = 3;
+
+impl Objects {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Self, RollbackError> {
+        std::fs::create_dir_all(root).map_err(|e| RollbackError::io(root, e))?;
+        Ok(Objects {
+            root: root.to_path_buf(),
+        })
+    }
+
+    fn path_of(&self, id: &ObjectId) -> PathBuf {
+        let h = id.to_hex();
+        self.root.join(&h[..2]).join(&h[2..])
+    }
+
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.path_of(id).is_file()
+    }
+
+    /// Stores `content`; returns its address and whether it was new (false: already held).
+    pub fn put(&self, content: &[u8]) -> Result<(ObjectId, bool), RollbackError> {
+        let id = ObjectId::of(content);
+        let path = self.path_of(&id);
+        if path.is_file() {
+            return Ok((id, false));
+        }
+        let dir = path.parent().expect("objects have a parent directory");
+        std::fs::create_dir_all(dir).map_err(|e| RollbackError::io(dir, e))?;
+        let compressed =
+            zstd::bulk::compress(content, LEVEL).map_err(|e| RollbackError::io(&path, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| RollbackError::io(dir, e))?;
+        tmp.write_all(&compressed)
+            .map_err(|e| RollbackError::io(&path, e))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| RollbackError::io(&path, e))?;
+        tmp.persist(&path)
+            .map_err(|e| RollbackError::io(&path, e.error))?;
+        Ok((id, true))
+    }
+
+    /// The content at `id`, checked against its address.
+    pub fn get(&self, id: &ObjectId) -> Result<Vec<u8>, RollbackError> {
+        let path = self.path_of(id);
+        let compressed = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => RollbackError::MissingObject(id.to_hex()),
+            _ => RollbackError::io(&path, e),
+        })?;
+        let content = zstd::stream::decode_all(compressed.as_slice())
+            .map_err(|_| RollbackError::DamagedObject(id.to_hex()))?;
+        if ObjectId::of(&content) != *id {
+            return Err(RollbackError::DamagedObject(id.to_hex()));
+        }
+        Ok(content)
+    }
+}
