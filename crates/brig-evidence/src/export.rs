@@ -34,6 +34,8 @@ pub const MAX_EVENTS: usize = 1_000_000;
 #[derive(Clone, Debug)]
 pub enum Scope {
     Incident(String),
+    /// One session, whoever's it is.
+    Session(String),
     Agent {
         agent: String,
         session: Option<String>,
@@ -201,6 +203,19 @@ fn select(store: &mut SqliteStore, scope: &Scope) -> Result<Selected, EvidenceEr
                 .map(|n| json!({"ts": Timestamp::from_unix_nanos(n.ts_nanos).to_string(), "author": n.author, "text": n.text}))
                 .collect();
             (Some((i, Value::Array(notes))), indices)
+        }
+        Scope::Session(session) => {
+            let v = store.session_events(session, MAX_EVENTS)?;
+            cut = v.len() == MAX_EVENTS;
+            record.session = Some(session.clone());
+            if let Some(&first) = v.first() {
+                if let Some(row) = store.leaf(first)? {
+                    record.agent = Event::from_leaf(&row.leaf)
+                        .map(|e| e.agent)
+                        .unwrap_or_default();
+                }
+            }
+            (None, v)
         }
         Scope::Agent {
             agent,

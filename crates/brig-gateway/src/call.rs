@@ -72,6 +72,9 @@ pub fn decide(
     let mut raised = alert_events(&call, &alerts);
     // A call whose alerts make the playbook contain the agent is the first one stopped.
     let decision = respond(rec, &who.agent, decision, &mut raised);
+    if let (true, Some(images)) = (decision.effect != Effect::Deny, rec.images()) {
+        images.before(rec.session(), &call_id(id), &actions, &mut call);
+    }
     let summary = (decision.effect == Effect::Hold).then(|| summarize(&actions, tool));
     let mut decided = rec.event(EventKind::PolicyDecision);
     decided.tool = call.tool.clone();

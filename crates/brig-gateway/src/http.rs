@@ -110,7 +110,11 @@ pub fn run(
     )
     .with_detection(opts.detection.clone());
     let response = crate::response::Response::start_for(&opts, data, &appender)?;
-    let rec = rec.with_response(response.clone());
+    let images =
+        crate::images::Imager::open(data).map_err(|e| ProxyError::Images(e.to_string()))?;
+    let rec = rec
+        .with_response(response.clone())
+        .with_images(Some(std::sync::Arc::new(images)));
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()

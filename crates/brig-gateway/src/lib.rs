@@ -24,6 +24,7 @@ pub mod call;
 pub mod detection;
 pub mod guard;
 pub mod http;
+pub mod images;
 pub mod jsonrpc;
 pub mod lines;
 pub mod policy;
@@ -72,6 +73,8 @@ pub enum ProxyError {
     Data(#[from] brig_store::DataDirError),
     #[error("ledger store: {0}")]
     Store(#[from] brig_ledger::store::StoreError),
+    #[error("the object store for pre-images: {0}")]
+    Images(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -8,6 +8,7 @@ use brig_model::{EventKind, NewEvent};
 use serde_json::{json, Value};
 
 use crate::detection::{alert_event, Detection};
+use crate::images::Imager;
 use crate::jsonrpc::Message;
 use crate::response::Response;
 
@@ -33,6 +34,8 @@ pub struct Recorder {
     detection: Option<Arc<Detection>>,
     /// Incident response to alerts, when on.
     response: Option<Arc<Response>>,
+    /// Pre- and post-images of the files calls change, when on.
+    images: Option<Arc<Imager>>,
 }
 
 impl Recorder {
@@ -52,6 +55,7 @@ impl Recorder {
             tags: Vec::new(),
             detection: None,
             response: None,
+            images: None,
         }
     }
 
@@ -63,6 +67,15 @@ impl Recorder {
     /// The same recorder, filing its alerts into incidents.
     pub fn with_response(self, response: Option<Arc<Response>>) -> Self {
         Recorder { response, ..self }
+    }
+
+    /// The same recorder, keeping images of the files calls change.
+    pub fn with_images(self, images: Option<Arc<Imager>>) -> Self {
+        Recorder { images, ..self }
+    }
+
+    pub fn images(&self) -> Option<&Arc<Imager>> {
+        self.images.as_ref()
     }
 
     pub fn response(&self) -> Option<&Arc<Response>> {
@@ -199,6 +212,9 @@ impl Recorder {
             .cloned()
             .unwrap_or(Value::Null);
         e.payload.insert("result".into(), body);
+        if let Some(i) = &self.images {
+            i.after(&self.session, call, &mut e);
+        }
         e
     }
 }

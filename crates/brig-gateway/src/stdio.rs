@@ -166,7 +166,11 @@ pub fn run(
     )
     .with_detection(opts.detection.clone());
     let response = crate::response::Response::start_for(&opts, data, &appender)?;
-    let rec = rec.with_response(response.clone());
+    let images =
+        crate::images::Imager::open(data).map_err(|e| ProxyError::Images(e.to_string()))?;
+    let rec = rec
+        .with_response(response.clone())
+        .with_images(Some(std::sync::Arc::new(images)));
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));

@@ -6,12 +6,18 @@
 //! - [`snapshot`]: snapshots of a workspace (content, mode, owner, times), taken
 //!   incrementally as git's index does, and the differences between two of them.
 //!
-//! Not built yet: pre-images taken by the gateway, `brig rollback plan|apply|verify`,
-//! `brig watch`, and the hunt for stealth copies.
+//! - [`images`]: the pre- and post-images the gateway records around each call that changes
+//!   files;
+//! - [`plan`]: what to undo (from those images in the ledger), applying it without ever
+//!   overwriting a later change by someone else, and verifying the result.
+//!
+//! Not built yet: snapshots around shell commands, `brig watch`, reverting git commits.
 
 use std::path::Path;
 
+pub mod images;
 pub mod objects;
+pub mod plan;
 pub mod snapshot;
 
 /// What went wrong, naming the path or object.

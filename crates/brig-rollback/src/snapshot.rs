@@ -135,6 +135,20 @@ fn walk(
     Ok(())
 }
 
+/// The state of one path now, its content stored: `None` when nothing is there.
+pub fn entry_at(path: &Path, objects: &Objects) -> Result<Option<Entry>, RollbackError> {
+    let md = match std::fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RollbackError::io(path, e)),
+    };
+    let (parent, name) = match (path.parent(), path.file_name()) {
+        (Some(p), Some(n)) => (p, n.to_string_lossy().into_owned()),
+        _ => return Err(RollbackError::Unsupported(path.display().to_string())),
+    };
+    Ok(Some(entry_of(parent, name, &md, None, objects)?.1))
+}
+
 fn entry_of(
     root: &Path,
     rel: String,

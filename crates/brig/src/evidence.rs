@@ -61,16 +61,16 @@ pub enum CustodyCommand {
 #[derive(Args, Clone, Debug)]
 pub struct ScopeArgs {
     /// An incident (id or unique prefix): its sessions and what responders recorded about it.
-    #[arg(long, conflicts_with_all = ["agent", "session", "from", "to"], required_unless_present = "agent")]
+    #[arg(long, conflicts_with_all = ["agent", "session", "from", "to"], required_unless_present_any = ["agent", "session"])]
     pub incident: Option<String>,
     /// An agent's events.
     #[arg(long)]
     pub agent: Option<String>,
-    /// Only this session of the agent.
-    #[arg(long, requires = "agent")]
+    /// One session (with --agent: only that agent's events in it).
+    #[arg(long)]
     pub session: Option<String>,
     /// From this time (RFC 3339), inclusive.
-    #[arg(long, requires = "agent", value_parser = parse_time)]
+    #[arg(long, alias = "since", requires = "agent", value_parser = parse_time)]
     pub from: Option<Timestamp>,
     /// Up to this time (RFC 3339), inclusive.
     #[arg(long, requires = "agent", value_parser = parse_time)]
@@ -82,10 +82,11 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
 }
 
 impl ScopeArgs {
-    fn scope(&self) -> Scope {
-        match (&self.incident, &self.agent) {
-            (Some(i), _) => Scope::Incident(i.clone()),
-            (None, a) => Scope::Agent {
+    pub fn scope(&self) -> Scope {
+        match (&self.incident, &self.agent, &self.session) {
+            (Some(i), _, _) => Scope::Incident(i.clone()),
+            (None, None, Some(s)) => Scope::Session(s.clone()),
+            (None, a, _) => Scope::Agent {
                 agent: a.clone().unwrap_or_default(),
                 session: self.session.clone(),
                 from: self.from,

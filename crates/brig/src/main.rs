@@ -12,6 +12,7 @@ mod init;
 mod ledger_cmd;
 mod mcp_proxy;
 mod report;
+mod rollback;
 mod util;
 
 use std::path::PathBuf;
@@ -30,7 +31,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  error (bad arguments, unreadable files, store failure); nothing already recorded is lost
   2  command-line usage error
-  3  brig ingest: some input lines were rejected (the valid ones were recorded)
+  3  brig ingest: some input lines were rejected (the valid ones were recorded);
+     brig rollback apply: some paths were left alone as conflicts
   4  verification failed: the ledger, a proof or an evidence bundle does not check out";
 
 #[derive(Parser)]
@@ -114,6 +116,14 @@ enum Command {
     ///   brig timeline --incident INC-0193 --format timesketch-csv -o inc.csv
     #[command(verbatim_doc_comment)]
     Timeline(evidence::TimelineArgs),
+    /// Undo an agent's file changes from the pre-images the gateway recorded.
+    ///
+    /// Examples:
+    ///   brig rollback plan --incident INC-0193
+    ///   brig rollback apply --incident INC-0193 --canary 3
+    ///   brig rollback verify --incident INC-0193
+    #[command(subcommand, verbatim_doc_comment)]
+    Rollback(rollback::RollbackCommand),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -139,6 +149,7 @@ fn main() -> ExitCode {
         Command::ReportIncident(a) => report::run(a),
         Command::Evidence(c) => evidence::run(c),
         Command::Timeline(a) => evidence::timeline(a),
+        Command::Rollback(c) => rollback::run(c),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

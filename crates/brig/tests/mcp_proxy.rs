@@ -1398,3 +1398,179 @@ fn brig_files(bundle: &Path) -> Vec<(String, String)> {
     }
     out
 }
+
+/// What a tree holds, without times: kind, content and mode of every path.
+fn tree_of(dir: &Path, objects: &Path) -> Vec<(String, String)> {
+    let objects = brig_rollback::objects::Objects::open(objects).unwrap();
+    let (snap, _) = brig_rollback::snapshot::take(dir, None, &objects).unwrap();
+    snap.entries
+        .into_iter()
+        .map(|(p, e)| (p, format!("{:?} {:o}", e.kind, e.mode)))
+        .collect()
+}
+
+/// The agent edits, creates, moves and makes a directory through the real server; the plan
+/// lists exactly those paths; apply puts the workspace back as it was; verify agrees.
+#[test]
+fn an_agents_file_changes_are_rolled_back_to_the_pre_incident_tree() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("notes.md"), "# Notes\nbuy milk\n").unwrap();
+    std::fs::write(ws.join("config.md"), "mode: safe\n").unwrap();
+    std::fs::write(ws.join("old.txt"), "old stuff\n").unwrap();
+    let before = tree_of(&ws, &tmp.path().join("test-objects"));
+
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    let calls = [
+        (
+            "write_file",
+            json!({"path": ws.join("notes.md"), "content": "# Notes\n(emptied)\n"}),
+        ),
+        (
+            "write_file",
+            json!({"path": ws.join("new.md"), "content": "created by the agent\n"}),
+        ),
+        ("create_directory", json!({"path": ws.join("archive")})),
+        (
+            "move_file",
+            json!({"source": ws.join("old.txt"), "destination": ws.join("archive/old.txt")}),
+        ),
+        (
+            "edit_file",
+            json!({"path": ws.join("config.md"), "edits": [{"oldText": "safe", "newText": "unsafe"}]}),
+        ),
+    ];
+    for (tool, args) in calls {
+        let r = s.call(tool, args);
+        assert!(!refused(&r), "{tool}: {r}");
+    }
+    s.finish();
+    assert_ne!(tree_of(&ws, &tmp.path().join("test-objects")), before);
+
+    let o = run(
+        &data,
+        &["rollback", "plan", "--agent", "notes-agent", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let mut paths: Vec<String> = plan
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    let rel = |p: &str| ws.join(p).to_string_lossy().into_owned();
+    let mut expect = vec![
+        rel("archive"),
+        rel("archive/old.txt"),
+        rel("config.md"),
+        rel("new.md"),
+        rel("notes.md"),
+        rel("old.txt"),
+    ];
+    expect.sort();
+    assert_eq!(paths, expect, "{plan:#?}");
+    assert!(plan.iter().all(|i| i["action"] == "restore"), "{plan:#?}");
+    let kind = |p: &str| plan.iter().find(|i| i["path"] == rel(p)).unwrap()["change"].clone();
+    assert_eq!(kind("new.md"), "created");
+    assert_eq!(kind("old.txt"), "deleted");
+    assert_eq!(kind("config.md"), "modified");
+    let config = plan.iter().find(|i| i["path"] == rel("config.md")).unwrap();
+    assert!(
+        config["diff"].as_str().unwrap().contains("+mode: safe"),
+        "{config:#}"
+    );
+
+    let o = run(
+        &data,
+        &[
+            "rollback",
+            "apply",
+            "--agent",
+            "notes-agent",
+            "--canary",
+            "2",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        tree_of(&ws, &tmp.path().join("test-objects")),
+        before,
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&data, &["rollback", "verify", "--agent", "notes-agent"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    // Every step is in the ledger.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let steps = stdout(&o)
+        .lines()
+        .filter(|l| l.contains("\"rollback\"") && l.contains("restored"))
+        .count();
+    assert_eq!(steps, 6, "{}", stdout(&o));
+    // A second apply finds nothing left to do.
+    let o = run(
+        &data,
+        &["rollback", "apply", "--agent", "notes-agent", "--json"],
+    );
+    let again: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(again.iter().all(|x| x["result"] == "skipped"), "{again:#?}");
+}
+
+/// A file the agent changed and a person changed after it: apply leaves the person's version,
+/// writes nothing over it, saves the pre-image beside it and says so (exit 3).
+#[test]
+fn rollback_never_overwrites_a_later_human_change() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("notes.md"), "original\n").unwrap();
+    std::fs::write(ws.join("other.md"), "other\n").unwrap();
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    for f in ["notes.md", "other.md"] {
+        let r = s.call(
+            "write_file",
+            json!({"path": ws.join(f), "content": "agent\n"}),
+        );
+        assert!(!refused(&r), "{r}");
+    }
+    s.finish();
+    std::fs::write(ws.join("notes.md"), "the human's fix\n").unwrap();
+
+    let o = run(
+        &data,
+        &["rollback", "plan", "--agent", "notes-agent", "--json"],
+    );
+    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let notes = plan
+        .iter()
+        .find(|i| i["path"].as_str().unwrap().ends_with("notes.md"))
+        .unwrap();
+    assert_eq!(notes["action"], "conflict", "{notes:#}");
+
+    let o = run(&data, &["rollback", "apply", "--agent", "notes-agent"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("conflict"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("notes.md")).unwrap(),
+        "the human's fix\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("notes.md.brig-preimage")).unwrap(),
+        "original\n"
+    );
+    // The other file had no later change: restored.
+    assert_eq!(
+        std::fs::read_to_string(ws.join("other.md")).unwrap(),
+        "other\n"
+    );
+    let o = run(&data, &["rollback", "verify", "--agent", "notes-agent"]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "the conflict is not restored: {}",
+        stdout(&o)
+    );
+}

@@ -1,0 +1,58 @@
+//! Pre-images and post-images of the paths a tool call changes.
+//!
+//! Before the gateway forwards a call whose normalized actions change files, it records the
+//! state of every path they name (content stored in the object store, or "nothing there");
+//! when the answer comes back it records their state again. Both travel in the ledger as
+//! payloads of the call's events (`preimages` on the `tool.call`, `postimages` on its
+//! `tool.result`): `{"/abs/path": Entry | null}`. Rollback restores the first pre-image of a
+//! path and uses the last post-image to tell whether someone changed it since the agent did.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use brig_model::{Action, ActionKind};
+
+use crate::objects::Objects;
+use crate::snapshot::{entry_at, Entry};
+use crate::RollbackError;
+
+/// Payload part names on the call's events.
+pub const PRE: &str = "preimages";
+pub const POST: &str = "postimages";
+
+/// Path → state (`None`: nothing there).
+pub type Images = BTreeMap<String, Option<Entry>>;
+
+/// The absolute paths a call's actions would change: targets of writes, deletions, moves,
+/// permission changes and directory creation; destinations of moves, copies and archives.
+pub fn changed_paths(actions: &[Action]) -> Vec<String> {
+    use ActionKind::*;
+    let mut out = Vec::new();
+    for a in actions {
+        let target = matches!(
+            a.action,
+            FileWrite | FileDelete | FileMove | FileChmod | DirCreate
+        );
+        let dest = matches!(a.action, FileMove | FileCopy | ArchiveCreate | BackupCreate);
+        if target && a.target.starts_with('/') {
+            out.push(a.target.clone());
+        }
+        if let (true, Some(d)) = (dest, &a.dest) {
+            if d.starts_with('/') {
+                out.push(d.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The state of each path, content stored. A path that cannot be read is an error: a call
+/// whose pre-image cannot be taken is one rollback could not undo.
+pub fn capture(paths: &[String], objects: &Objects) -> Result<Images, RollbackError> {
+    paths
+        .iter()
+        .map(|p| Ok((p.clone(), entry_at(Path::new(p), objects)?)))
+        .collect()
+}

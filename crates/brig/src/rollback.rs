@@ -1,0 +1,293 @@
+//! `brig rollback plan|apply|verify`: undo an agent's file changes from the pre-images the
+//! gateway recorded, never over a later change by someone else.
+
+use anyhow::Context;
+use brig_evidence::export;
+use brig_ledger::Prepared;
+use brig_model::{Event, EventKind, NewEvent};
+use brig_rollback::images::{Images, POST, PRE};
+use brig_rollback::objects::Objects;
+use brig_rollback::plan::{self, Action, Item, Outcome, Touch};
+use clap::{Args, Subcommand};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde_json::{json, Value};
+
+use crate::evidence::ScopeArgs;
+use crate::exit::Exit;
+use crate::util::actor;
+use crate::DataArgs;
+
+#[derive(Subcommand)]
+pub enum RollbackCommand {
+    /// Every file change to undo in the scope, newest first, with diffs; conflicts marked.
+    ///
+    /// A conflict is a path whose state now is not what the agent left: a person or another
+    /// process changed it since. Apply never overwrites a conflict.
+    Plan(PlanArgs),
+    /// Restore the pre-images: each file atomically, newest change first; conflicts are left
+    /// as they are with the pre-image saved beside them (PATH.brig-preimage).
+    ///
+    /// Every step is recorded in the ledger. Running it again finishes an interrupted apply.
+    /// Examples:
+    ///   brig rollback apply --incident INC-0193 --dry-run
+    ///   brig rollback apply --incident INC-0193 --canary 3
+    #[command(verbatim_doc_comment)]
+    Apply(ApplyArgs),
+    /// Re-hash every path of the scope against its pre-image; exit 4 on any mismatch.
+    Verify(PlanArgs),
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only paths matching this glob (repeatable).
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// Leave out paths matching this glob (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Restore this many items first, verify them, and stop if any does not match.
+    #[arg(long, value_name = "N")]
+    pub canary: Option<usize>,
+    /// Say what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Who is rolling back (default: $USER), for the ledger.
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+pub fn run(cmd: RollbackCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        RollbackCommand::Plan(a) => plan_cmd(a),
+        RollbackCommand::Apply(a) => apply_cmd(a),
+        RollbackCommand::Verify(a) => verify_cmd(a),
+    }
+}
+
+/// The plan for the scope, and the store it reads from.
+fn make_plan(a: &PlanArgs) -> anyhow::Result<(brig_store::DataDir, Objects, Vec<Item>)> {
+    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let (events, _) = export::events_in(&dir, &a.scope.scope())?;
+    let mut store = dir.store()?;
+    let touches = touches(&mut store, &events)?;
+    let objects = Objects::open(&dir.root().join("objects"))?;
+    let filter = Filter::new(&a.include, &a.exclude)?;
+    let items = plan::plan(&touches, &objects)?
+        .into_iter()
+        .filter(|i| filter.keeps(&i.path))
+        .collect();
+    Ok((dir, objects, items))
+}
+
+/// The calls in `events` that recorded pre-images, with their post-images.
+fn touches(
+    store: &mut brig_store::SqliteStore,
+    events: &[(u64, Event)],
+) -> anyhow::Result<Vec<Touch>> {
+    let mut out = Vec::new();
+    for (idx, e) in events {
+        if e.kind != EventKind::ToolCall || !e.payload.contains_key(PRE) {
+            continue;
+        }
+        let pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
+        let result = events.iter().find(|(_, r)| {
+            r.kind == EventKind::ToolResult && r.session == e.session && r.call == e.call
+        });
+        let post = match result {
+            Some((ri, r)) => image_part(store, *ri, r, POST)?,
+            None => None,
+        };
+        out.push(Touch {
+            index: *idx,
+            tool: e.tool.clone().unwrap_or_default(),
+            pre,
+            post,
+        });
+    }
+    Ok(out)
+}
+
+fn image_part(
+    store: &mut brig_store::SqliteStore,
+    idx: u64,
+    e: &Event,
+    part: &str,
+) -> anyhow::Result<Option<Images>> {
+    if !e.payload.contains_key(part) {
+        return Ok(None);
+    }
+    let all = crate::ledger_cmd::payloads(store, idx, e)?;
+    let v = all.get(part).cloned().unwrap_or(Value::Null);
+    let images = serde_json::from_value(v).with_context(|| {
+        format!("the {part} of event {idx} are erased or altered: cannot plan from them")
+    })?;
+    Ok(Some(images))
+}
+
+struct Filter {
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+}
+
+impl Filter {
+    fn new(include: &[String], exclude: &[String]) -> anyhow::Result<Self> {
+        let set = |globs: &[String]| -> anyhow::Result<GlobSet> {
+            let mut b = GlobSetBuilder::new();
+            for g in globs {
+                b.add(Glob::new(g).with_context(|| format!("`{g}` is not a valid glob"))?);
+            }
+            Ok(b.build()?)
+        };
+        Ok(Filter {
+            include: (!include.is_empty()).then(|| set(include)).transpose()?,
+            exclude: set(exclude)?,
+        })
+    }
+
+    fn keeps(&self, path: &str) -> bool {
+        self.include.as_ref().is_none_or(|s| s.is_match(path)) && !self.exclude.is_match(path)
+    }
+}
+
+fn plan_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
+    let (_, _, items) = make_plan(&a)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&items)?);
+        return Ok(Exit::Ok);
+    }
+    if items.is_empty() {
+        println!("nothing to roll back: no recorded file change in this scope");
+    }
+    for i in &items {
+        let what = match i.action {
+            Action::Restore => "restore",
+            Action::Nothing => "nothing to do",
+            Action::Conflict => "CONFLICT",
+        };
+        println!(
+            "{:<13} {:?} {}  (calls {}){}",
+            what,
+            i.change,
+            i.path,
+            i.calls
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            i.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+        if let Some(d) = &i.diff {
+            for l in d.lines() {
+                println!("    {l}");
+            }
+        }
+    }
+    let n = |x: Action| items.iter().filter(|i| i.action == x).count();
+    println!(
+        "\n{} to restore, {} conflicts, {} already in their pre-agent state",
+        n(Action::Restore),
+        n(Action::Conflict),
+        n(Action::Nothing)
+    );
+    Ok(Exit::Ok)
+}
+
+fn apply_cmd(a: ApplyArgs) -> anyhow::Result<Exit> {
+    let (dir, objects, items) = make_plan(&a.plan)?;
+    let who = actor(&a.actor);
+    let mut ledger = dir.ledger()?;
+    let mut record_err = None;
+    let outcomes = plan::apply(&items, &objects, a.canary, a.dry_run, |o| {
+        if a.dry_run || record_err.is_some() {
+            return;
+        }
+        if let Err(e) = record(&mut ledger, &who, o) {
+            record_err = Some(e);
+        }
+    })?;
+    if let Some(e) = record_err {
+        return Err(e.context("a rollback step could not be recorded in the ledger"));
+    }
+    if a.plan.json {
+        println!("{}", serde_json::to_string(&outcomes)?);
+    } else {
+        for o in &outcomes {
+            println!(
+                "{:<14} {}{}",
+                o.result,
+                o.path,
+                o.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let failed = outcomes
+        .iter()
+        .any(|o| o.result == "failed" || o.result == "canary failed");
+    let conflicts = outcomes.iter().any(|o| o.result == "conflict");
+    Ok(if failed {
+        Exit::Error
+    } else if conflicts {
+        Exit::Rejected
+    } else {
+        Exit::Ok
+    })
+}
+
+fn record(
+    ledger: &mut brig_ledger::Ledger<brig_store::SqliteStore>,
+    who: &str,
+    o: &Outcome,
+) -> anyhow::Result<()> {
+    let mut e = NewEvent::new("operator", "*", EventKind::OperatorAction);
+    e.actions = vec![];
+    e.attrs.insert("action".into(), json!("rollback"));
+    e.attrs.insert("actor".into(), json!(who));
+    e.attrs.insert("path".into(), json!(o.path));
+    e.attrs.insert("result".into(), json!(o.result));
+    if let Some(d) = &o.detail {
+        e.attrs.insert("detail".into(), json!(d));
+    }
+    ledger.append(&[Prepared::new(e)?])?;
+    Ok(())
+}
+
+fn verify_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
+    let (_, objects, items) = make_plan(&a)?;
+    let checks = plan::verify(&items, &objects)?;
+    let bad = checks.iter().filter(|c| !c.matches).count();
+    if a.json {
+        println!("{}", serde_json::to_string(&checks)?);
+    } else {
+        for c in &checks {
+            println!(
+                "{} {}",
+                if c.matches { "OK      " } else { "MISMATCH" },
+                c.path
+            );
+        }
+        println!(
+            "\n{} of {} paths match their pre-agent state",
+            checks.len() - bad,
+            checks.len()
+        );
+    }
+    Ok(if bad == 0 { Exit::Ok } else { Exit::Invalid })
+}
