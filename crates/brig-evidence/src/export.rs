@@ -112,9 +112,13 @@ pub fn export(
         .unzip();
     prove_all(ledger.store(), cache, &leaves, &newest, &mut files)?;
     let payloads = add_payloads(ledger.store(), &events, &mut files, &mut gaps)?;
+    // Pre- and post-images the gateway took, if it ever did.
+    let objects = Some(dir.root().join("objects"))
+        .filter(|p| p.is_dir())
+        .and_then(|p| brig_rollback::objects::Objects::open(&p).ok());
     // The readable documents and the timelines are independent: build them side by side.
     let ((sessions, readable), timelines) = rayon::join(
-        || readable_files(&events, &payloads, &mut gaps),
+        || readable_files(&events, &payloads, objects.as_ref(), &mut gaps),
         || timeline_files(&events, incident.as_ref().map(|(i, _)| i)),
     );
     files.entries.extend(readable.entries);
@@ -478,6 +482,7 @@ fn add_payloads(
 fn readable_files(
     events: &[(u64, Event)],
     payloads: &Payloads,
+    objects: Option<&brig_rollback::objects::Objects>,
     gaps: &mut Vec<String>,
 ) -> (usize, Files) {
     let mut files = Files::default();
@@ -491,7 +496,7 @@ fn readable_files(
         );
     }
     let mut unknown = 0;
-    for c in readable::changes(events, payloads) {
+    for c in readable::changes(events, payloads, objects) {
         let stem = format!("changes/{}-{}", c.index, c.n);
         unknown += usize::from(c.pre.is_none());
         add_json(&mut files, &format!("{stem}.json"), &c.meta);

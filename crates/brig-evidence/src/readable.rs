@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use brig_incident::questions::last_effects;
 use brig_model::{ActionKind, Effect, Event, EventKind};
+use brig_rollback::images::{POST, PRE};
+use brig_rollback::objects::Objects;
+use brig_rollback::snapshot::{Entry, Kind};
 use serde_json::{json, Value};
 
 /// A payload decoded from its blob, by (event index, part).
@@ -177,9 +180,36 @@ fn result_text(v: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
+/// A path's state from the rollback store: `Some(None)` nothing was there, `Some(Some(c))`
+/// a file with content `c`; `None` not recorded (or not a file).
+type Image = Option<Option<Vec<u8>>>;
+
+fn image(
+    payloads: &Payloads,
+    idx: u64,
+    part: &str,
+    path: &str,
+    objects: Option<&Objects>,
+) -> Image {
+    let v = payloads.get(&(idx, part.to_string()))?.get(path)?;
+    if v.is_null() {
+        return Some(None);
+    }
+    let entry: Entry = serde_json::from_value(v.clone()).ok()?;
+    match entry.kind {
+        Kind::File { object } => objects?.get(&object).ok().map(Some),
+        _ => None,
+    }
+}
+
 /// Every file change of a call that ran, in ledger order, with what is known of its before
-/// and after states.
-pub fn changes(events: &[(u64, Event)], payloads: &Payloads) -> Vec<Change> {
+/// and after states: from the rollback store's pre- and post-images when the gateway took
+/// them (`objects`), otherwise from what the ledger shows.
+pub fn changes(
+    events: &[(u64, Event)],
+    payloads: &Payloads,
+    objects: Option<&Objects>,
+) -> Vec<Change> {
     let effects = last_effects(events);
     // The last content the ledger shows for each path: read back, or written.
     let mut known: HashMap<String, Vec<u8>> = HashMap::new();
@@ -211,7 +241,13 @@ pub fn changes(events: &[(u64, Event)], payloads: &Payloads) -> Vec<Change> {
                 }
                 let result = payloads.get(&(idx, "result".into()));
                 note_reads(&mut known, &call.1, result);
-                changes_of(call, payloads, result, &mut known, &mut out);
+                let images = Images {
+                    payloads,
+                    objects,
+                    call: call.0,
+                    result: idx,
+                };
+                changes_of(call, payloads, result, &images, &mut known, &mut out);
             }
             _ => {}
         }
@@ -232,10 +268,29 @@ fn note_reads(known: &mut HashMap<String, Vec<u8>>, call: &Event, result: Option
     }
 }
 
+/// Where a call's images are, if the gateway took them.
+struct Images<'a> {
+    payloads: &'a Payloads,
+    objects: Option<&'a Objects>,
+    call: u64,
+    result: u64,
+}
+
+impl Images<'_> {
+    fn pre(&self, path: &str) -> Image {
+        image(self.payloads, self.call, PRE, path, self.objects)
+    }
+
+    fn post(&self, path: &str) -> Image {
+        image(self.payloads, self.result, POST, path, self.objects)
+    }
+}
+
 fn changes_of(
     call: &(u64, Event),
     payloads: &Payloads,
     result: Option<&Value>,
+    images: &Images<'_>,
     known: &mut HashMap<String, Vec<u8>>,
     out: &mut Vec<Change>,
 ) {
@@ -255,9 +310,20 @@ fn changes_of(
         .enumerate()
     {
         let path = act.target.clone();
-        let pre = known.get(&path).cloned();
-        let post = match act.action {
-            ActionKind::FileWrite => written.clone(),
+        let (stored_pre, stored_post) = (images.pre(&path), images.post(&path));
+        let pre_source = match &stored_pre {
+            Some(None) => "the rollback store: the path did not exist",
+            Some(Some(_)) => "the rollback store (taken before the call ran)",
+            None if known.contains_key(&path) => "the ledger (content read or written earlier)",
+            None => "not known: no pre-image was taken and the ledger holds no earlier content",
+        };
+        let pre = match stored_pre {
+            Some(p) => Some(p.unwrap_or_default()),
+            None => known.get(&path).cloned(),
+        };
+        let post = match (stored_post, act.action) {
+            (Some(p), _) => p,
+            (None, ActionKind::FileWrite) => written.clone(),
             _ => None,
         };
         let diff = match (&pre, &post) {
@@ -271,8 +337,8 @@ fn changes_of(
                 "index": idx, "ts": e.ts.to_string(), "tool": e.tool, "call": e.call,
                 "session": e.session, "action": act.action.as_str(), "path": path,
                 "dest": act.dest,
-                "pre_image": if pre.is_some() { "from the ledger (content read or written earlier)" } else { "not known: no earlier read or write of this path in scope, and no snapshot store" },
-                "post_image": if post.is_some() { "from the call's arguments" } else { "not known from the ledger" },
+                "pre_image": pre_source,
+                "post_image": if post.is_some() { "known (rollback store or the call's arguments)" } else { "not known" },
                 "diff": match (&pre, &post, &diff) { (Some(_), Some(_), _) => "computed from pre- and post-image", (_, _, Some(_)) => "as the tool reported it", _ => "none" },
             }),
             pre,

@@ -1293,6 +1293,18 @@ fn an_incidents_evidence_bundle_verifies_offline_and_shows_what_changed() {
         "{}",
         diff.1
     );
+    // The pre-image is the one the gateway took before the edit ran.
+    let stem = diff.0.trim_end_matches(".diff");
+    let pre = files
+        .iter()
+        .find(|(p, _)| *p == format!("{stem}.pre"))
+        .expect("a pre-image");
+    assert_eq!(pre.1, "# Notes\nbuy milk\n");
+    let meta = files
+        .iter()
+        .find(|(p, _)| *p == format!("{stem}.json"))
+        .unwrap();
+    assert!(meta.1.contains("the rollback store"), "{}", meta.1);
     let snap = files
         .iter()
         .find(|(p, _)| p.starts_with("snapshots/"))
