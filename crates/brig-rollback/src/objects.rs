@@ -72,8 +72,30 @@ impl Objects {
         self.path_of(id).is_file()
     }
 
-    /// Stores `content`; returns its address and whether it was new (false: already held).
+    /// Stores `content` durably; returns its address and whether it was new (false: already
+    /// held).
     pub fn put(&self, content: &[u8]) -> Result<(ObjectId, bool), RollbackError> {
+        self.put_with(content, true)
+    }
+
+    /// [`Objects::put`] without waiting for the disk: for many objects at once, followed by
+    /// one [`Objects::sync`] (one file-system sync instead of one per object).
+    pub fn put_unsynced(&self, content: &[u8]) -> Result<(ObjectId, bool), RollbackError> {
+        self.put_with(content, false)
+    }
+
+    /// Makes every object written so far durable: one `syncfs` of the store's file system.
+    pub fn sync(&self) -> Result<(), RollbackError> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&self.root).map_err(|e| RollbackError::io(&self.root, e))?;
+        // SAFETY: syncfs takes an open file descriptor, which `dir` keeps alive for the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(RollbackError::io(&self.root, std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    fn put_with(&self, content: &[u8], durable: bool) -> Result<(ObjectId, bool), RollbackError> {
         let id = ObjectId::of(content);
         let path = self.path_of(&id);
         if path.is_file() {

@@ -94,6 +94,8 @@ pub fn take(
         .into_par_iter()
         .map(|(rel, md)| entry_of(root, rel, &md, previous, objects))
         .collect();
+    // Durable once, for every object this snapshot wrote.
+    objects.sync()?;
     let mut entries = BTreeMap::new();
     for r in results {
         let (rel, entry, hashed, stored) = r?;
@@ -189,7 +191,7 @@ fn entry_of(
             Some(p) => e.kind = p.kind.clone(),
             None => {
                 let content = std::fs::read(&path).map_err(|err| RollbackError::io(&path, err))?;
-                let (object, new) = objects.put(&content)?;
+                let (object, new) = objects.put_unsynced(&content)?;
                 (hashed, stored) = (true, new);
                 e.size = content.len() as u64;
                 e.kind = Kind::File { object };
