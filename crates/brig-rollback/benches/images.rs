@@ -16,8 +16,14 @@ use brig_rollback::plan::restore;
 use brig_rollback::snapshot::take;
 
 fn main() {
-    let files: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000);
-    let tmp = tempfile::Builder::new().prefix("brig-rollback-bench").tempdir_in(".").unwrap();
+    let files: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let tmp = tempfile::Builder::new()
+        .prefix("brig-rollback-bench")
+        .tempdir_in(".")
+        .unwrap();
     let objects = Objects::open(&tmp.path().join("objects")).unwrap();
     preimage_cost(tmp.path(), &objects);
     let ws = tmp.path().join("ws");
@@ -72,7 +78,11 @@ fn snapshots(ws: &Path, objects: &Objects) {
     let full = t.elapsed();
     std::thread::sleep(Duration::from_millis(200)); // past the racy window
     for i in 0..10 {
-        let p = ws.join(format!("d{:03}/f{}.txt", (i * 997) % 100, (i * 997) % 100 + 100 * (i + 1)));
+        let p = ws.join(format!(
+            "d{:03}/f{}.txt",
+            (i * 997) % 100,
+            (i * 997) % 100 + 100 * (i + 1)
+        ));
         if p.exists() {
             std::fs::write(&p, body(i, "changed")).unwrap();
         }
@@ -82,7 +92,11 @@ fn snapshots(ws: &Path, objects: &Objects) {
     let (_, inc) = take(ws, Some(&first), objects).unwrap();
     let incremental = t.elapsed();
     let t = Instant::now();
-    let o = Command::new("find").arg(ws).args(["-printf", ""]).output().unwrap();
+    let o = Command::new("find")
+        .arg(ws)
+        .args(["-printf", ""])
+        .output()
+        .unwrap();
     let find = t.elapsed();
     assert!(o.status.success());
     println!(
@@ -106,7 +120,12 @@ fn restores(dir: &Path, ws: &Path, objects: &Objects) {
     }
     let ours = t.elapsed();
     let t = Instant::now();
-    let o = Command::new("cp").arg("-a").arg(&src).arg(dir.join("copied")).output().unwrap();
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(dir.join("copied"))
+        .output()
+        .unwrap();
     let cp = t.elapsed();
     assert!(o.status.success());
     let n = snap.entries.len();

@@ -90,7 +90,10 @@ impl Objects {
         let dir = std::fs::File::open(&self.root).map_err(|e| RollbackError::io(&self.root, e))?;
         // SAFETY: syncfs takes an open file descriptor, which `dir` keeps alive for the call.
         if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(RollbackError::io(&self.root, std::io::Error::last_os_error()));
+            return Err(RollbackError::io(
+                &self.root,
+                std::io::Error::last_os_error(),
+            ));
         }
         Ok(())
     }
@@ -111,9 +114,11 @@ impl Objects {
             .map_err(|e| RollbackError::io(dir, e))?;
         tmp.write_all(&compressed)
             .map_err(|e| RollbackError::io(&path, e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| RollbackError::io(&path, e))?;
+        if durable {
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| RollbackError::io(&path, e))?;
+        }
         tmp.persist(&path)
             .map_err(|e| RollbackError::io(&path, e.error))?;
         Ok((id, true))

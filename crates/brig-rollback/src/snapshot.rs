@@ -92,7 +92,7 @@ pub fn take(
     };
     let results: Vec<Result<(String, Entry, bool, bool), RollbackError>> = found
         .into_par_iter()
-        .map(|(rel, md)| entry_of(root, rel, &md, previous, objects))
+        .map(|(rel, md)| entry_of(root, rel, &md, previous, objects, false))
         .collect();
     // Durable once, for every object this snapshot wrote.
     objects.sync()?;
@@ -137,7 +137,7 @@ fn walk(
     Ok(())
 }
 
-/// The state of one path now, its content stored: `None` when nothing is there.
+/// The state of one path now, its content stored durably: `None` when nothing is there.
 pub fn entry_at(path: &Path, objects: &Objects) -> Result<Option<Entry>, RollbackError> {
     let md = match std::fs::symlink_metadata(path) {
         Ok(md) => md,
@@ -148,7 +148,7 @@ pub fn entry_at(path: &Path, objects: &Objects) -> Result<Option<Entry>, Rollbac
         (Some(p), Some(n)) => (p, n.to_string_lossy().into_owned()),
         _ => return Err(RollbackError::Unsupported(path.display().to_string())),
     };
-    Ok(Some(entry_of(parent, name, &md, None, objects)?.1))
+    Ok(Some(entry_of(parent, name, &md, None, objects, true)?.1))
 }
 
 fn entry_of(
@@ -157,6 +157,7 @@ fn entry_of(
     md: &std::fs::Metadata,
     previous: Option<&Snapshot>,
     objects: &Objects,
+    durable: bool,
 ) -> Result<(String, Entry, bool, bool), RollbackError> {
     let path = root.join(&rel);
     let mut e = Entry {
@@ -191,7 +192,11 @@ fn entry_of(
             Some(p) => e.kind = p.kind.clone(),
             None => {
                 let content = std::fs::read(&path).map_err(|err| RollbackError::io(&path, err))?;
-                let (object, new) = objects.put_unsynced(&content)?;
+                let (object, new) = if durable {
+                    objects.put(&content)?
+                } else {
+                    objects.put_unsynced(&content)?
+                };
                 (hashed, stored) = (true, new);
                 e.size = content.len() as u64;
                 e.kind = Kind::File { object };

@@ -1586,3 +1586,66 @@ fn rollback_never_overwrites_a_later_human_change() {
         stdout(&o)
     );
 }
+
+/// An apply killed (SIGKILL) part-way, at a different moment each round, then run again:
+/// the second run finishes the job and the tree is the pre-session one, with no half-written
+/// file anywhere.
+#[test]
+fn a_rollback_killed_mid_apply_completes_when_run_again() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    for i in 0..60 {
+        std::fs::write(
+            ws.join(format!("f{i}.txt")),
+            format!("original {i}\n").repeat(50),
+        )
+        .unwrap();
+    }
+    let before = tree_of(&ws, &tmp.path().join("test-objects"));
+    let mut s = Session::start(&data, "notes-agent", &ws);
+    for i in 0..60 {
+        let r = s.call(
+            "write_file",
+            json!({"path": ws.join(format!("f{i}.txt")), "content": "overwritten\n"}),
+        );
+        assert!(!refused(&r), "{r}");
+    }
+    s.finish();
+    let mut rng = Rng::new(7);
+    for round in 0..3 {
+        let mut child = brig()
+            .args(["rollback", "apply", "--agent", "notes-agent", "--data"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20 + rng.below(150)));
+        let _ = child.kill();
+        let _ = child.wait();
+        // No file is ever half-written: each holds either the agent's or the original content.
+        for i in 0..60 {
+            let c = std::fs::read_to_string(ws.join(format!("f{i}.txt"))).unwrap();
+            assert!(
+                c == "overwritten\n" || c == format!("original {i}\n").repeat(50),
+                "round {round}: f{i}.txt = {c:?}"
+            );
+        }
+    }
+    let o = run(&data, &["rollback", "apply", "--agent", "notes-agent"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let leftovers: Vec<_> = std::fs::read_dir(&ws)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".brig-restore-"))
+        .collect();
+    // A killed apply can leave its temporary file; it is never taken for the real one.
+    for l in &leftovers {
+        std::fs::remove_file(ws.join(l)).unwrap();
+    }
+    assert_eq!(tree_of(&ws, &tmp.path().join("test-objects")), before);
+    let o = run(&data, &["rollback", "verify", "--agent", "notes-agent"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+}
