@@ -4,13 +4,17 @@
 //! - [`objects`]: the content-addressed store (BLAKE3 addresses, zstd, each content once,
 //!   checked on read);
 //! - [`snapshot`]: snapshots of a workspace (content, mode, owner, times), taken
-//!   incrementally as git's index does, and the differences between two of them.
+//!   incrementally as git's index does, and the differences between two of them;
+//! - [`hunt`]: the hunt for stealth copies (protected content found elsewhere, also inside
+//!   archives, by size, partial and full hash) and for persistence (cron, systemd, shell rc,
+//!   authorized keys, git hooks changed since a moment).
 //!
 //! Not built yet: pre-images taken by the gateway, `brig rollback plan|apply|verify`,
-//! `brig watch`, and the hunt for stealth copies.
+//! `brig watch`.
 
 use std::path::Path;
 
+pub mod hunt;
 pub mod objects;
 pub mod snapshot;
 
