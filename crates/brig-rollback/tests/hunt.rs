@@ -85,7 +85,12 @@ fn finds_plain_renamed_and_archived_copies() {
     gz.write_all(&secret).unwrap();
     write(&scan.join("customers.csv.gz"), &gz.finish().unwrap());
 
-    let report = hunt::copies(&[prot.clone()], &[scan.clone()], &Options::default()).unwrap();
+    let report = hunt::copies(
+        std::slice::from_ref(&prot),
+        std::slice::from_ref(&scan),
+        &Options::default(),
+    )
+    .unwrap();
     let got: Vec<(PathBuf, Option<String>, PathBuf, bool)> = report
         .matches
         .iter()
@@ -167,7 +172,7 @@ fn no_false_matches_among_same_size_files() {
         write(&scan.join(format!("near/{i}")), &near);
     }
     write(&scan.join("zz/the-copy"), &secret);
-    let report = hunt::copies(&[prot], &[scan.clone()], &Options::default()).unwrap();
+    let report = hunt::copies(&[prot], std::slice::from_ref(&scan), &Options::default()).unwrap();
     let paths: Vec<_> = report.matches.iter().map(|m| m.path.clone()).collect();
     assert_eq!(paths, vec![canon(&scan).join("zz/the-copy")]);
     assert_eq!(report.files_scanned, 2021);
