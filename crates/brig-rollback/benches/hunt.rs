@@ -137,7 +137,12 @@ fn main() {
     );
 
     let t = Instant::now();
-    let report = hunt::copies(&[prot.clone()], &[scan.clone()], &Options::default()).unwrap();
+    let report = hunt::copies(
+        std::slice::from_ref(&prot),
+        std::slice::from_ref(&scan),
+        &Options::default(),
+    )
+    .unwrap();
     let ours_secs = t.elapsed().as_secs_f64();
     let ours: BTreeSet<PathBuf> = report.matches.iter().map(|m| m.path.clone()).collect();
     println!(
