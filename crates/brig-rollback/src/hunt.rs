@@ -138,6 +138,7 @@ struct Target {
     path: PathBuf,
     name: Option<std::ffi::OsString>,
     dev_ino: (u64, u64),
+    size: u64,
     partial: blake3::Hash,
     full: blake3::Hash,
 }
@@ -281,6 +282,7 @@ fn load_targets(
                 Target {
                     name: path.file_name().map(|n| n.to_os_string()),
                     dev_ino: (md.dev(), md.ino()),
+                    size: md.len(),
                     path,
                     partial,
                     full,
@@ -388,7 +390,8 @@ fn new_match(path: &Path, member: Option<&str>, md: &Metadata, t: &Target) -> Ma
         path: path.to_path_buf(),
         member: member.map(str::to_string),
         protected: t.path.clone(),
-        size: md.len(),
+        // The content's size (for a member, not the archive's).
+        size: t.size,
         blake3: t.full.to_hex().to_string(),
         uid: md.uid(),
         mode: md.mode(),

@@ -138,6 +138,7 @@ fn finds_plain_renamed_and_archived_copies() {
     // The report is meant for scripts.
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["matches"][1]["member"], "a/data.csv");
+    assert_eq!(json["matches"][1]["size"], secret.len());
 }
 
 #[test]
