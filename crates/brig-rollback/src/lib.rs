@@ -4,8 +4,10 @@
 //! - [`objects`]: the content-addressed store (BLAKE3 addresses, zstd, each content once,
 //!   checked on read);
 //! - [`snapshot`]: snapshots of a workspace (content, mode, owner, times), taken
-//!   incrementally as git's index does, and the differences between two of them.
-//!
+//!   incrementally as git's index does, and the differences between two of them;
+//! - [`hunt`]: the hunt for stealth copies (protected content found elsewhere, also inside
+//!   archives, by size, partial and full hash) and for persistence (cron, systemd, shell rc,
+//!   authorized keys, git hooks changed since a moment);
 //! - [`images`]: the pre- and post-images the gateway records around each call that changes
 //!   files;
 //! - [`plan`]: what to undo (from those images in the ledger), applying it without ever
@@ -15,6 +17,7 @@
 
 use std::path::Path;
 
+pub mod hunt;
 pub mod images;
 pub mod objects;
 pub mod plan;

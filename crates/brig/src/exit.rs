@@ -9,4 +9,6 @@ pub enum Exit {
     Rejected = 3,
     /// The ledger or a proof failed verification.
     Invalid = 4,
+    /// `brig hunt` found copies of protected data, or persistence.
+    Found = 5,
 }

@@ -6,6 +6,7 @@ mod contain;
 mod detect;
 mod evidence;
 mod exit;
+mod hunt;
 mod incidents;
 mod ingest;
 mod init;
@@ -33,7 +34,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  command-line usage error
   3  brig ingest: some input lines were rejected (the valid ones were recorded);
      brig rollback apply: some paths were left alone as conflicts
-  4  verification failed: the ledger, a proof or an evidence bundle does not check out";
+  4  verification failed: the ledger, a proof or an evidence bundle does not check out
+  5  brig hunt: copies of protected data, or persistence, were found";
 
 #[derive(Parser)]
 #[command(name = "brig", version, about = ABOUT, after_help = EXIT_CODES)]
@@ -124,6 +126,15 @@ enum Command {
     ///   brig rollback verify --incident INC-0193
     #[command(subcommand, verbatim_doc_comment)]
     Rollback(rollback::RollbackCommand),
+    /// Hunt for what an agent left behind: stealth copies of protected data, and persistence.
+    ///
+    /// Copies are found by content (size, then partial and full BLAKE3), whatever their name,
+    /// also inside archives. Examples:
+    ///   brig hunt copies --protected /data/customers --scan /home /tmp --json
+    ///   brig hunt persistence --since 2026-03-01T09:00:00Z --scan /srv/repos
+    #[command(verbatim_doc_comment)]
+    #[command(subcommand)]
+    Hunt(hunt::HuntCommand),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -150,6 +161,7 @@ fn main() -> ExitCode {
         Command::Evidence(c) => evidence::run(c),
         Command::Timeline(a) => evidence::timeline(a),
         Command::Rollback(c) => rollback::run(c),
+        Command::Hunt(c) => hunt::run(c),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
