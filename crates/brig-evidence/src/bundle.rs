@@ -24,7 +24,6 @@
 //! custody/<seq>.note               chain of custody: signed notes, each naming the one before
 //! ```
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -139,16 +138,7 @@ impl Files {
             .map(|(_, d)| d.as_slice())
     }
 
-    /// By path, for lookups; a path present twice keeps its first occurrence and is reported
-    /// by the caller through [`Files::duplicates`].
-    pub fn by_path(&self) -> BTreeMap<&str, &[u8]> {
-        let mut m = BTreeMap::new();
-        for (p, d) in &self.entries {
-            m.entry(p.as_str()).or_insert(d.as_slice());
-        }
-        m
-    }
-
+    /// Paths present more than once (a bundle must not have any).
     pub fn duplicates(&self) -> Vec<&str> {
         let mut seen = std::collections::HashSet::new();
         self.entries
@@ -298,13 +288,5 @@ pub fn component(name: &str) -> String {
         name.to_string()
     } else {
         format!("x-{}", hex::encode(name.as_bytes()))
-    }
-}
-
-/// The inverse of [`component`].
-pub fn from_component(c: &str) -> Option<String> {
-    match c.strip_prefix("x-") {
-        Some(h) => String::from_utf8(hex::decode(h).ok()?).ok(),
-        None => Some(c.to_string()),
     }
 }

@@ -222,13 +222,7 @@ impl<'a> View<'a> {
     }
 }
 
-type ByPath<'a> = View<'a>;
-
-fn choose_key(
-    by_path: &ByPath,
-    given: Option<&NoteVerifier>,
-    run: &mut Run,
-) -> Option<NoteVerifier> {
+fn choose_key(by_path: &View, given: Option<&NoteVerifier>, run: &mut Run) -> Option<NoteVerifier> {
     let inside = by_path
         .get(bundle::VKEY)
         .map(|b| String::from_utf8_lossy(b).trim().to_string());
@@ -268,7 +262,7 @@ fn choose_key(
     }
 }
 
-fn read_manifest(by_path: &ByPath, run: &mut Run) -> Option<Manifest> {
+fn read_manifest(by_path: &View, run: &mut Run) -> Option<Manifest> {
     let Some(bytes) = by_path.get(bundle::MANIFEST) else {
         run.bad(bundle::MANIFEST, "missing");
         return None;
@@ -291,7 +285,7 @@ fn read_manifest(by_path: &ByPath, run: &mut Run) -> Option<Manifest> {
     }
 }
 
-fn check_manifest_sig(by_path: &ByPath, key: &NoteVerifier, sha: &str, run: &mut Run) {
+fn check_manifest_sig(by_path: &View, key: &NoteVerifier, sha: &str, run: &mut Run) {
     let Some(sig) = by_path.get(bundle::MANIFEST_SIG) else {
         run.bad(bundle::MANIFEST_SIG, "missing: the manifest is not signed");
         return;
@@ -309,7 +303,7 @@ fn check_manifest_sig(by_path: &ByPath, key: &NoteVerifier, sha: &str, run: &mut
     }
 }
 
-fn check_listing(by_path: &ByPath, m: &Manifest, run: &mut Run) {
+fn check_listing(by_path: &View, m: &Manifest, run: &mut Run) {
     for f in &m.files {
         let (Some(d), Some(h)) = (by_path.get(&f.path), by_path.digest(&f.path)) else {
             run.bad(
@@ -338,7 +332,7 @@ fn check_listing(by_path: &ByPath, m: &Manifest, run: &mut Run) {
 }
 
 fn check_checkpoint(
-    by_path: &ByPath,
+    by_path: &View,
     key: &NoteVerifier,
     m: Option<&Manifest>,
     run: &mut Run,
@@ -379,7 +373,7 @@ fn numbered(path: &str, prefix: &str, suffix: &str) -> Option<u64> {
     brig_ledger::checkpoint::parse_decimal(n)
 }
 
-fn check_events(by_path: &ByPath, cp: &(String, Checkpoint), m: Option<&Manifest>, run: &mut Run) {
+fn check_events(by_path: &View, cp: &(String, Checkpoint), m: Option<&Manifest>, run: &mut Run) {
     let events: Vec<(u64, &str, &[u8])> = by_path
         .under("ledger/events/")
         .filter_map(|(p, d)| numbered(p, "ledger/events/", ".json").map(|n| (n, p, d)))
@@ -428,7 +422,7 @@ type EventResult = Result<usize, Vec<Problem>>;
 
 /// Checks events on every core: proofs and digests are independent of each other.
 fn check_events_parallel(
-    by_path: &ByPath,
+    by_path: &View,
     cp: &(String, Checkpoint),
     events: &[(u64, &str, &[u8])],
 ) -> Vec<EventResult> {
@@ -439,11 +433,7 @@ fn check_events_parallel(
         .collect()
 }
 
-fn check_event(
-    by_path: &ByPath,
-    cp: &(String, Checkpoint),
-    ev: &(u64, &str, &[u8]),
-) -> EventResult {
+fn check_event(by_path: &View, cp: &(String, Checkpoint), ev: &(u64, &str, &[u8])) -> EventResult {
     let (n, path, leaf) = *ev;
     let fail = |item: &str, what: String| {
         Err(vec![Problem {
@@ -481,7 +471,7 @@ fn check_event(
     check_payloads(by_path, n, &event)
 }
 
-fn check_payloads(by_path: &ByPath, n: u64, e: &Event) -> EventResult {
+fn check_payloads(by_path: &View, n: u64, e: &Event) -> EventResult {
     let mut problems = Vec::new();
     let mut held = 0;
     for (part, r) in &e.payload {
@@ -506,7 +496,7 @@ fn check_payloads(by_path: &ByPath, n: u64, e: &Event) -> EventResult {
     }
 }
 
-fn check_older(by_path: &ByPath, key: &NoteVerifier, newest: &(String, Checkpoint), run: &mut Run) {
+fn check_older(by_path: &View, key: &NoteVerifier, newest: &(String, Checkpoint), run: &mut Run) {
     let older: Vec<(u64, &str, &[u8])> = by_path
         .under("ledger/checkpoints/")
         .filter_map(|(p, d)| numbered(p, "ledger/checkpoints/", "").map(|n| (n, p, d)))

@@ -96,15 +96,19 @@ fn touches(
     store: &mut brig_store::SqliteStore,
     events: &[(u64, Event)],
 ) -> anyhow::Result<Vec<Touch>> {
+    // Each call's answer, by (session, call): one pass, not a search per call.
+    let results: std::collections::HashMap<_, &(u64, Event)> = events
+        .iter()
+        .filter(|(_, r)| r.kind == EventKind::ToolResult)
+        .map(|ev| ((ev.1.session.as_deref(), ev.1.call.as_deref()), ev))
+        .collect();
     let mut out = Vec::new();
     for (idx, e) in events {
         if e.kind != EventKind::ToolCall || !e.payload.contains_key(PRE) {
             continue;
         }
         let pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
-        let result = events.iter().find(|(_, r)| {
-            r.kind == EventKind::ToolResult && r.session == e.session && r.call == e.call
-        });
+        let result = results.get(&(e.session.as_deref(), e.call.as_deref()));
         let post = match result {
             Some((ri, r)) => image_part(store, *ri, r, POST)?,
             None => None,
