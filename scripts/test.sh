@@ -20,12 +20,13 @@ if [ ! -d ../shared/vectors/tlog ]; then
   echo "warning: ../shared/vectors/tlog is missing; the conformance tests will fail" >&2
 fi
 
-say "MCP reference servers and the TypeScript SDK client for the proxy tests (npm, pinned)"
+say "MCP reference servers, a shell MCP server (mcp-server-commands) and the TypeScript SDK client for the proxy tests (npm, pinned)"
 # name@version, each checked against its installed package.json
 npm_pins=(
   "@modelcontextprotocol/server-filesystem@2026.8.31"
   "@modelcontextprotocol/server-everything@2026.8.31"
   "@modelcontextprotocol/sdk@1.32.2"
+  "mcp-server-commands@0.5.0"
 )
 npm_missing=0
 for pin in "${npm_pins[@]}"; do

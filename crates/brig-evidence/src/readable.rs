@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use brig_incident::questions::last_effects;
-use brig_model::{ActionKind, Effect, Event, EventKind};
+use brig_model::{Action, ActionKind, Effect, Event, EventKind};
 use brig_rollback::images::{POST, PRE};
 use brig_rollback::objects::Objects;
 use brig_rollback::snapshot::{Entry, Kind};
@@ -223,8 +223,10 @@ pub fn changes(
                     calls.insert((e.session.as_deref(), c), ev);
                 }
             }
+            // A failed command can still have changed the workspace: its images say so.
             EventKind::ToolResult
-                if e.attrs.get("status").and_then(Value::as_str) == Some("ok") =>
+                if e.attrs.get("status").and_then(Value::as_str) == Some("ok")
+                    || e.payload.contains_key(PRE) =>
             {
                 let Some(call) = e
                     .call
@@ -277,8 +279,35 @@ struct Images<'a> {
 }
 
 impl Images<'_> {
+    /// The call's own pre-image of `path`, else the one its answer carries (a command's
+    /// workspace changes, found by comparing snapshots).
     fn pre(&self, path: &str) -> Image {
         image(self.payloads, self.call, PRE, path, self.objects)
+            .or_else(|| image(self.payloads, self.result, PRE, path, self.objects))
+    }
+
+    /// The paths a command changed in the workspace that its text did not name, each as
+    /// the action it amounts to (created or changed: a write; gone: a deletion).
+    fn found_in_workspace(&self, named: &[Action]) -> Vec<Action> {
+        let Some(Value::Object(pre)) = self.payloads.get(&(self.result, PRE.to_string())) else {
+            return Vec::new();
+        };
+        let post = self.payloads.get(&(self.result, POST.to_string()));
+        pre.keys()
+            .filter(|p| !named.iter().any(|a| &a.target == *p))
+            .map(|p| {
+                let gone = post.and_then(|v| v.get(p)).is_some_and(Value::is_null);
+                let kind = if gone {
+                    ActionKind::FileDelete
+                } else {
+                    ActionKind::FileWrite
+                };
+                let mut a = Action::new(kind, p.clone());
+                a.attrs
+                    .insert("found_by".into(), json!("workspace snapshot"));
+                a
+            })
+            .collect()
     }
 
     fn post(&self, path: &str) -> Image {
@@ -303,12 +332,14 @@ fn changes_of(
     let result_diff = result
         .and_then(result_text)
         .filter(|t| t.contains("\n@@ ") || t.contains("--- "));
-    for (n, act) in e
+    let named: Vec<Action> = e
         .actions
         .iter()
         .filter(|a| is_file_change(a.action))
-        .enumerate()
-    {
+        .cloned()
+        .collect();
+    let found = images.found_in_workspace(&named);
+    for (n, act) in named.iter().chain(&found).enumerate() {
         let path = act.target.clone();
         let (stored_pre, stored_post) = (images.pre(&path), images.post(&path));
         let pre_source = match &stored_pre {
@@ -336,7 +367,7 @@ fn changes_of(
             meta: json!({
                 "index": idx, "ts": e.ts.to_string(), "tool": e.tool, "call": e.call,
                 "session": e.session, "action": act.action.as_str(), "path": path,
-                "dest": act.dest,
+                "dest": act.dest, "found_by": act.attrs.get("found_by"),
                 "pre_image": pre_source,
                 "post_image": if post.is_some() { "known (rollback store or the call's arguments)" } else { "not known" },
                 "diff": match (&pre, &post, &diff) { (Some(_), Some(_), _) => "computed from pre- and post-image", (_, _, Some(_)) => "as the tool reported it", _ => "none" },

@@ -5,35 +5,75 @@
 //! taken when the answer comes back and travels in the `tool.result`. A path whose state
 //! cannot be read is named in the event (`preimage_error`) rather than stopping the call:
 //! the rollback plan then says it cannot restore that path.
+//!
+//! A call that runs a command line is bracketed by snapshots of the workspace
+//! (`brig_rollback::workspace`): its `tool.call` names the workspace and what the snapshot
+//! read, and its `tool.result` carries the pre- and post-image of every path the command
+//! changed there, beside the images of the paths its text names.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use brig_model::{Action, NewEvent};
-use brig_rollback::images::{capture, changed_paths, POST, PRE};
+use brig_rollback::images::{capture, changed_paths, Images, POST, PRE};
 use brig_rollback::objects::Objects;
+use brig_rollback::workspace::{Before, Workspace};
 use brig_store::DataDir;
-use serde_json::json;
+use serde_json::{json, Value};
 
-/// The data directory's object store, and the calls whose answers are awaited.
+/// The data directory's object store, the workspace, and the calls whose answers are
+/// awaited.
 pub struct Imager {
     objects: Objects,
-    awaiting: Mutex<HashMap<(String, String), Vec<String>>>,
+    workspace: Option<Workspace>,
+    awaiting: Mutex<HashMap<(String, String), Awaiting>>,
+}
+
+/// What `after` needs of a call `before` saw.
+struct Awaiting {
+    paths: Vec<String>,
+    workspace: Option<Before>,
+}
+
+/// True when the call runs a command line, whose effects its text cannot fully tell.
+fn runs_command(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| a.attrs.get("shell") == Some(&Value::Bool(true)))
 }
 
 impl Imager {
-    /// The object store under the data directory (`objects/`).
-    pub fn open(data: &DataDir) -> Result<Self, brig_rollback::RollbackError> {
+    /// The object store under the data directory (`objects/`); `workspace`: the directories
+    /// snapshotted around command lines (none: no snapshots).
+    pub fn open(
+        data: &DataDir,
+        workspace: &[PathBuf],
+    ) -> Result<Self, brig_rollback::RollbackError> {
+        let workspace = (!workspace.is_empty()).then(|| {
+            let own = data
+                .root()
+                .canonicalize()
+                .unwrap_or_else(|_| data.root().to_path_buf());
+            Workspace::new(workspace.to_vec(), vec![own])
+        });
         Ok(Imager {
             objects: Objects::open(&data.root().join("objects"))?,
+            workspace,
             awaiting: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Records in `call` the state of every path its actions change.
+    /// Records in `call` the state of every path its actions change, and for a command line
+    /// snapshots the workspace.
     pub fn before(&self, session: &str, call_id: &str, actions: &[Action], call: &mut NewEvent) {
         let paths = changed_paths(actions);
-        if paths.is_empty() {
+        let command = runs_command(actions);
+        let workspace = match (&self.workspace, command) {
+            (Some(ws), true) => self.snapshot_before(ws, call),
+            _ => None,
+        };
+        if paths.is_empty() && workspace.is_none() {
             return;
         }
         match capture(&paths, &self.objects) {
@@ -48,26 +88,68 @@ impl Imager {
         self.awaiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((session.to_string(), call_id.to_string()), paths);
+            .insert(
+                (session.to_string(), call_id.to_string()),
+                Awaiting { paths, workspace },
+            );
     }
 
-    /// Records in `result` the state of the paths its call changed.
+    fn snapshot_before(&self, ws: &Workspace, call: &mut NewEvent) -> Option<Before> {
+        let roots: Vec<String> = ws.roots().iter().map(|r| r.display().to_string()).collect();
+        call.attrs.insert("workspace".into(), json!(roots));
+        match ws.before(&self.objects) {
+            Ok(b) => {
+                call.attrs.insert(
+                    "workspace_snapshot".into(),
+                    json!({"paths": b.stats.paths, "read": b.stats.hashed, "stored": b.stats.stored}),
+                );
+                Some(b)
+            }
+            Err(e) => {
+                call.attrs
+                    .insert("workspace_error".into(), json!(e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// Records in `result` the state of the paths its call changed: those it named, and for
+    /// a command line every path that differs from the workspace before it.
     pub fn after(&self, session: &str, call_id: &str, result: &mut NewEvent) {
-        let paths = self
+        let awaiting = self
             .awaiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(session.to_string(), call_id.to_string()));
-        let Some(paths) = paths else { return };
-        match capture(&paths, &self.objects) {
-            Ok(images) => {
-                result.payload.insert(POST.into(), json!(images));
-            }
-            Err(e) => {
-                result
-                    .attrs
-                    .insert("postimage_error".into(), json!(e.to_string()));
+        let Some(Awaiting { paths, workspace }) = awaiting else {
+            return;
+        };
+        // A path missing from the post-images is one whose result is not known: rollback
+        // then never overwrites it.
+        let mut post = capture(&paths, &self.objects).unwrap_or_else(|e| {
+            result
+                .attrs
+                .insert("postimage_error".into(), json!(e.to_string()));
+            Images::new()
+        });
+        if let (Some(ws), Some(before)) = (&self.workspace, workspace) {
+            match ws.after(&before, &self.objects) {
+                Ok((pre, changed)) => {
+                    result
+                        .attrs
+                        .insert("workspace_changes".into(), json!(pre.len()));
+                    result.payload.insert(PRE.into(), json!(pre));
+                    for (p, state) in changed {
+                        post.entry(p).or_insert(state);
+                    }
+                }
+                Err(e) => {
+                    result
+                        .attrs
+                        .insert("workspace_error".into(), json!(e.to_string()));
+                }
             }
         }
+        result.payload.insert(POST.into(), json!(post));
     }
 }

@@ -60,6 +60,9 @@ pub struct ProxyOptions {
     pub detection: Option<Arc<detection::Detection>>,
     /// Incident response to the alerts (`None`: alerts are recorded, nothing more).
     pub response: Option<response::ResponseConfig>,
+    /// The directories a command line may change: snapshotted before and after each call
+    /// that runs one, so every change it makes has a pre-image (empty: none).
+    pub workspace: Vec<std::path::PathBuf>,
 }
 
 /// Errors that stop a proxy (per-message problems never do).

@@ -166,8 +166,8 @@ pub fn run(
     )
     .with_detection(opts.detection.clone());
     let response = crate::response::Response::start_for(&opts, data, &appender)?;
-    let images =
-        crate::images::Imager::open(data).map_err(|e| ProxyError::Images(e.to_string()))?;
+    let images = crate::images::Imager::open(data, &opts.workspace)
+        .map_err(|e| ProxyError::Images(e.to_string()))?;
     let rec = rec
         .with_response(response.clone())
         .with_images(Some(std::sync::Arc::new(images)));

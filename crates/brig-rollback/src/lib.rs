@@ -10,10 +10,10 @@
 //!   authorized keys, git hooks changed since a moment);
 //! - [`images`]: the pre- and post-images the gateway records around each call that changes
 //!   files;
+//! - [`workspace`]: snapshots of a declared workspace before and after a command whose
+//!   targets cannot be known beforehand (a shell command), every difference attributed to it;
 //! - [`plan`]: what to undo (from those images in the ledger), applying it without ever
 //!   overwriting a later change by someone else, and verifying the result.
-//!
-//! Not built yet: snapshots around shell commands, `brig watch`, reverting git commits.
 
 use std::path::Path;
 
@@ -22,6 +22,7 @@ pub mod images;
 pub mod objects;
 pub mod plan;
 pub mod snapshot;
+pub mod workspace;
 
 /// What went wrong, naming the path or object.
 #[derive(Debug, thiserror::Error)]

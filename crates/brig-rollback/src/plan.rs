@@ -108,10 +108,8 @@ pub fn plan(touches: &[Touch], objects: &Objects) -> Result<Vec<Item>, RollbackE
     let mut items: Vec<Item> = Vec::new();
     for t in touches {
         for (path, pre) in &t.pre {
-            let post = t
-                .post
-                .as_ref()
-                .map(|p| p.get(path).cloned().unwrap_or(None));
+            // A path missing from the post-images: what the call left is not known.
+            let post = t.post.as_ref().and_then(|p| p.get(path).cloned());
             match items.iter_mut().find(|i| &i.path == path) {
                 Some(i) => {
                     i.left = post;

@@ -83,9 +83,20 @@ pub fn take(
     previous: Option<&Snapshot>,
     objects: &Objects,
 ) -> Result<(Snapshot, Stats), RollbackError> {
+    take_except(root, previous, objects, &[])
+}
+
+/// [`take`], leaving out the trees under `except` (absolute paths: Brig's own data
+/// directory when it lies inside a workspace, whose object store grows as it is walked).
+pub fn take_except(
+    root: &Path,
+    previous: Option<&Snapshot>,
+    objects: &Objects,
+    except: &[PathBuf],
+) -> Result<(Snapshot, Stats), RollbackError> {
     let taken_ns = now_ns();
     let mut found: Vec<(String, std::fs::Metadata)> = Vec::new();
-    walk(root, root, &mut found)?;
+    walk(root, root, except, &mut found)?;
     let mut stats = Stats {
         paths: found.len(),
         ..Stats::default()
@@ -113,16 +124,30 @@ pub fn take(
     ))
 }
 
+/// Sockets, FIFOs and device nodes are left out: they hold no content to restore.
 fn walk(
     root: &Path,
     dir: &Path,
+    except: &[PathBuf],
     out: &mut Vec<(String, std::fs::Metadata)>,
 ) -> Result<(), RollbackError> {
     let rd = std::fs::read_dir(dir).map_err(|e| RollbackError::io(dir, e))?;
     for entry in rd {
         let entry = entry.map_err(|e| RollbackError::io(dir, e))?;
         let path = entry.path();
-        let md = std::fs::symlink_metadata(&path).map_err(|e| RollbackError::io(&path, e))?;
+        if except.iter().any(|x| x == &path) {
+            continue;
+        }
+        let md = match std::fs::symlink_metadata(&path) {
+            Ok(md) => md,
+            // Gone between listing and looking: a file deleted while the walk ran.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(RollbackError::io(&path, e)),
+        };
+        let ft = md.file_type();
+        if !(ft.is_file() || ft.is_dir() || ft.is_symlink()) {
+            continue;
+        }
         let rel = path
             .strip_prefix(root)
             .expect("walked paths are under the root")
@@ -131,7 +156,7 @@ fn walk(
         let is_dir = md.is_dir();
         out.push((rel, md));
         if is_dir {
-            walk(root, &path, out)?;
+            walk(root, &path, except, out)?;
         }
     }
     Ok(())

@@ -168,3 +168,76 @@ fn a_snapshot_round_trips_through_json() {
     assert_eq!(back, s);
     assert!(json.contains("\"kind\":\"file\""), "{json}");
 }
+
+/// Around a command: every path that differs after it is attributed to it, with its state
+/// before and after; Brig's own directory inside the workspace and a FIFO are left out.
+#[test]
+fn a_workspace_snapshot_pair_attributes_each_change_to_the_command_between() {
+    use brig_rollback::workspace::Workspace;
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(ws.join("src")).unwrap();
+    for i in 0..50 {
+        std::fs::write(ws.join(format!("src/f{i}.txt")), format!("file {i}\n")).unwrap();
+    }
+    let own = ws.join("brig-data");
+    std::fs::create_dir_all(&own).unwrap();
+    let objects = Objects::open(&own.join("objects")).unwrap();
+    let fifo = std::ffi::CString::new(ws.join("pipe").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::set_permissions(
+        ws.join("src/f3.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let w = Workspace::new(vec![ws.clone()], vec![own.clone()]);
+
+    let first = w.before(&objects).unwrap();
+    assert_eq!(
+        first.stats.paths, 51,
+        "src, its 50 files; not brig-data, not the FIFO"
+    );
+    // "The command": one edit, one deletion, one creation, one permission change.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    std::fs::write(ws.join("src/f1.txt"), "edited\n").unwrap();
+    std::fs::remove_file(ws.join("src/f2.txt")).unwrap();
+    std::fs::write(ws.join("new.txt"), "new\n").unwrap();
+    std::fs::set_permissions(
+        ws.join("src/f3.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(own.join("ledger.db"), "not the workspace's").unwrap();
+    let (pre, post) = w.after(&first, &objects).unwrap();
+    let abs = |p: &str| ws.join(p).to_string_lossy().into_owned();
+    let changed: Vec<&String> = pre.keys().collect();
+    assert_eq!(
+        changed,
+        [
+            abs("new.txt"),
+            abs("src/f1.txt"),
+            abs("src/f2.txt"),
+            abs("src/f3.txt")
+        ]
+        .iter()
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(pre[&abs("new.txt")], None);
+    assert_eq!(post[&abs("src/f2.txt")], None);
+    let content = |e: &Option<brig_rollback::snapshot::Entry>| match &e.as_ref().unwrap().kind {
+        Kind::File { object } => objects.get(object).unwrap(),
+        k => panic!("{k:?}"),
+    };
+    assert_eq!(content(&pre[&abs("src/f1.txt")]), b"file 1\n");
+    assert_eq!(content(&post[&abs("src/f1.txt")]), b"edited\n");
+    assert_eq!(
+        pre[&abs("src/f3.txt")].as_ref().unwrap().mode & 0o777,
+        0o644
+    );
+
+    // The next command starts from there: nothing it did not do is attributed to it.
+    let second = w.before(&objects).unwrap();
+    assert!(second.stats.hashed <= 5, "{:?}", second.stats);
+    let (pre, _) = w.after(&second, &objects).unwrap();
+    assert!(pre.is_empty(), "{pre:?}");
+}

@@ -43,8 +43,10 @@ pub struct McpProxyArgs {
     /// Turn inline detection off (calls are still recorded and decided by policy).
     #[arg(long)]
     no_detect: bool,
-    /// A directory the upstream serves (repeatable) [default: the directories named in the
-    /// upstream command line]
+    /// A directory the upstream serves or works in (repeatable) [default: the directories
+    /// named in the upstream command line]. Shell commands are bracketed by incremental
+    /// snapshots of these directories, so rollback can undo every change a command makes
+    /// in them.
     #[arg(long, value_name = "DIR")]
     root: Vec<PathBuf>,
     /// Largest JSON-RPC message accepted from either side, in bytes.
@@ -145,6 +147,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
         approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
         detection,
         response,
+        workspace: roots,
     };
     if let (Some(listen), Some(upstream)) = (args.listen, args.upstream_url.clone()) {
         http::run(

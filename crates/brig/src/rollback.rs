@@ -104,13 +104,21 @@ fn touches(
         .collect();
     let mut out = Vec::new();
     for (idx, e) in events {
-        if e.kind != EventKind::ToolCall || !e.payload.contains_key(PRE) {
+        let imaged = e.payload.contains_key(PRE) || e.attrs.contains_key("workspace");
+        if e.kind != EventKind::ToolCall || !imaged {
             continue;
         }
-        let pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
+        let mut pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
         let result = results.get(&(e.session.as_deref(), e.call.as_deref()));
         let post = match result {
-            Some((ri, r)) => image_part(store, *ri, r, POST)?,
+            Some((ri, r)) => {
+                // A command's workspace changes: their pre-images travel with its answer,
+                // after the paths its text named (whose own pre-images come first).
+                for (path, state) in image_part(store, *ri, r, PRE)?.unwrap_or_default() {
+                    pre.entry(path).or_insert(state);
+                }
+                image_part(store, *ri, r, POST)?
+            }
             None => None,
         };
         out.push(Touch {

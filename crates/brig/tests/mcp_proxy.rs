@@ -27,6 +27,21 @@ impl Session {
     }
 
     fn start_with(data: &Path, agent: &str, workspace: &Path, extra: &[&str]) -> Session {
+        let upstream = [
+            std::ffi::OsString::from("node"),
+            server_bin().into_os_string(),
+            workspace.as_os_str().to_owned(),
+        ];
+        Self::start_upstream(data, agent, extra, &upstream)
+    }
+
+    /// A session through the proxy in front of the upstream command line `upstream`.
+    fn start_upstream(
+        data: &Path,
+        agent: &str,
+        extra: &[&str],
+        upstream: &[std::ffi::OsString],
+    ) -> Session {
         let mut child = brig()
             .args([
                 "mcp-proxy",
@@ -36,12 +51,15 @@ impl Session {
                 "repo-maintenance",
             ])
             .args(extra)
-            .args(["--task", "Tidy the notes in the workspace", "--data"])
+            .args(if extra.contains(&"--task") {
+                &[][..]
+            } else {
+                &["--task", "Tidy the notes in the workspace"][..]
+            })
+            .arg("--data")
             .arg(data)
             .arg("--")
-            .arg("node")
-            .arg(server_bin())
-            .arg(workspace)
+            .args(upstream)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1539,6 +1557,161 @@ fn an_agents_file_changes_are_rolled_back_to_the_pre_incident_tree() {
     );
     let again: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(again.iter().all(|x| x["result"] == "skipped"), "{again:#?}");
+}
+
+/// The same through a shell: an agent's commands (`sed -i`, `mv`, `rm`, `chmod`, `mkdir`,
+/// and a script on standard input whose targets its command line does not show) run by the
+/// real `mcp-server-commands` server; the workspace snapshots around each command attribute
+/// every change to it; the plan lists exactly the changed paths; apply restores the tree.
+#[test]
+fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("workspace");
+    std::fs::create_dir_all(ws.join("docs")).unwrap();
+    std::fs::write(ws.join("config.md"), "mode: safe\nretries: 3\n").unwrap();
+    std::fs::write(ws.join("old.txt"), "old stuff\n").unwrap();
+    std::fs::write(ws.join("notes.md"), "# Notes\nbuy milk\n").unwrap();
+    std::fs::write(ws.join("docs/guide.md"), "read me\n").unwrap();
+    std::fs::write(ws.join("untouched.md"), "nobody touches this\n").unwrap();
+    let before = tree_of(&ws, &tmp.path().join("test-objects"));
+
+    let upstream = [
+        std::ffi::OsString::from("node"),
+        npm_file("mcp-server-commands/build/index.js").into_os_string(),
+    ];
+    // The built-in policy runs no programs: this one lets the agent run commands and change
+    // files inside the workspace.
+    let policy = tmp.path().join("shell-policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(
+        policy.join("shell.cedar"),
+        r#"permit (principal, action == Action::"proc.exec", resource);
+permit (
+  principal,
+  action in [Action::"file.read", Action::"file.list", Action::"file.write",
+             Action::"dir.create", Action::"file.move", Action::"file.delete",
+             Action::"file.chmod"],
+  resource
+)
+when { context.in_served_dir };
+"#,
+    )
+    .unwrap();
+    let (root, policy) = (ws.to_str().unwrap(), policy.to_str().unwrap());
+    let mut s = Session::start_upstream(
+        &data,
+        "shell-agent",
+        &[
+            "--root",
+            root,
+            "--policy",
+            policy,
+            "--task",
+            "Tidy the workspace: fix config.md, move old.txt into docs/, delete notes.md, \
+             make docs/guide.md private (chmod 600), build into build/",
+        ],
+        &upstream,
+    );
+    let commands = [
+        json!({"command": "sed -i 's/safe/unsafe/' config.md", "workdir": ws}),
+        json!({"command": "mv old.txt docs/old.txt", "workdir": ws}),
+        json!({"command": "rm notes.md", "workdir": ws}),
+        json!({"command": "chmod 600 docs/guide.md", "workdir": ws}),
+        json!({"command": "mkdir -p build && printf 'out\\n' > build/out.txt", "workdir": ws}),
+        // The command line names no file: only the snapshots see what the script does.
+        json!({"command": "sh", "stdin": "printf 'hidden\\n' > .cache-note\n", "workdir": ws}),
+    ];
+    for args in commands {
+        let r = s.call("run_command", args.clone());
+        assert!(!refused(&r), "{args}: {r}");
+    }
+    s.finish();
+    assert_ne!(tree_of(&ws, &tmp.path().join("test-objects")), before);
+
+    let o = run(
+        &data,
+        &["rollback", "plan", "--agent", "shell-agent", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let mut paths: Vec<String> = plan
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    let rel = |p: &str| ws.join(p).to_string_lossy().into_owned();
+    let mut expect: Vec<String> = [
+        ".cache-note",
+        "build",
+        "build/out.txt",
+        "config.md",
+        "docs/guide.md",
+        "docs/old.txt",
+        "notes.md",
+        "old.txt",
+    ]
+    .iter()
+    .map(|p| rel(p))
+    .collect();
+    expect.sort();
+    assert_eq!(paths, expect, "{plan:#?}");
+    assert!(plan.iter().all(|i| i["action"] == "restore"), "{plan:#?}");
+    let item = |p: &str| plan.iter().find(|i| i["path"] == rel(p)).unwrap().clone();
+    assert_eq!(item("docs/guide.md")["change"], "permissions");
+    assert_eq!(item("notes.md")["change"], "deleted");
+    assert_eq!(item(".cache-note")["change"], "created");
+    // Each change is the call that made it.
+    let hidden_call = item(".cache-note")["calls"][0].as_u64().unwrap();
+    let sed_call = item("config.md")["calls"][0].as_u64().unwrap();
+    assert!(hidden_call > sed_call, "{plan:#?}");
+    assert!(
+        item("config.md")["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+mode: safe"),
+        "{plan:#?}"
+    );
+    // The evidence bundle shows the change the command line did not name, with its content.
+    let bundle = tmp.path().join("shell.tar.zst");
+    let o = run(
+        &data,
+        &[
+            "evidence",
+            "export",
+            "--agent",
+            "shell-agent",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let files = brig_files(&bundle);
+    let hidden = files
+        .iter()
+        .find(|(p, c)| {
+            p.starts_with("changes/") && p.ends_with(".json") && c.contains(".cache-note")
+        })
+        .unwrap_or_else(|| panic!("no change record for .cache-note"));
+    let meta: Value = serde_json::from_str(&hidden.1).unwrap();
+    assert_eq!(meta["found_by"], "workspace snapshot", "{meta:#}");
+    let post = hidden.0.replace(".json", ".post");
+    assert!(
+        files.iter().any(|(p, c)| p == &post && c == "hidden\n"),
+        "{:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+
+    let o = run(&data, &["rollback", "apply", "--agent", "shell-agent"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        tree_of(&ws, &tmp.path().join("test-objects")),
+        before,
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&data, &["rollback", "verify", "--agent", "shell-agent"]);
+    assert!(o.status.success(), "{}", stdout(&o));
 }
 
 /// A file the agent changed and a person changed after it: apply leaves the person's version,
