@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use brig_incident::questions::last_effects;
 use brig_model::{Action, ActionKind, Effect, Event, EventKind};
-use brig_rollback::images::{POST, PRE};
+use brig_rollback::images::{as_actions, Images as ImageMap, POST, PRE};
 use brig_rollback::objects::Objects;
 use brig_rollback::snapshot::{Entry, Kind};
 use serde_json::{json, Value};
@@ -251,6 +251,16 @@ pub fn changes(
                 };
                 changes_of(call, payloads, result, &images, &mut known, &mut out);
             }
+            // Changes a watcher saw (`brig watch`): the images are on the event itself.
+            EventKind::FileChange if e.payload.contains_key(PRE) => {
+                let images = Images {
+                    payloads,
+                    objects,
+                    call: idx,
+                    result: idx,
+                };
+                changes_of(ev, payloads, None, &images, &mut known, &mut out);
+            }
             _ => {}
         }
     }
@@ -286,32 +296,24 @@ impl Images<'_> {
             .or_else(|| image(self.payloads, self.result, PRE, path, self.objects))
     }
 
-    /// The paths a command changed in the workspace that its text did not name, each as
-    /// the action it amounts to (created or changed: a write; gone: a deletion).
-    fn found_in_workspace(&self, named: &[Action]) -> Vec<Action> {
-        let Some(Value::Object(pre)) = self.payloads.get(&(self.result, PRE.to_string())) else {
-            return Vec::new();
-        };
-        let post = self.payloads.get(&(self.result, POST.to_string()));
-        pre.keys()
-            .filter(|p| !named.iter().any(|a| &a.target == *p))
-            .map(|p| {
-                let gone = post.and_then(|v| v.get(p)).is_some_and(Value::is_null);
-                let kind = if gone {
-                    ActionKind::FileDelete
-                } else {
-                    ActionKind::FileWrite
-                };
-                let mut a = Action::new(kind, p.clone());
-                a.attrs
-                    .insert("found_by".into(), json!("workspace snapshot"));
-                a
-            })
-            .collect()
-    }
-
     fn post(&self, path: &str) -> Image {
         image(self.payloads, self.result, POST, path, self.objects)
+    }
+
+    /// The paths a command changed in the workspace that its text did not name, each as
+    /// the action it amounts to.
+    fn found_in_workspace(&self, named: &[Action]) -> Vec<Action> {
+        let part = |name: &str| -> Option<ImageMap> {
+            serde_json::from_value(self.payloads.get(&(self.result, name.to_string()))?.clone())
+                .ok()
+        };
+        let (Some(pre), Some(post)) = (part(PRE), part(POST)) else {
+            return Vec::new();
+        };
+        as_actions(&pre, &post, "workspace snapshot")
+            .into_iter()
+            .filter(|a| !named.iter().any(|n| n.target == a.target))
+            .collect()
     }
 }
 

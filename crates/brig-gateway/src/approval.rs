@@ -39,7 +39,7 @@ pub fn hold_and_wait(
     e.attrs
         .insert("event_index".into(), json!(approval.event_index));
     let queued = rec
-        .record_durably(e)
+        .record_durably(vec![e])
         .and_then(|()| store.add_approval(approval).map_err(|e| e.to_string()));
     if let Err(e) = queued {
         return Err(format!(

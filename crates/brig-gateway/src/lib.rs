@@ -32,6 +32,7 @@ pub mod record;
 pub mod response;
 mod sse;
 pub mod stdio;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +79,8 @@ pub enum ProxyError {
     Store(#[from] brig_ledger::store::StoreError),
     #[error("the object store for pre-images: {0}")]
     Images(String),
+    #[error("watching: {0}")]
+    Watch(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -119,17 +119,10 @@ impl Recorder {
     /// call's write-ahead record), or is committed within `DEFER_AT_MOST` (10 ms).
     ///
     /// The event is evaluated against the rule pack first; its alerts are recorded with it.
-    pub fn record(&self, mut e: NewEvent) {
-        let alerts = self.observe(&mut e);
-        let mut raised = alert_events(&e, &alerts);
-        if let Some(r) = &self.response {
-            for a in &mut raised {
-                a.id = Some(brig_model::EventId::new());
-            }
-            r.file(&raised);
-        }
-        match std::iter::once(e)
-            .chain(raised)
+    pub fn record(&self, e: NewEvent) {
+        match self
+            .observed(e)
+            .into_iter()
             .map(Prepared::new)
             .collect::<Result<Vec<_>, _>>()
         {
@@ -142,11 +135,26 @@ impl Recorder {
         }
     }
 
-    /// Records and waits until durable (not evaluated by the rule pack): for events another
-    /// process must never see before them (an approval request before its queue entry).
-    pub fn record_durably(&self, e: NewEvent) -> Result<(), String> {
+    /// `e` and the alerts the rule pack raises on it, ready to write; the alerts are filed
+    /// with incident response.
+    pub fn observed(&self, mut e: NewEvent) -> Vec<NewEvent> {
+        let alerts = self.observe(&mut e);
+        let mut raised = alert_events(&e, &alerts);
+        if let Some(r) = &self.response {
+            for a in &mut raised {
+                a.id = Some(brig_model::EventId::new());
+            }
+            r.file(&raised);
+        }
+        std::iter::once(e).chain(raised).collect()
+    }
+
+    /// Records and waits until durable (not evaluated by the rule pack, unless the caller
+    /// passed them through [`Recorder::observed`]): for events another process must never
+    /// see before them (an approval request before its queue entry).
+    pub fn record_durably(&self, events: Vec<NewEvent>) -> Result<(), String> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.record_then(vec![e], move |r| {
+        self.record_then(events, move |r| {
             let _ = tx.send(r);
         });
         rx.recv()

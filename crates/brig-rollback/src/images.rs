@@ -56,3 +56,25 @@ pub fn capture(paths: &[String], objects: &Objects) -> Result<Images, RollbackEr
         .map(|p| Ok((p.clone(), entry_at(Path::new(p), objects)?)))
         .collect()
 }
+
+/// The actions a set of observed changes amounts to, one per path: created (a directory:
+/// `dir.create`; anything else: `file.write`), gone (`file.delete`), only mode or owner
+/// changed (`file.chmod`), otherwise `file.write`. `found_by` says how they were seen.
+pub fn as_actions(pre: &Images, post: &Images, found_by: &str) -> Vec<Action> {
+    use crate::snapshot::Kind;
+    pre.iter()
+        .map(|(path, before)| {
+            let after = post.get(path).cloned().flatten();
+            let kind = match (before, &after) {
+                (None, Some(a)) if a.kind == Kind::Dir => ActionKind::DirCreate,
+                (Some(_), None) => ActionKind::FileDelete,
+                (Some(b), Some(a)) if b.kind == a.kind => ActionKind::FileChmod,
+                _ => ActionKind::FileWrite,
+            };
+            let mut a = Action::new(kind, path.clone());
+            a.attrs
+                .insert("found_by".into(), serde_json::Value::from(found_by));
+            a
+        })
+        .collect()
+}

@@ -78,17 +78,46 @@ impl Workspace {
         before: &Before,
         objects: &Objects,
     ) -> Result<(Images, Images), RollbackError> {
+        let (pre, post, _) = self.since(before, objects)?;
+        Ok((pre, post))
+    }
+
+    /// [`Workspace::after`], and `since` becomes the workspace as it is now: a watcher's
+    /// running baseline.
+    pub fn advance(
+        &self,
+        since: &mut Before,
+        objects: &Objects,
+    ) -> Result<(Images, Images), RollbackError> {
+        let (pre, post, now) = self.since(since, objects)?;
+        *since = now;
+        Ok((pre, post))
+    }
+
+    fn since(
+        &self,
+        before: &Before,
+        objects: &Objects,
+    ) -> Result<(Images, Images, Before), RollbackError> {
         let (mut pre, mut post) = (Images::new(), Images::new());
+        let mut now = Before {
+            snapshots: Vec::new(),
+            stats: Stats::default(),
+        };
         for old in &before.snapshots {
-            let (now, _) = self.refresh(&old.root, objects)?;
-            for change in diff(old, &now) {
+            let (new, stats) = self.refresh(&old.root, objects)?;
+            now.stats.paths += stats.paths;
+            now.stats.hashed += stats.hashed;
+            now.stats.stored += stats.stored;
+            for change in diff(old, &new) {
                 let rel = change.path();
                 let abs = old.root.join(rel).to_string_lossy().into_owned();
                 pre.insert(abs.clone(), old.entries.get(rel).cloned());
-                post.insert(abs, now.entries.get(rel).cloned());
+                post.insert(abs, new.entries.get(rel).cloned());
             }
+            now.snapshots.push(new);
         }
-        Ok((pre, post))
+        Ok((pre, post, now))
     }
 
     /// A new snapshot of `root`, incremental from the latest, which it then replaces.

@@ -15,6 +15,7 @@ mod mcp_proxy;
 mod report;
 mod rollback;
 mod util;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -135,6 +136,16 @@ enum Command {
     #[command(verbatim_doc_comment)]
     #[command(subcommand)]
     Hunt(hunt::HuntCommand),
+    /// Record what an agent that does not go through the gateway changes in directories.
+    ///
+    /// A baseline snapshot, then every change (seen through inotify, confirmed by an
+    /// incremental snapshot) is a ledger event with the before and after state of each path,
+    /// evaluated by the detection rules, and undoable with `brig rollback`. A before-image
+    /// can be missed for a change made before the baseline finished, and a path changed twice
+    /// between two looks shows only its first and last state. Example:
+    ///   brig watch ~/projects/site --agent site-bot --for 3600
+    #[command(verbatim_doc_comment)]
+    Watch(watch::WatchArgs),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -152,6 +163,7 @@ fn main() -> ExitCode {
         Command::Ingest(a) => ingest::run(a),
         Command::Ledger(c) => ledger_cmd::run(c),
         Command::McpProxy(a) => mcp_proxy::run_proxy(a),
+        Command::Watch(a) => watch::run(a),
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
         Command::Approvals(c) => approvals::run(c),

@@ -30,19 +30,8 @@ pub struct McpProxyArgs {
     /// Directory of Cedar policies (*.cedar) [default: Brig's built-in policy]
     #[arg(long, value_name = "DIR")]
     policy: Option<PathBuf>,
-    /// Directory of Sigma detection rules (*.yml, *.yaml, recursively) evaluated inline on
-    /// every event [default: Brig's built-in pack]. Alerts are recorded in the ledger; a
-    /// rule marked `brig.blocking: true` denies the call it matches.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_detect")]
-    rules: Option<PathBuf>,
-    /// The risk register (brig.toml): data classes of resources, internal domains, the
-    /// tools each workflow may use. Detection then knows what is classified and what is
-    /// outside. A register that does not validate stops the proxy from starting.
-    #[arg(long, value_name = "FILE", env = "BRIG_REGISTER")]
-    register: Option<PathBuf>,
-    /// Turn inline detection off (calls are still recorded and decided by policy).
-    #[arg(long)]
-    no_detect: bool,
+    #[command(flatten)]
+    detection: DetectionArgs,
     /// A directory the upstream serves or works in (repeatable) [default: the directories
     /// named in the upstream command line]. Shell commands are bracketed by incremental
     /// snapshots of these directories, so rollback can undo every change a command makes
@@ -104,39 +93,9 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots.clone()));
-    // Loaded even without detection: a bad register must stop the proxy either way.
-    let register = match &args.register {
-        Some(f) => Some(std::sync::Arc::new(
-            brig_register::Register::load(f).context(
-                "loading the risk register (brig mcp-proxy refuses to start without a valid one)",
-            )?,
-        )),
-        None => None,
-    };
-    let detection = if args.no_detect {
-        None
-    } else {
-        let rules = match &args.rules {
-            Some(d) => brig_detect::rules::Rules::load_dir(d).with_context(|| {
-                format!(
-                    "loading rules from {} (brig mcp-proxy refuses to start without a valid set)",
-                    d.display()
-                )
-            })?,
-            None => brig_detect::rules::Rules::builtin(),
-        };
-        Some(brig_gateway::detection::Detection::new(
-            &rules,
-            register.clone(),
-            &roots,
-            Some(&dir),
-        )?)
-    };
-    // Incidents and the playbook follow the alerts; without detection there are none.
-    let response = detection.as_ref().map(|_| ResponseConfig {
-        register: register.clone(),
-        policies: args.policy.clone(),
-    });
+    let (detection, response) =
+        args.detection
+            .load(&dir, &roots, args.policy.clone(), "brig mcp-proxy")?;
     let opts = ProxyOptions {
         who: Identity {
             agent: args.agent.clone(),
@@ -175,4 +134,65 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     )
     .context("brig mcp-proxy")?;
     Ok(if code == 0 { Exit::Ok } else { Exit::Error })
+}
+
+/// Inline detection and incident response, as the proxy and the watcher take them.
+#[derive(Args)]
+pub struct DetectionArgs {
+    /// Directory of Sigma detection rules (*.yml, *.yaml, recursively) evaluated inline on
+    /// every event [default: Brig's built-in pack]. Alerts are recorded in the ledger; a
+    /// rule marked `brig.blocking: true` denies the call it matches.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_detect")]
+    rules: Option<PathBuf>,
+    /// The risk register (brig.toml): data classes of resources, internal domains, the
+    /// tools each workflow may use. Detection then knows what is classified and what is
+    /// outside. A register that does not validate stops the command from starting.
+    #[arg(long, value_name = "FILE", env = "BRIG_REGISTER")]
+    register: Option<PathBuf>,
+    /// Turn inline detection off (events are still recorded; calls still decided by policy).
+    #[arg(long)]
+    no_detect: bool,
+}
+
+type Detection = Option<std::sync::Arc<brig_gateway::detection::Detection>>;
+
+impl DetectionArgs {
+    /// The rule pack (none with --no-detect) and incident response to its alerts. `who`
+    /// names the command in errors: it refuses to start on an invalid rule set or register.
+    pub fn load(
+        &self,
+        dir: &brig_store::DataDir,
+        roots: &[PathBuf],
+        policies: Option<PathBuf>,
+        who: &str,
+    ) -> anyhow::Result<(Detection, Option<ResponseConfig>)> {
+        // Loaded even without detection: a bad register must stop the command either way.
+        let register = match &self.register {
+            Some(f) => Some(std::sync::Arc::new(
+                brig_register::Register::load(f).with_context(|| {
+                    format!(
+                        "loading the risk register ({who} refuses to start without a valid one)"
+                    )
+                })?,
+            )),
+            None => None,
+        };
+        if self.no_detect {
+            return Ok((None, None));
+        }
+        let rules = match &self.rules {
+            Some(d) => brig_detect::rules::Rules::load_dir(d).with_context(|| {
+                format!(
+                    "loading rules from {} ({who} refuses to start without a valid set)",
+                    d.display()
+                )
+            })?,
+            None => brig_detect::rules::Rules::builtin(),
+        };
+        let detection =
+            brig_gateway::detection::Detection::new(&rules, register.clone(), roots, Some(dir))?;
+        // Incidents and the playbook follow the alerts; without detection there are none.
+        let response = ResponseConfig { register, policies };
+        Ok((Some(detection), Some(response)))
+    }
 }

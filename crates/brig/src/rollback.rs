@@ -104,6 +104,16 @@ fn touches(
         .collect();
     let mut out = Vec::new();
     for (idx, e) in events {
+        // Changes a watcher saw: both images on the one event.
+        if e.kind == EventKind::FileChange && e.payload.contains_key(PRE) {
+            out.push(Touch {
+                index: *idx,
+                tool: "brig watch".into(),
+                pre: image_part(store, *idx, e, PRE)?.unwrap_or_default(),
+                post: image_part(store, *idx, e, POST)?,
+            });
+            continue;
+        }
         let imaged = e.payload.contains_key(PRE) || e.attrs.contains_key("workspace");
         if e.kind != EventKind::ToolCall || !imaged {
             continue;

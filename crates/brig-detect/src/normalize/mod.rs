@@ -179,6 +179,30 @@ pub fn normalize(tool: &str, arguments: &Value, ctx: &ToolContext<'_>) -> Vec<Ac
     }
 }
 
+/// File changes seen rather than asked for (a watcher's, a workspace snapshot's), with what
+/// each means beyond the file — the same reading a command line's writes and deletions get:
+/// a write to a cron directory is also `persist.schedule`, deleting a log `monitor.tamper`,
+/// a write to `authorized_keys` `perm.grant` (attr `what` names the place).
+pub fn with_effects(changes: Vec<Action>) -> Vec<Action> {
+    let mut out = Vec::with_capacity(changes.len());
+    for a in changes {
+        let effect = match a.action {
+            ActionKind::FileWrite => shell::write_effect(&a.target),
+            ActionKind::FileDelete => shell::delete_effect(&a.target),
+            _ => None,
+        };
+        let extra = effect.map(|(kind, what)| {
+            let mut e = Action::new(kind, a.target.clone());
+            e.attrs = a.attrs.clone();
+            e.attrs.insert("what".into(), Value::from(what));
+            e
+        });
+        out.push(a);
+        out.extend(extra);
+    }
+    out
+}
+
 /// The tool name without an MCP client's server prefix: the part after the last `__`, `.`
 /// or `/` (the whole name if that part would be empty).
 pub(crate) fn strip_prefix(tool: &str) -> &str {

@@ -65,6 +65,16 @@ pub(crate) const STDIN: &str = "(stdin)";
 /// The destination of data written to standard output (`tar czf - …`).
 pub(crate) const STDOUT: &str = "(stdout)";
 
+/// What a (whole, not appended) write to `path` means beyond the file, if anything.
+pub(crate) fn write_effect(path: &str) -> Option<(ActionKind, &'static str)> {
+    classify::write_effect(path, false)
+}
+
+/// What deleting `path` means beyond the file, if anything.
+pub(crate) fn delete_effect(path: &str) -> Option<(ActionKind, &'static str)> {
+    classify::delete_effect(path)
+}
+
 /// The shell actions of a tool call: empty when it has no command line.
 pub(crate) fn normalize(name: &str, args: &Value, ctx: &ToolContext<'_>) -> Vec<Action> {
     let is_shell = SHELL_TOOLS.contains(&name);

@@ -188,7 +188,9 @@ pub fn documents(e: &NewEvent, id: &str, memory: &mut Memory) -> Vec<Value> {
             d.insert("category".into(), json!("prompt"));
             vec![Value::Object(d)]
         }
+        // Changes a watcher saw are the agent's actions as much as its calls are.
         EventKind::ToolCall => call_documents(e, id, &key, memory),
+        EventKind::FileChange if !e.actions.is_empty() => call_documents(e, id, &key, memory),
         EventKind::ToolResult => {
             let s = memory.session(&key);
             let mut d = common(e, id, s);
