@@ -13,10 +13,13 @@
 //! - [`workspace`]: snapshots of a declared workspace before and after a command whose
 //!   targets cannot be known beforehand (a shell command), every difference attributed to it;
 //! - [`plan`]: what to undo (from those images in the ledger), applying it without ever
-//!   overwriting a later change by someone else, and verifying the result.
+//!   overwriting a later change by someone else, and verifying the result;
+//! - [`git`]: the agent's commits, found from the branch refs the plan would rewind, and
+//!   reverting them with `git revert` instead (history kept).
 
 use std::path::Path;
 
+pub mod git;
 pub mod hunt;
 pub mod images;
 pub mod objects;

@@ -5,6 +5,7 @@ use anyhow::Context;
 use brig_evidence::export;
 use brig_ledger::Prepared;
 use brig_model::{Event, EventKind, NewEvent};
+use brig_rollback::git;
 use brig_rollback::images::{Images, POST, PRE};
 use brig_rollback::objects::Objects;
 use brig_rollback::plan::{self, Action, Item, Outcome, Touch};
@@ -49,6 +50,12 @@ pub struct PlanArgs {
     /// Leave out paths matching this glob (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,
+    /// In git repositories the agent committed to, revert its commits (`git revert`, new
+    /// commits on top: history kept) instead of rewinding the branch by restoring the files
+    /// under `.git`; those files are then left to git.
+    #[arg(long)]
+    pub git_revert: bool,
+    /// JSON: `{"items": [...], "git": [...]}` (plan), the outcomes (apply), the checks (verify).
     #[arg(long)]
     pub json: bool,
 }
@@ -76,19 +83,34 @@ pub fn run(cmd: RollbackCommand) -> anyhow::Result<Exit> {
     }
 }
 
-/// The plan for the scope, and the store it reads from.
-fn make_plan(a: &PlanArgs) -> anyhow::Result<(brig_store::DataDir, Objects, Vec<Item>)> {
+/// The plan for the scope, the store it reads from, and the branches the agent committed to.
+struct Planned {
+    dir: brig_store::DataDir,
+    objects: Objects,
+    items: Vec<Item>,
+    branches: Vec<git::Branch>,
+}
+
+fn make_plan(a: &PlanArgs) -> anyhow::Result<Planned> {
     let dir = brig_store::DataDir::open(&a.data.data)?;
     let (events, _) = export::events_in(&dir, &a.scope.scope())?;
     let mut store = dir.store()?;
     let touches = touches(&mut store, &events)?;
     let objects = Objects::open(&dir.root().join("objects"))?;
     let filter = Filter::new(&a.include, &a.exclude)?;
-    let items = plan::plan(&touches, &objects)?
+    let all = plan::plan(&touches, &objects)?;
+    let branches = git::branches(&all, &objects);
+    let items = all
         .into_iter()
         .filter(|i| filter.keeps(&i.path))
+        .filter(|i| !(a.git_revert && git::internal_to(&i.path).is_some()))
         .collect();
-    Ok((dir, objects, items))
+    Ok(Planned {
+        dir,
+        objects,
+        items,
+        branches,
+    })
 }
 
 /// The calls in `events` that recorded pre-images, with their post-images.
@@ -184,11 +206,14 @@ impl Filter {
 }
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
-    let (_, _, items) = make_plan(&a)?;
+    let Planned {
+        items, branches, ..
+    } = make_plan(&a)?;
     if a.json {
-        println!("{}", serde_json::to_string(&items)?);
+        println!("{}", json!({"items": items, "git": branches}));
         return Ok(Exit::Ok);
     }
+    print_branches(&branches, a.git_revert);
     if items.is_empty() {
         println!("nothing to roll back: no recorded file change in this scope");
     }
@@ -229,10 +254,91 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The agent's commits, and what rollback does with them.
+fn print_branches(branches: &[git::Branch], reverting: bool) {
+    for b in branches {
+        println!(
+            "git {} branch {}: {} commit(s) by the agent{}",
+            b.repo,
+            b.branch,
+            b.commits.len(),
+            b.note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+        for c in &b.commits {
+            println!("    {} {}", &c.sha[..12.min(c.sha.len())], c.subject);
+        }
+        if !b.commits.is_empty() {
+            println!(
+                "    {}",
+                if reverting {
+                    "will be reverted with new commits (git revert); files under .git are left to git"
+                } else {
+                    "restoring .git below rewinds the branch; --git-revert reverts them with new commits instead"
+                }
+            );
+        }
+    }
+}
+
+/// Reverts the agent's commits, each branch an operator action in the ledger.
+fn revert_branches(
+    a: &ApplyArgs,
+    branches: &[git::Branch],
+    ledger: &mut brig_ledger::Ledger<brig_store::SqliteStore>,
+    who: &str,
+) -> anyhow::Result<Vec<git::Reverted>> {
+    let mut out = Vec::new();
+    for b in branches.iter().filter(|b| !b.commits.is_empty()) {
+        let r = git::revert(b, a.dry_run, who);
+        if !a.dry_run {
+            let o = Outcome {
+                path: format!("{} ({})", b.repo, b.branch),
+                action: Action::Restore,
+                result: format!("git {}", r.result),
+                detail: Some(r.detail.clone()),
+            };
+            record(ledger, who, &o).context("a git revert could not be recorded in the ledger")?;
+        }
+        if !a.plan.json {
+            println!(
+                "git {:<10} {} ({}): {}",
+                r.result, r.repo, r.branch, r.detail
+            );
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
 fn apply_cmd(a: ApplyArgs) -> anyhow::Result<Exit> {
-    let (dir, objects, items) = make_plan(&a.plan)?;
+    let Planned {
+        dir,
+        objects,
+        items,
+        branches,
+    } = make_plan(&a.plan)?;
     let who = actor(&a.actor);
     let mut ledger = dir.ledger()?;
+    // Commits first: git refuses to revert over uncommitted changes to tracked files.
+    let reverted = if a.plan.git_revert {
+        revert_branches(&a, &branches, &mut ledger, &who)?
+    } else {
+        Vec::new()
+    };
+    // A repository whose revert did not happen is left whole: restoring its files alone
+    // would leave changes git then refuses to revert over.
+    let untouched: Vec<String> = reverted
+        .iter()
+        .filter(|r| r.result == "refused" || r.result == "conflict")
+        .map(|r| format!("{}/", r.repo))
+        .collect();
+    let items: Vec<Item> = items
+        .into_iter()
+        .filter(|i| !untouched.iter().any(|r| i.path.starts_with(r.as_str())))
+        .collect();
     let mut record_err = None;
     let outcomes = plan::apply(&items, &objects, a.canary, a.dry_run, |o| {
         if a.dry_run || record_err.is_some() {
@@ -248,6 +354,9 @@ fn apply_cmd(a: ApplyArgs) -> anyhow::Result<Exit> {
     if a.plan.json {
         println!("{}", serde_json::to_string(&outcomes)?);
     } else {
+        if !reverted.is_empty() {
+            println!();
+        }
         for o in &outcomes {
             println!(
                 "{:<14} {}{}",
@@ -263,7 +372,10 @@ fn apply_cmd(a: ApplyArgs) -> anyhow::Result<Exit> {
     let failed = outcomes
         .iter()
         .any(|o| o.result == "failed" || o.result == "canary failed");
-    let conflicts = outcomes.iter().any(|o| o.result == "conflict");
+    let conflicts = outcomes.iter().any(|o| o.result == "conflict")
+        || reverted
+            .iter()
+            .any(|r| r.result == "refused" || r.result == "conflict");
     Ok(if failed {
         Exit::Error
     } else if conflicts {
@@ -292,8 +404,24 @@ fn record(
 }
 
 fn verify_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
-    let (_, objects, items) = make_plan(&a)?;
-    let checks = plan::verify(&items, &objects)?;
+    let Planned {
+        objects,
+        items,
+        branches,
+        ..
+    } = make_plan(&a)?;
+    let mut checks = plan::verify(&items, &objects)?;
+    if a.git_revert {
+        // A reverted branch matches when its tree is the tree before the agent.
+        for b in branches.iter().filter(|b| !b.commits.is_empty()) {
+            checks.push(plan::Check {
+                path: format!("{} ({}): tree as before the agent", b.repo, b.branch),
+                matches: git::tree_restored(b).map_err(anyhow::Error::msg)?,
+                expected: None,
+                found: None,
+            });
+        }
+    }
     let bad = checks.iter().filter(|c| !c.matches).count();
     if a.json {
         println!("{}", serde_json::to_string(&checks)?);

@@ -1495,7 +1495,10 @@ fn an_agents_file_changes_are_rolled_back_to_the_pre_incident_tree() {
         &["rollback", "plan", "--agent", "notes-agent", "--json"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let plan: Vec<Value> = serde_json::from_value(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
+    )
+    .unwrap();
     let mut paths: Vec<String> = plan
         .iter()
         .map(|i| i["path"].as_str().unwrap().to_string())
@@ -1576,42 +1579,12 @@ fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
     std::fs::write(ws.join("untouched.md"), "nobody touches this\n").unwrap();
     let before = tree_of(&ws, &tmp.path().join("test-objects"));
 
-    let upstream = [
-        std::ffi::OsString::from("node"),
-        npm_file("mcp-server-commands/build/index.js").into_os_string(),
-    ];
-    // The built-in policy runs no programs: this one lets the agent run commands and change
-    // files inside the workspace.
-    let policy = tmp.path().join("shell-policy");
-    std::fs::create_dir_all(&policy).unwrap();
-    std::fs::write(
-        policy.join("shell.cedar"),
-        r#"permit (principal, action == Action::"proc.exec", resource);
-permit (
-  principal,
-  action in [Action::"file.read", Action::"file.list", Action::"file.write",
-             Action::"dir.create", Action::"file.move", Action::"file.delete",
-             Action::"file.chmod"],
-  resource
-)
-when { context.in_served_dir };
-"#,
-    )
-    .unwrap();
-    let (root, policy) = (ws.to_str().unwrap(), policy.to_str().unwrap());
-    let mut s = Session::start_upstream(
+    let mut s = shell_session(
         &data,
-        "shell-agent",
-        &[
-            "--root",
-            root,
-            "--policy",
-            policy,
-            "--task",
-            "Tidy the workspace: fix config.md, move old.txt into docs/, delete notes.md, \
-             make docs/guide.md private (chmod 600), build into build/",
-        ],
-        &upstream,
+        tmp.path(),
+        &ws,
+        "Tidy the workspace: fix config.md, move old.txt into docs/, delete notes.md, \
+         make docs/guide.md private (chmod 600), build into build/",
     );
     let commands = [
         json!({"command": "sed -i 's/safe/unsafe/' config.md", "workdir": ws}),
@@ -1634,7 +1607,10 @@ when { context.in_served_dir };
         &["rollback", "plan", "--agent", "shell-agent", "--json"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let plan: Vec<Value> = serde_json::from_value(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
+    )
+    .unwrap();
     let mut paths: Vec<String> = plan
         .iter()
         .map(|i| i["path"].as_str().unwrap().to_string())
@@ -1714,6 +1690,164 @@ when { context.in_served_dir };
     assert!(o.status.success(), "{}", stdout(&o));
 }
 
+/// A session through the proxy in front of the real `mcp-server-commands` (a shell MCP
+/// server), with `ws` as the workspace and a policy letting the agent run commands there
+/// (the built-in policy runs no programs).
+fn shell_session(data: &Path, tmp: &Path, ws: &Path, task: &str) -> Session {
+    let upstream = [
+        std::ffi::OsString::from("node"),
+        npm_file("mcp-server-commands/build/index.js").into_os_string(),
+    ];
+    let policy = tmp.join("shell-policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(
+        policy.join("shell.cedar"),
+        r#"permit (principal, action == Action::"proc.exec", resource);
+permit (
+  principal,
+  action in [Action::"file.read", Action::"file.list", Action::"file.write",
+             Action::"dir.create", Action::"file.move", Action::"file.delete",
+             Action::"file.chmod"],
+  resource
+)
+when { context.in_served_dir };
+"#,
+    )
+    .unwrap();
+    let (root, policy) = (ws.to_str().unwrap(), policy.to_str().unwrap());
+    Session::start_upstream(
+        data,
+        "shell-agent",
+        &["--root", root, "--policy", policy, "--task", task],
+        &upstream,
+    )
+}
+
+/// The agent commits through the shell; `--git-revert` undoes its commits with new ones
+/// (history kept) and the tree is the one before the agent; a branch with uncommitted
+/// changes is refused, not reverted over.
+#[test]
+fn an_agents_git_commits_are_reverted_with_history_kept() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("repo");
+    std::fs::create_dir_all(&ws).unwrap();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&ws)
+            .args(["-c", "user.name=dev", "-c", "user.email=dev@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(ws.join("config.md"), "mode: safe\n").unwrap();
+    std::fs::write(ws.join("app.py"), "print('hi')\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "initial"]);
+    let base_tree = git(&["rev-parse", "HEAD^{tree}"]);
+
+    let mut s = shell_session(
+        &data,
+        tmp.path(),
+        &ws,
+        "In config.md set mode to unsafe and commit; add notes.md and commit",
+    );
+    let id = "-c user.name=agent -c user.email=agent@example.com";
+    for command in [
+        format!("sed -i 's/safe/unsafe/' config.md && git {id} commit -qam 'loosen config.md'"),
+        format!("printf 'notes\\n' > notes.md && git add notes.md && git {id} commit -qm 'add notes.md'"),
+    ] {
+        let r = s.call("run_command", json!({"command": command, "workdir": ws}));
+        assert!(!refused(&r), "{command}: {r}");
+    }
+    s.finish();
+    assert_eq!(git(&["rev-list", "--count", "HEAD"]).trim(), "3");
+
+    let o = run(
+        &data,
+        &["rollback", "plan", "--agent", "shell-agent", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let branches = plan["git"].as_array().unwrap();
+    assert_eq!(branches.len(), 1, "{plan:#}");
+    assert_eq!(branches[0]["branch"], "main");
+    let subjects: Vec<&str> = branches[0]["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["add notes.md", "loosen config.md"]);
+
+    // A person's uncommitted edit to a tracked file: the revert is refused, nothing lost.
+    std::fs::write(ws.join("app.py"), "print('mine')\n").unwrap();
+    let o = run(
+        &data,
+        &[
+            "rollback",
+            "apply",
+            "--agent",
+            "shell-agent",
+            "--git-revert",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("git refused"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("app.py")).unwrap(),
+        "print('mine')\n"
+    );
+    assert_eq!(git(&["rev-list", "--count", "HEAD"]).trim(), "3");
+    git(&["checkout", "--", "app.py"]);
+
+    let o = run(
+        &data,
+        &[
+            "rollback",
+            "apply",
+            "--agent",
+            "shell-agent",
+            "--git-revert",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("git reverted"), "{}", stdout(&o));
+    // History kept: the agent's two commits, then their two reverts.
+    assert_eq!(git(&["rev-list", "--count", "HEAD"]).trim(), "5");
+    assert_eq!(git(&["rev-parse", "HEAD^{tree}"]), base_tree);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("config.md")).unwrap(),
+        "mode: safe\n"
+    );
+    assert!(!ws.join("notes.md").exists());
+    assert_eq!(git(&["status", "--porcelain"]), "");
+    let o = run(
+        &data,
+        &[
+            "rollback",
+            "verify",
+            "--agent",
+            "shell-agent",
+            "--git-revert",
+        ],
+    );
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("tree as before the agent"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// A file the agent changed and a person changed after it: apply leaves the person's version,
 /// writes nothing over it, saves the pre-image beside it and says so (exit 3).
 #[test]
@@ -1739,7 +1873,10 @@ fn rollback_never_overwrites_a_later_human_change() {
         &data,
         &["rollback", "plan", "--agent", "notes-agent", "--json"],
     );
-    let plan: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let plan: Vec<Value> = serde_json::from_value(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
+    )
+    .unwrap();
     let notes = plan
         .iter()
         .find(|i| i["path"].as_str().unwrap().ends_with("notes.md"))
