@@ -45,9 +45,14 @@ pub struct CopiesArgs {
     /// Archive members larger than this many bytes are not read (counted as skipped).
     #[arg(long, value_name = "BYTES", default_value_t = Options::default().max_member_bytes)]
     max_member_bytes: u64,
-    /// The whole report as one JSON object (matches, counts, what was skipped).
+    /// The whole report as one JSON object (matches, counts, what was skipped; each match's
+    /// `created_by`).
     #[arg(long)]
     json: bool,
+    /// The data directory whose ledger is searched for the agent that wrote each copy (when
+    /// it exists).
+    #[arg(long, env = "BRIG_DATA", default_value = brig_store::DEFAULT_DATA_DIR, value_name = "DIR")]
+    data: PathBuf,
 }
 
 #[derive(Args)]
@@ -87,14 +92,40 @@ fn copies(a: CopiesArgs) -> anyhow::Result<Exit> {
     let report =
         hunt::copies_with(&a.protected, &a.scan, &opts, &bar).context("hunting for copies")?;
     bar.0.finish_and_clear();
+    let paths: Vec<PathBuf> = report.matches.iter().map(|m| m.path.clone()).collect();
+    let writers = writers_of(&a.data, &paths)?;
+    let writer = |m: &Match| writers.as_ref().map(|w| w.get(&m.path).cloned());
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(list) = v["matches"].as_array_mut() {
+            for (j, m) in list.iter_mut().zip(&report.matches) {
+                j["created_by"] = match writer(m) {
+                    Some(w) => serde_json::to_value(w)?,
+                    None => serde_json::json!("ledger not consulted"),
+                };
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         let users = Users::load();
         for m in &report.matches {
-            println!("{}", match_line(m, &users));
+            let by = match writer(m) {
+                Some(Some(w)) => format!(
+                    "  written by agent {} (event {}, {} {})",
+                    w.agent, w.index, w.action, w.tool
+                ),
+                Some(None) => "  not written through Brig (no ledger event)".into(),
+                None => String::new(),
+            };
+            println!("{}{by}", match_line(m, &users));
         }
         eprintln!("{}", summary(&report));
+        if writers.is_none() && !report.matches.is_empty() {
+            eprintln!(
+                "(no data directory at {}: who wrote the copies was not looked up)",
+                a.data.display()
+            );
+        }
     }
     Ok(if report.matches.is_empty() {
         Exit::Ok
@@ -263,4 +294,60 @@ impl hunt::Progress for Bar {
     fn advance(&self, n: u64) {
         self.0.inc(n);
     }
+}
+
+/// The ledger event in which an agent wrote a path.
+#[derive(Clone, Debug, serde::Serialize)]
+struct Writer {
+    agent: String,
+    index: u64,
+    action: String,
+    tool: String,
+    session: Option<String>,
+}
+
+/// For each path, the last ledger event whose actions write it (`None` when there is no
+/// data directory to look in).
+fn writers_of(
+    data: &std::path::Path,
+    paths: &[PathBuf],
+) -> anyhow::Result<Option<HashMap<PathBuf, Writer>>> {
+    use brig_ledger::store::LedgerStore;
+    use brig_model::ActionKind::*;
+    if !data.join("ledger.db").exists() {
+        return Ok(None);
+    }
+    if paths.is_empty() {
+        return Ok(Some(HashMap::new()));
+    }
+    let wanted: std::collections::HashSet<&std::path::Path> =
+        paths.iter().map(PathBuf::as_path).collect();
+    let mut store = brig_store::DataDir::open(data)?.store()?;
+    let mut found = HashMap::new();
+    store.scan(0, u64::MAX, &mut |row| {
+        let Ok(e) = brig_model::Event::from_leaf(&row.leaf) else {
+            return true;
+        };
+        for a in &e.actions {
+            let written = match a.action {
+                FileWrite | FileChmod => Some(&a.target),
+                FileCopy | FileMove | ArchiveCreate | BackupCreate => a.dest.as_ref(),
+                _ => None,
+            };
+            if let Some(p) = written.filter(|p| wanted.contains(std::path::Path::new(p.as_str()))) {
+                found.insert(
+                    PathBuf::from(p),
+                    Writer {
+                        agent: e.agent.clone(),
+                        index: row.index,
+                        action: a.action.as_str().into(),
+                        tool: e.tool.clone().unwrap_or_else(|| e.kind.as_str().into()),
+                        session: e.session.clone(),
+                    },
+                );
+            }
+        }
+        true
+    })?;
+    Ok(Some(found))
 }

@@ -61,6 +61,52 @@ fn hunt_copies_exits_5_when_found_and_0_when_not() {
     );
 }
 
+/// Each copy says which agent wrote it when the ledger shows one doing so, and says so
+/// when none did.
+#[test]
+fn hunt_copies_names_the_agent_whose_ledger_event_wrote_the_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = init(tmp.path());
+    let secret: Vec<u8> = (0..30_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let protected = tmp.path().join("protected/keys.db");
+    write(&protected, &secret);
+    let scan = tmp.path().join("scan");
+    let by_agent = scan.join(".stash/k.bin");
+    let by_nobody = scan.join("other.bin");
+    write(&by_agent, &secret);
+    write(&by_nobody, &secret);
+    let copy = serde_json::json!({
+        "source": "mcp-proxy", "agent": "sync-bot", "kind": "tool.call", "tool": "bash",
+        "session": "s1", "call": "7",
+        "actions": [{"action": "file.copy", "target": protected, "dest": by_agent}]
+    });
+    ingest(&data, tmp.path(), "copy.jsonl", &[copy.to_string()]);
+
+    let o = brig()
+        .args(["hunt", "copies", "--json", "--data"])
+        .arg(&data)
+        .arg("--protected")
+        .arg(&protected)
+        .arg("--scan")
+        .arg(&scan)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let of = |p: &Path| {
+        report["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["path"] == p.to_str().unwrap())
+            .unwrap()["created_by"]
+            .clone()
+    };
+    assert_eq!(of(&by_agent)["agent"], "sync-bot", "{report:#}");
+    assert_eq!(of(&by_agent)["action"], "file.copy");
+    assert_eq!(of(&by_nobody), serde_json::Value::Null, "{report:#}");
+}
+
 #[test]
 fn hunt_persistence_with_a_fake_root_and_home() {
     let tmp = tempfile::tempdir().unwrap();
