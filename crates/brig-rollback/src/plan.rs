@@ -82,11 +82,16 @@ pub struct Item {
     pub diff: Option<String>,
 }
 
-/// Two states are the same when kind, content, mode and owner are (times are not restored).
+/// Two states are the same when kind, content, mode, owner and extended attributes are
+/// (times are not restored).
 pub fn same(a: &Option<Entry>, b: &Option<Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.kind == b.kind && (a.mode, a.uid, a.gid) == (b.mode, b.uid, b.gid),
+        (Some(a), Some(b)) => {
+            a.kind == b.kind
+                && (a.mode, a.uid, a.gid) == (b.mode, b.uid, b.gid)
+                && a.xattrs == b.xattrs
+        }
         _ => false,
     }
 }
@@ -322,18 +327,42 @@ pub fn restore(path: &str, state: &Option<Entry>, objects: &Objects) -> Result<(
             Kind::Dir => {
                 std::fs::create_dir_all(p).map_err(io)?;
                 std::fs::set_permissions(p, std::fs::Permissions::from_mode(e.mode & 0o7777))
-                    .map_err(io)
+                    .map_err(io)?;
+                set_xattrs(p, &e.xattrs)
             }
             Kind::Symlink { target } => {
                 let _ = std::fs::remove_file(p);
-                std::os::unix::fs::symlink(target, p).map_err(io)
+                std::os::unix::fs::symlink(target, p).map_err(io)?;
+                set_xattrs(p, &e.xattrs)
             }
-            Kind::File { object } => write_atomically(p, &objects.get(object)?, e.mode & 0o7777),
+            Kind::File { object } => write_atomically(p, &objects.get(object)?, e),
         },
     }
 }
 
-fn write_atomically(p: &Path, content: &[u8], mode: u32) -> Result<(), RollbackError> {
+/// Makes `p`'s extended attributes exactly `want`. Only the `user.` namespace is changed by
+/// unprivileged processes; failing to set another (`security.`, `trusted.`) is an error the
+/// plan reports, not one it hides.
+fn set_xattrs(
+    p: &Path,
+    want: &std::collections::BTreeMap<String, String>,
+) -> Result<(), RollbackError> {
+    let io = |e: std::io::Error| RollbackError::io(p, e);
+    let have = crate::snapshot::xattrs_of(p)?;
+    for name in have.keys().filter(|n| !want.contains_key(*n)) {
+        xattr::remove(p, name).map_err(io)?;
+    }
+    for (name, value) in want {
+        if have.get(name) != Some(value) {
+            let bytes = hex::decode(value).map_err(|e| io(std::io::Error::other(e)))?;
+            xattr::set(p, name, &bytes).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_atomically(p: &Path, content: &[u8], e: &Entry) -> Result<(), RollbackError> {
+    let mode = e.mode & 0o7777;
     let io = |e: std::io::Error| RollbackError::io(p, e);
     let dir = p.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(io)?;
@@ -345,6 +374,7 @@ fn write_atomically(p: &Path, content: &[u8], mode: u32) -> Result<(), RollbackE
     tmp.write_all(content).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(io)?;
+    set_xattrs(tmp.path(), &e.xattrs)?;
     tmp.persist(p).map_err(|e| io(e.error))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
@@ -354,11 +384,12 @@ fn write_atomically(p: &Path, content: &[u8], mode: u32) -> Result<(), RollbackE
 
 /// Saves a conflicting item's pre-image beside it, under a name nothing uses.
 fn save_beside(i: &Item, objects: &Objects) -> Result<Option<PathBuf>, RollbackError> {
-    let Some(Entry {
-        kind: Kind::File { object },
-        mode,
-        ..
-    }) = &i.restore
+    let Some(
+        entry @ Entry {
+            kind: Kind::File { object },
+            ..
+        },
+    ) = &i.restore
     else {
         return Ok(None);
     };
@@ -371,7 +402,7 @@ fn save_beside(i: &Item, objects: &Objects) -> Result<Option<PathBuf>, RollbackE
         };
         let p = PathBuf::from(&name);
         if std::fs::symlink_metadata(&p).is_err() {
-            write_atomically(&p, &content, mode & 0o7777)?;
+            write_atomically(&p, &content, entry)?;
             return Ok(Some(p));
         }
     }

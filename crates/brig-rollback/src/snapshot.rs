@@ -41,6 +41,26 @@ pub struct Entry {
     /// For the incremental check only (not restored).
     pub ctime_ns: i64,
     pub inode: u64,
+    /// Extended attributes (name → hex of the value), where the file system has them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub xattrs: BTreeMap<String, String>,
+}
+
+/// The extended attributes of `path` itself (a symlink's own, not its target's). None on a
+/// file system without them; an attribute that vanishes while read is left out.
+pub fn xattrs_of(path: &Path) -> Result<BTreeMap<String, String>, RollbackError> {
+    let names = match xattr::list(path) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(RollbackError::io(path, e)),
+    };
+    let mut out = BTreeMap::new();
+    for name in names {
+        if let Some(v) = xattr::get(path, &name).map_err(|e| RollbackError::io(path, e))? {
+            out.insert(name.to_string_lossy().into_owned(), hex::encode(v));
+        }
+    }
+    Ok(out)
 }
 
 /// A tree as it was: relative path → entry.
@@ -194,6 +214,7 @@ fn entry_of(
         mtime_ns: ns(md.mtime(), md.mtime_nsec()),
         ctime_ns: ns(md.ctime(), md.ctime_nsec()),
         inode: md.ino(),
+        xattrs: BTreeMap::new(),
     };
     let (mut hashed, mut stored) = (false, false);
     let ft = md.file_type();
@@ -214,7 +235,11 @@ fn entry_of(
             })
         });
         match unchanged {
-            Some(p) => e.kind = p.kind.clone(),
+            // Setting an attribute changes the ctime: an unchanged file kept its attributes.
+            Some(p) => {
+                e.kind = p.kind.clone();
+                e.xattrs = p.xattrs.clone();
+            }
             None => {
                 let content = std::fs::read(&path).map_err(|err| RollbackError::io(&path, err))?;
                 let (object, new) = if durable {
@@ -225,10 +250,14 @@ fn entry_of(
                 (hashed, stored) = (true, new);
                 e.size = content.len() as u64;
                 e.kind = Kind::File { object };
+                e.xattrs = xattrs_of(&path)?;
             }
         }
     } else if !ft.is_dir() {
         return Err(RollbackError::Unsupported(path.display().to_string()));
+    }
+    if !ft.is_file() {
+        e.xattrs = xattrs_of(&path)?;
     }
     Ok((rel, e, hashed, stored))
 }
@@ -247,7 +276,7 @@ pub enum Change {
     Modified {
         path: String,
     },
-    /// Only mode or owner changed.
+    /// Only mode, owner or extended attributes changed.
     Permissions {
         path: String,
         before: u32,
@@ -272,7 +301,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
         match after.entries.get(path) {
             None => out.push(Change::Deleted { path: path.clone() }),
             Some(a) if a.kind != b.kind => out.push(Change::Modified { path: path.clone() }),
-            Some(a) if (a.mode, a.uid, a.gid) != (b.mode, b.uid, b.gid) => {
+            Some(a) if (a.mode, a.uid, a.gid, &a.xattrs) != (b.mode, b.uid, b.gid, &b.xattrs) => {
                 out.push(Change::Permissions {
                     path: path.clone(),
                     before: b.mode,

@@ -241,3 +241,40 @@ fn a_workspace_snapshot_pair_attributes_each_change_to_the_command_between() {
     let (pre, _) = w.after(&second, &objects).unwrap();
     assert!(pre.is_empty(), "{pre:?}");
 }
+
+/// Extended attributes are part of a path's state: a change to one is a change, and
+/// restoring puts the old set back (`user.` namespace; the test file system must have them).
+#[test]
+fn extended_attributes_are_snapshotted_diffed_and_restored() {
+    use brig_rollback::plan::{restore, same};
+    use brig_rollback::snapshot::entry_at;
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let f = ws.join("report.pdf");
+    std::fs::write(&f, "pdf").unwrap();
+    xattr::set(&f, "user.origin", b"https://intranet/report").expect(
+        "the test's file system must support user extended attributes (ext4, xfs, btrfs, tmpfs)",
+    );
+    let objects = Objects::open(&tmp.path().join("objects")).unwrap();
+    let (first, _) = take(&ws, None, &objects).unwrap();
+    assert_eq!(
+        first.entries["report.pdf"].xattrs["user.origin"],
+        hex::encode("https://intranet/report")
+    );
+    let before = entry_at(&f, &objects).unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    xattr::set(&f, "user.origin", b"https://evil.example/").unwrap();
+    xattr::set(&f, "user.extra", b"1").unwrap();
+    let (second, _) = take(&ws, Some(&first), &objects).unwrap();
+    assert!(matches!(
+        diff(&first, &second).as_slice(),
+        [Change::Permissions { path, .. }] if path == "report.pdf"
+    ));
+    assert!(!same(&before, &entry_at(&f, &objects).unwrap()));
+
+    restore(f.to_str().unwrap(), &before, &objects).unwrap();
+    assert!(same(&before, &entry_at(&f, &objects).unwrap()));
+    assert_eq!(xattr::get(&f, "user.extra").unwrap(), None);
+}
