@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use brig_incident::questions::last_effects;
-use brig_model::{Action, ActionKind, Effect, Event, EventKind};
-use brig_rollback::images::{as_actions, Images as ImageMap, POST, PRE};
+use brig_model::{ActionKind, Effect, Event, EventKind};
+use brig_rollback::images::{POST, PRE};
 use brig_rollback::objects::Objects;
 use brig_rollback::snapshot::{Entry, Kind};
 use serde_json::{json, Value};
@@ -223,10 +223,8 @@ pub fn changes(
                     calls.insert((e.session.as_deref(), c), ev);
                 }
             }
-            // A failed command can still have changed the workspace: its images say so.
             EventKind::ToolResult
-                if e.attrs.get("status").and_then(Value::as_str) == Some("ok")
-                    || e.payload.contains_key(PRE) =>
+                if e.attrs.get("status").and_then(Value::as_str) == Some("ok") =>
             {
                 let Some(call) = e
                     .call
@@ -251,7 +249,8 @@ pub fn changes(
                 };
                 changes_of(call, payloads, result, &images, &mut known, &mut out);
             }
-            // Changes a watcher saw (`brig watch`): the images are on the event itself.
+            // Changes seen (by `brig watch`, or by the workspace snapshots around a command):
+            // the images are on the event itself.
             EventKind::FileChange if e.payload.contains_key(PRE) => {
                 let images = Images {
                     payloads,
@@ -289,31 +288,12 @@ struct Images<'a> {
 }
 
 impl Images<'_> {
-    /// The call's own pre-image of `path`, else the one its answer carries (a command's
-    /// workspace changes, found by comparing snapshots).
     fn pre(&self, path: &str) -> Image {
         image(self.payloads, self.call, PRE, path, self.objects)
-            .or_else(|| image(self.payloads, self.result, PRE, path, self.objects))
     }
 
     fn post(&self, path: &str) -> Image {
         image(self.payloads, self.result, POST, path, self.objects)
-    }
-
-    /// The paths a command changed in the workspace that its text did not name, each as
-    /// the action it amounts to.
-    fn found_in_workspace(&self, named: &[Action]) -> Vec<Action> {
-        let part = |name: &str| -> Option<ImageMap> {
-            serde_json::from_value(self.payloads.get(&(self.result, name.to_string()))?.clone())
-                .ok()
-        };
-        let (Some(pre), Some(post)) = (part(PRE), part(POST)) else {
-            return Vec::new();
-        };
-        as_actions(&pre, &post, "workspace snapshot")
-            .into_iter()
-            .filter(|a| !named.iter().any(|n| n.target == a.target))
-            .collect()
     }
 }
 
@@ -334,14 +314,12 @@ fn changes_of(
     let result_diff = result
         .and_then(result_text)
         .filter(|t| t.contains("\n@@ ") || t.contains("--- "));
-    let named: Vec<Action> = e
+    for (n, act) in e
         .actions
         .iter()
         .filter(|a| is_file_change(a.action))
-        .cloned()
-        .collect();
-    let found = images.found_in_workspace(&named);
-    for (n, act) in named.iter().chain(&found).enumerate() {
+        .enumerate()
+    {
         let path = act.target.clone();
         let (stored_pre, stored_post) = (images.pre(&path), images.post(&path));
         let pre_source = match &stored_pre {

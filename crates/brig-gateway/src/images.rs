@@ -8,8 +8,10 @@
 //!
 //! A call that runs a command line is bracketed by snapshots of the workspace
 //! (`brig_rollback::workspace`): its `tool.call` names the workspace and what the snapshot
-//! read, and its `tool.result` carries the pre- and post-image of every path the command
-//! changed there, beside the images of the paths its text names.
+//! read, and a `file.change` event recorded with its answer carries the pre- and post-image
+//! of every path the command changed there (beside the images of the paths its text names),
+//! with the actions those changes amount to, so the rules judge them as they judge a
+//! watcher's.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -113,43 +115,50 @@ impl Imager {
         }
     }
 
-    /// Records in `result` the state of the paths its call changed: those it named, and for
-    /// a command line every path that differs from the workspace before it.
-    pub fn after(&self, session: &str, call_id: &str, result: &mut NewEvent) {
+    /// Records in `result` the state of the paths its call named. For a command line, also
+    /// returns what else changed in the workspace since the snapshot before it: pre- and
+    /// post-image of every other path that differs, for the caller to record as a
+    /// `file.change`.
+    pub fn after(
+        &self,
+        session: &str,
+        call_id: &str,
+        result: &mut NewEvent,
+    ) -> Option<(Images, Images)> {
         let awaiting = self
             .awaiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(session.to_string(), call_id.to_string()));
-        let Some(Awaiting { paths, workspace }) = awaiting else {
-            return;
-        };
-        // A path missing from the post-images is one whose result is not known: rollback
-        // then never overwrites it.
-        let mut post = capture(&paths, &self.objects).unwrap_or_else(|e| {
-            result
-                .attrs
-                .insert("postimage_error".into(), json!(e.to_string()));
-            Images::new()
-        });
-        if let (Some(ws), Some(before)) = (&self.workspace, workspace) {
-            match ws.after(&before, &self.objects) {
-                Ok((pre, changed)) => {
-                    result
-                        .attrs
-                        .insert("workspace_changes".into(), json!(pre.len()));
-                    result.payload.insert(PRE.into(), json!(pre));
-                    for (p, state) in changed {
-                        post.entry(p).or_insert(state);
-                    }
+        let Awaiting { paths, workspace } = awaiting?;
+        if !paths.is_empty() {
+            match capture(&paths, &self.objects) {
+                Ok(images) => {
+                    result.payload.insert(POST.into(), json!(images));
                 }
                 Err(e) => {
                     result
                         .attrs
-                        .insert("workspace_error".into(), json!(e.to_string()));
+                        .insert("postimage_error".into(), json!(e.to_string()));
                 }
             }
         }
-        result.payload.insert(POST.into(), json!(post));
+        let (ws, before) = (self.workspace.as_ref()?, workspace?);
+        match ws.after(&before, &self.objects) {
+            // The paths the call named have their images on its own events already.
+            Ok((mut pre, mut post)) => {
+                for p in &paths {
+                    pre.remove(p);
+                    post.remove(p);
+                }
+                Some((pre, post))
+            }
+            Err(e) => {
+                result
+                    .attrs
+                    .insert("workspace_error".into(), json!(e.to_string()));
+                None
+            }
+        }
     }
 }

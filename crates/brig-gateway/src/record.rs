@@ -220,9 +220,37 @@ impl Recorder {
             .cloned()
             .unwrap_or(Value::Null);
         e.payload.insert("result".into(), body);
-        if let Some(i) = &self.images {
-            i.after(&self.session, call, &mut e);
+        let found = self
+            .images
+            .as_ref()
+            .and_then(|i| i.after(&self.session, call, &mut e));
+        if let Some((pre, post)) = found.filter(|(pre, _)| !pre.is_empty()) {
+            self.record(self.observed_change(pre, post, Some((tool, call)), "workspace snapshot"));
         }
+        e
+    }
+
+    /// A `file.change` event: paths seen changed (by a workspace snapshot after a command, or
+    /// a watcher), each with its pre- and post-image, as the actions they amount to — read
+    /// for their effects beyond the file (a git hook written is persistence) — so the rules
+    /// judge them and rollback can undo them. `call`: the tool call that made them.
+    pub fn observed_change(
+        &self,
+        pre: brig_rollback::images::Images,
+        post: brig_rollback::images::Images,
+        call: Option<(&str, &str)>,
+        found_by: &str,
+    ) -> NewEvent {
+        use brig_rollback::images::{as_actions, POST, PRE};
+        let mut e = self.event(EventKind::FileChange);
+        if let Some((tool, id)) = call {
+            e.tool = Some(tool.to_string());
+            e.call = Some(id.to_string());
+        }
+        e.actions = brig_detect::normalize::with_effects(as_actions(&pre, &post, found_by));
+        e.attrs.insert("paths".into(), json!(pre.len()));
+        e.payload.insert(PRE.into(), json!(pre));
+        e.payload.insert(POST.into(), json!(post));
         e
     }
 }

