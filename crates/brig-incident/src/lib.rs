@@ -30,6 +30,7 @@ pub mod grade;
 pub mod notify;
 pub mod playbook;
 pub mod questions;
+pub mod switch;
 
 /// Something that happened in an incident that makes it graver than its rules' levels say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

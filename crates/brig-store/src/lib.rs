@@ -7,7 +7,9 @@
 mod datadir;
 mod incidents;
 mod sqlite;
+mod tokens;
 
 pub use datadir::{DataDir, DataDirError, DEFAULT_DATA_DIR};
 pub use incidents::{IncidentRow, IncidentTx, NoteRow};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};
+pub use tokens::TokenRow;

@@ -117,6 +117,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX incident_notes_incident ON incident_notes(incident, seq);
     CREATE INDEX events_session ON events(session, idx);
     CREATE INDEX events_agent ON events(agent, idx);",
+    // 7: API tokens of `brig serve`, stored as SHA-256 of the secret (never the secret).
+    "CREATE TABLE tokens(
+        name       TEXT PRIMARY KEY,
+        role       TEXT NOT NULL,      -- agent | operator | auditor
+        agent      TEXT,               -- an agent token's own identity
+        hash       BLOB NOT NULL UNIQUE,
+        created    INTEGER NOT NULL,   -- ns since the Unix epoch
+        created_by TEXT NOT NULL,
+        revoked    INTEGER             -- ns since the Unix epoch, once revoked
+    );",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.

@@ -1,9 +1,8 @@
 //! `brig contain` and `brig release`: the kill switch.
 
 use anyhow::Context;
-use brig_ledger::Prepared;
-use brig_model::{EventKind, NewEvent, Timestamp};
-use brig_store::{Containment, Scope};
+use brig_incident::switch::{self, Order};
+use brig_store::Scope;
 use clap::Args;
 use serde_json::json;
 
@@ -59,60 +58,21 @@ pub struct ContainArgs {
     json: bool,
 }
 
-/// The operator action, as a ledger event.
-fn record(args: &ContainArgs, action: &str, changed: bool) -> anyhow::Result<u64> {
-    let dir = brig_store::DataDir::open(&args.data.data)?;
-    let scope = args.scope.scope();
-    let (agent, workflow) = match &scope {
-        Scope::Agent(a) => (a.clone(), None),
-        Scope::Workflow(w) => ("*".to_string(), Some(w.clone())),
-        Scope::All | Scope::Path(_) => ("*".to_string(), None),
-    };
-    let mut e = NewEvent::new("operator", agent, EventKind::OperatorAction);
-    e.workflow = workflow;
-    e.attrs.insert("action".into(), json!(action));
-    e.attrs.insert("scope".into(), json!(scope.to_string()));
-    e.attrs.insert("actor".into(), json!(actor(&args.actor)));
-    e.attrs.insert("changed".into(), json!(changed));
-    if args.kill_upstream {
-        e.attrs.insert("kill_upstream".into(), json!(true));
+impl ContainArgs {
+    fn order(&self) -> Order {
+        Order {
+            scope: self.scope.scope(),
+            reason: self.reason.clone(),
+            actor: actor(&self.actor),
+            kill_upstream: self.kill_upstream,
+        }
     }
-    e.payload.insert("reason".into(), json!(args.reason));
-    let receipts = dir.ledger()?.append(&[Prepared::new(e)?])?;
-    Ok(receipts[0].index)
-}
-
-fn check_reason(reason: &str) -> anyhow::Result<()> {
-    if reason.trim().is_empty() {
-        anyhow::bail!("--reason must say why (it is recorded in the ledger)");
-    }
-    Ok(())
 }
 
 pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
-    check_reason(&args.reason)?;
-    if let Some(p) = &args.scope.path {
-        if !p.starts_with('/') && !p.starts_with("**/") {
-            anyhow::bail!(
-                "--path `{p}` must be absolute or start with `**/` (targets are absolute paths)"
-            );
-        }
-        globset::Glob::new(p).with_context(|| format!("--path `{p}` is not a valid glob"))?;
-    }
     let dir = brig_store::DataDir::open(&args.data.data)?;
     let scope = args.scope.scope();
-    // Stop first: every proxy checks this state before each call.
-    dir.store()?
-        .contain(&Containment {
-            scope: scope.clone(),
-            reason: args.reason.clone(),
-            actor: actor(&args.actor),
-            since_nanos: Timestamp::now().unix_nanos(),
-            kill_upstream: args.kill_upstream,
-        })
-        .context("setting containment")?;
-    let index = record(&args, "contain", true)
-        .context("contained, but recording it in the ledger failed")?;
+    let index = switch::contain(&dir, &args.order()).context("containing")?;
     if args.json {
         println!(
             "{}",
@@ -125,14 +85,9 @@ pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn release(args: ContainArgs) -> anyhow::Result<Exit> {
-    check_reason(&args.reason)?;
     let dir = brig_store::DataDir::open(&args.data.data)?;
     let scope = args.scope.scope();
-    let changed = dir
-        .store()?
-        .release(&scope)
-        .context("lifting containment")?;
-    let index = record(&args, "release", changed)?;
+    let (changed, index) = switch::release(&dir, &args.order()).context("lifting containment")?;
     if args.json {
         println!(
             "{}",
