@@ -59,7 +59,8 @@ impl Order {
         let mut e = NewEvent::new("operator", agent, EventKind::OperatorAction);
         e.workflow = workflow;
         e.attrs.insert("action".into(), json!(action));
-        e.attrs.insert("scope".into(), json!(self.scope.to_string()));
+        e.attrs
+            .insert("scope".into(), json!(self.scope.to_string()));
         e.attrs.insert("actor".into(), json!(self.actor));
         e.attrs.insert("changed".into(), json!(changed));
         if self.kill_upstream {

@@ -670,7 +670,8 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn key(&self) -> String {
+    /// The stored form: `agent:ID`, `workflow:W`, `all`, `path:GLOB`.
+    pub fn key(&self) -> String {
         match self {
             Scope::Agent(a) => format!("agent:{a}"),
             Scope::Workflow(w) => format!("workflow:{w}"),
@@ -679,7 +680,8 @@ impl Scope {
         }
     }
 
-    fn from_key(key: &str) -> Option<Scope> {
+    /// The scope of a stored form (`None`: not one).
+    pub fn from_key(key: &str) -> Option<Scope> {
         match key.split_once(':') {
             Some(("agent", a)) => Some(Scope::Agent(a.into())),
             Some(("workflow", w)) => Some(Scope::Workflow(w.into())),

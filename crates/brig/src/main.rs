@@ -14,6 +14,7 @@ mod ledger_cmd;
 mod mcp_proxy;
 mod report;
 mod rollback;
+mod serve;
 mod util;
 mod watch;
 
@@ -146,6 +147,18 @@ enum Command {
     ///   brig watch ~/projects/site --agent site-bot --for 3600
     #[command(verbatim_doc_comment)]
     Watch(watch::WatchArgs),
+    /// The control plane: Brig's HTTP API (/v1) with tokens and roles, on this data directory.
+    ///
+    /// Health at /healthz and /readyz, Prometheus metrics at /metrics, the OpenAPI document
+    /// at /v1/openapi.json. SIGINT or SIGTERM stops it gracefully (in-flight writes
+    /// finished, a last checkpoint signed). Example:
+    ///   brig tokens create --name alice --role operator
+    ///   brig serve --listen 127.0.0.1:7878
+    #[command(verbatim_doc_comment)]
+    Serve(serve::ServeArgs),
+    /// API tokens for `brig serve`: create, list, revoke.
+    #[command(subcommand)]
+    Tokens(serve::TokensCommand),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -164,6 +177,8 @@ fn main() -> ExitCode {
         Command::Ledger(c) => ledger_cmd::run(c),
         Command::McpProxy(a) => mcp_proxy::run_proxy(a),
         Command::Watch(a) => watch::run(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Tokens(c) => serve::tokens(c),
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
         Command::Approvals(c) => approvals::run(c),

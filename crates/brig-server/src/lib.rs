@@ -1,0 +1,130 @@
+//! `brig serve`: Brig's control plane over HTTP.
+//!
+//! One process owns a data directory's ledger writer and answers, under `/v1` (JSON,
+//! described by the OpenAPI document at `/v1/openapi.json`, generated from the handlers):
+//! ingest of events, the gateway's decision as a service (for agent frameworks that ask
+//! before each tool call), the kill switch, incidents and ledger checkpoints. Every request
+//! but the health, readiness, metrics and OpenAPI endpoints carries a bearer token whose
+//! role decides what it may do ([`auth`]); operator actions are recorded in the ledger with
+//! the token's name.
+//!
+//! Built so far: SQLite (the data directory) as the backend. Not yet: PostgreSQL, the SSE
+//! stream, approvals, evidence and rollback over HTTP, remote gateways, per-token rate
+//! limits.
+
+pub mod auth;
+mod metrics;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brig_gateway::guard::Guard;
+use brig_ledger::appender::{Appender, Checkpointing};
+use brig_store::{DataDir, SqliteStore};
+
+pub use metrics::Metrics;
+pub use routes::{app, ApiDoc};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 << 20;
+
+/// A checkpoint is signed at least this often while events arrive.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("data directory: {0}")]
+    Data(#[from] brig_store::DataDirError),
+    #[error("store: {0}")]
+    Store(#[from] brig_ledger::store::StoreError),
+    #[error("policies: {0}")]
+    Policy(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What every handler shares.
+pub struct State {
+    pub data: DataDir,
+    pub appender: Arc<Appender>,
+    /// Token lookups and reads (one connection; SQLite serializes writers anyway).
+    pub store: Mutex<SqliteStore>,
+    /// Containment first, then policy: the gateway's guard, for `/v1/decide`.
+    pub guard: Mutex<Guard>,
+    pub metrics: Metrics,
+}
+
+impl State {
+    /// Opens the data directory's ledger writer, store and guard (the built-in policy, or
+    /// the Cedar policies in `policies`).
+    pub fn open(data: &Path, policies: Option<&Path>) -> Result<Arc<State>, ServerError> {
+        let dir = DataDir::open(data)?;
+        let mut writer = dir.store()?;
+        writer.set_busy_timeout(Duration::from_secs(30))?;
+        let appender = Arc::new(Appender::start(
+            brig_ledger::Ledger::new(writer),
+            Some(Checkpointing {
+                signer: dir.signer()?,
+                interval: CHECKPOINT_EVERY,
+            }),
+        ));
+        let own = vec![dir
+            .root()
+            .canonicalize()
+            .unwrap_or_else(|_| dir.root().to_path_buf())];
+        let policy = brig_gateway::policy::CedarPolicy::load(policies, Vec::new(), own)
+            .map_err(|e| ServerError::Policy(e.to_string()))?;
+        let guard = Guard::new(
+            dir.store()?,
+            Box::new(policy),
+            brig_gateway::guard::normalizer(Vec::new()),
+        );
+        Ok(Arc::new(State {
+            store: Mutex::new(dir.store()?),
+            guard: Mutex::new(guard),
+            appender,
+            metrics: Metrics::new(),
+            data: dir,
+        }))
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish and signs a last
+/// checkpoint. `ready` gets the bound address (port 0 picks a free one).
+pub async fn serve(
+    state: Arc<State>,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    ready(addr);
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)?;
+    // Every handler has returned: the last of their writes are queued; finish them.
+    if let Ok(state) = Arc::try_unwrap(state) {
+        if let Ok(appender) = Arc::try_unwrap(state.appender) {
+            if let Err(e) = appender.finish() {
+                tracing::error!(error = %e, "final checkpoint failed");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,657 @@
+//! The HTTP API: routes, roles, handlers, and the OpenAPI document generated from them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State as Shared};
+use axum::http::{header, request::Parts, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use brig_gateway::call::{self, Verdict};
+use brig_gateway::record::Recorder;
+use brig_gateway::Identity;
+use brig_incident::switch::{self, Order};
+use brig_ledger::store::LedgerStore;
+use brig_ledger::Prepared;
+use brig_model::{EventId, NewEvent};
+use brig_store::Scope;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::auth::{self, Caller, Role};
+use crate::metrics::{EffectLabels, RequestLabels};
+use crate::{State, MAX_BODY};
+
+type St = Shared<Arc<State>>;
+
+/// The API's routes over `state`.
+pub fn app(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/events", post(ingest))
+        .route("/v1/decide", post(decide))
+        .route("/v1/containment", get(containment).post(contain))
+        .route("/v1/containment/release", post(release))
+        .route("/v1/incidents", get(incidents))
+        .route("/v1/ledger/checkpoint", get(checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
+    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, checkpoint),
+    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, Checkpoint, Role)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// An error answer: what was wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: String,
+}
+
+/// A refused or failed request.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+fn forbidden(what: &str, c: &Caller) -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        format!("token `{}` ({}) may not {what}", c.name, c.role.as_str()),
+    )
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+fn require(c: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
+    if roles.contains(&c.role) {
+        Ok(())
+    } else {
+        Err(forbidden(what, c))
+    }
+}
+
+/// The caller, from `Authorization: Bearer <token>`: 401 when missing, unknown or revoked.
+impl FromRequestParts<Arc<State>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
+        let unauthorized = |why: &str| ApiError(StatusCode::UNAUTHORIZED, why.to_string());
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>`"))?;
+        let hash = auth::hash(secret.trim());
+        let row = state
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .token_by_hash(&hash)
+            .map_err(internal)?
+            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| internal(format!("token `{}` has an unknown role", row.name)))?;
+        Ok(Caller {
+            name: row.name,
+            role,
+            agent: row.agent,
+        })
+    }
+}
+
+/// Counts every request by route and status; logs it.
+async fn track(Shared(state): St, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().clone();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    tracing::info!(%method, route, status, micros = start.elapsed().as_micros() as u64, "request");
+    res
+}
+
+/// Runs blocking store and ledger work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the store can be read.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "the store cannot be read")))]
+async fn readyz(Shared(state): St) -> Response {
+    let size = blocking(move || {
+        state
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .size()
+            .map_err(internal)
+    })
+    .await;
+    match size {
+        Ok(n) => Json(json!({"ready": true, "ledger_size": n})).into_response(),
+        Err(ApiError(_, e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": e})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(Shared(state): St) -> Response {
+    let s = state.clone();
+    let contained = blocking(move || {
+        s.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .containments()
+            .map_err(internal)
+    })
+    .await
+    .map(|c| c.len() as i64)
+    .unwrap_or(-1);
+    state.metrics.contained.set(contained);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// Events to record, in Brig's event JSON (the same as `brig ingest` reads).
+#[derive(Deserialize, ToSchema)]
+pub struct IngestRequest {
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<Value>,
+}
+
+/// Where each event was recorded, in order.
+#[derive(Serialize, ToSchema)]
+pub struct IngestResponse {
+    recorded: Vec<Recorded>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Recorded {
+    index: u64,
+    id: String,
+    /// The id was recorded before; nothing new was written.
+    duplicate: bool,
+}
+
+/// Records a batch durably, all or nothing: one invalid event refuses the batch, naming it.
+/// An agent token may record only its own agent's events.
+#[utoipa::path(post, path = "/v1/events", request_body = IngestRequest,
+    responses((status = 200, body = IngestResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn ingest(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<IngestRequest>,
+) -> Result<Json<IngestResponse>, ApiError> {
+    require(&caller, &[Role::Agent, Role::Operator], "record events")?;
+    let mut prepared = Vec::with_capacity(req.events.len());
+    for (i, v) in req.events.into_iter().enumerate() {
+        let e: NewEvent = serde_json::from_value(v)
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("events[{i}]: {e}")))?;
+        if !caller.may_act_as(&e.agent) {
+            return Err(forbidden(
+                &format!("record events of agent `{}` (events[{i}])", e.agent),
+                &caller,
+            ));
+        }
+        prepared.push(
+            Prepared::new(e)
+                .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("events[{i}]: {e}")))?,
+        );
+    }
+    let n = prepared.len() as u64;
+    let start = Instant::now();
+    state.metrics.queue_depth.inc();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state.appender.submit_then(prepared, move |r| {
+        let _ = tx.send(r);
+    });
+    let result = rx.await;
+    state.metrics.queue_depth.dec();
+    let receipts = result.map_err(internal)?.map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not recorded: {e}"),
+        )
+    })?;
+    state.metrics.events.inc_by(n);
+    state
+        .metrics
+        .ingest_seconds
+        .observe(start.elapsed().as_secs_f64());
+    Ok(Json(IngestResponse {
+        recorded: receipts
+            .into_iter()
+            .map(|r| Recorded {
+                index: r.index,
+                id: r.id.to_string(),
+                duplicate: r.duplicate,
+            })
+            .collect(),
+    }))
+}
+
+/// A tool call an agent is about to make.
+#[derive(Deserialize, ToSchema)]
+pub struct DecideRequest {
+    /// The agent (an agent token: its own identity, the default).
+    agent: Option<String>,
+    workflow: Option<String>,
+    /// The task the agent was given, as declared.
+    task: Option<String>,
+    /// The agent's session (conversation); one is made up when absent.
+    session: Option<String>,
+    /// The call's id, to correlate its result.
+    call: Option<String>,
+    tool: String,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    arguments: Value,
+}
+
+/// Allow, deny or hold, and why; recorded in the ledger before it is answered.
+#[derive(Serialize, ToSchema)]
+pub struct DecideResponse {
+    /// `allow`, `deny` or `hold` (a person must approve it first).
+    effect: String,
+    /// Why, for a denial (the text to show the agent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The held call's approval id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<String>,
+    session: String,
+}
+
+/// The gateway's decision as a service: containment, then policy, for one tool call;
+/// the call and the decision are recorded durably before the answer (fails closed).
+#[utoipa::path(post, path = "/v1/decide", request_body = DecideRequest,
+    responses((status = 200, body = DecideResponse), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn decide(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<DecideRequest>,
+) -> Result<Json<DecideResponse>, ApiError> {
+    require(&caller, &[Role::Agent, Role::Operator], "ask for decisions")?;
+    let agent = match (&req.agent, &caller.agent) {
+        (Some(a), _) => a.clone(),
+        (None, Some(own)) => own.clone(),
+        (None, None) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "`agent` is required".into(),
+            ))
+        }
+    };
+    if !caller.may_act_as(&agent) {
+        return Err(forbidden(
+            &format!("ask for decisions as agent `{agent}`"),
+            &caller,
+        ));
+    }
+    let start = Instant::now();
+    let session = req
+        .session
+        .clone()
+        .unwrap_or_else(|| EventId::new().to_string());
+    let st = state.clone();
+    let sess = session.clone();
+    let (verdict, alerts) = blocking(move || {
+        let who = Identity {
+            agent: agent.clone(),
+            workflow: req.workflow.clone(),
+            task: req.task.clone(),
+        };
+        let rec = Recorder::new(st.appender.clone(), "api", agent, req.workflow, sess);
+        let id = json!(req.call.unwrap_or_else(|| EventId::new().to_string()));
+        let (events, decided) = {
+            let mut guard = st.guard.lock().unwrap_or_else(|p| p.into_inner());
+            call::decide(&mut guard, &who, &rec, &id, &req.tool, &req.arguments)
+        };
+        let alerts = events
+            .iter()
+            .filter(|e| e.kind == brig_model::EventKind::Alert)
+            .count();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        rec.record_then(events, move |r| {
+            let _ = tx.send(r);
+        });
+        let durable = rx
+            .recv()
+            .unwrap_or_else(|_| Err("the ledger writer stopped".into()));
+        let verdict = decided.settle(durable);
+        if let Verdict::Hold(a) = &verdict {
+            st.store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add_approval(a)
+                .map_err(internal)?;
+        }
+        Ok((verdict, alerts))
+    })
+    .await?;
+    let (effect, reason, approval) = match verdict {
+        Verdict::Forward => ("allow", None, None),
+        Verdict::Refuse(text) => ("deny", Some(text), None),
+        Verdict::Hold(a) => ("hold", None, Some(a.id)),
+    };
+    state
+        .metrics
+        .decisions
+        .get_or_create(&EffectLabels {
+            effect: effect.into(),
+        })
+        .inc();
+    state.metrics.alerts.inc_by(alerts as u64);
+    state
+        .metrics
+        .decide_seconds
+        .observe(start.elapsed().as_secs_f64());
+    Ok(Json(DecideResponse {
+        effect: effect.into(),
+        reason,
+        approval,
+        session,
+    }))
+}
+
+/// One contained scope.
+#[derive(Serialize, ToSchema)]
+pub struct ContainedScope {
+    /// `agent:ID`, `workflow:W`, `all` or `path:GLOB`.
+    scope: String,
+    reason: String,
+    actor: String,
+    since_nanos: i64,
+    kill_upstream: bool,
+}
+
+/// What is contained now.
+#[utoipa::path(get, path = "/v1/containment",
+    responses((status = 200, body = Vec<ContainedScope>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn containment(
+    Shared(state): St,
+    caller: Caller,
+) -> Result<Json<Vec<ContainedScope>>, ApiError> {
+    require(
+        &caller,
+        &[Role::Operator, Role::Auditor],
+        "read containment",
+    )?;
+    let rows = blocking(move || {
+        state
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .containments()
+            .map_err(internal)
+    })
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|c| ContainedScope {
+                scope: c.scope.key(),
+                reason: c.reason,
+                actor: c.actor,
+                since_nanos: c.since_nanos,
+                kill_upstream: c.kill_upstream,
+            })
+            .collect(),
+    ))
+}
+
+/// An operator's kill-switch order.
+#[derive(Deserialize, ToSchema)]
+pub struct ContainRequest {
+    /// `agent:ID`, `workflow:W`, `all` or `path:GLOB`.
+    scope: String,
+    /// Why (required: it is recorded in the ledger).
+    reason: String,
+    /// Also stop the upstream server processes behind the affected proxies.
+    #[serde(default)]
+    kill_upstream: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContainResponse {
+    contained: String,
+    ledger_index: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReleaseResponse {
+    released: String,
+    was_contained: bool,
+    ledger_index: u64,
+}
+
+fn order(req: ContainRequest, caller: &Caller) -> Result<Order, ApiError> {
+    let scope = Scope::from_key(&req.scope).ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "scope `{}`: expected agent:ID, workflow:W, all or path:GLOB",
+                req.scope
+            ),
+        )
+    })?;
+    Ok(Order {
+        scope,
+        reason: req.reason,
+        actor: format!("token:{}", caller.name),
+        kill_upstream: req.kill_upstream,
+    })
+}
+
+fn switch_error(e: switch::SwitchError) -> ApiError {
+    use switch::SwitchError::*;
+    match e {
+        NoReason | BadPath(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
+        e => internal(e),
+    }
+}
+
+/// Contains a scope for every gateway sharing this store (operators only), recorded in the
+/// ledger with the token's name.
+#[utoipa::path(post, path = "/v1/containment", request_body = ContainRequest,
+    responses((status = 200, body = ContainResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn contain(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<ContainRequest>,
+) -> Result<Json<ContainResponse>, ApiError> {
+    require(&caller, &[Role::Operator], "contain")?;
+    let o = order(req, &caller)?;
+    let scope = o.scope.key();
+    let index = blocking(move || switch::contain(&state.data, &o).map_err(switch_error)).await?;
+    Ok(Json(ContainResponse {
+        contained: scope,
+        ledger_index: index,
+    }))
+}
+
+/// Lifts containment (operators only; an agent can never lift its own).
+#[utoipa::path(post, path = "/v1/containment/release", request_body = ContainRequest,
+    responses((status = 200, body = ReleaseResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn release(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<ContainRequest>,
+) -> Result<Json<ReleaseResponse>, ApiError> {
+    require(&caller, &[Role::Operator], "lift containment")?;
+    let o = order(req, &caller)?;
+    let scope = o.scope.key();
+    let (was, index) =
+        blocking(move || switch::release(&state.data, &o).map_err(switch_error)).await?;
+    Ok(Json(ReleaseResponse {
+        released: scope,
+        was_contained: was,
+        ledger_index: index,
+    }))
+}
+
+/// One incident, in brief.
+#[derive(Serialize, ToSchema)]
+pub struct IncidentSummary {
+    id: String,
+    agent: String,
+    state: String,
+    /// 0 advisory, 1 policy violation, 2 security incident, 3 reportable breach.
+    severity: u8,
+    opened_nanos: i64,
+    last_alert_nanos: i64,
+}
+
+/// Open incidents, newest first (`?all=true`: closed ones too).
+#[utoipa::path(get, path = "/v1/incidents",
+    params(("all" = Option<bool>, Query, description = "include closed incidents")),
+    responses((status = 200, body = Vec<IncidentSummary>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn incidents(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<AllQuery>,
+) -> Result<Json<Vec<IncidentSummary>>, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "read incidents")?;
+    let rows = blocking(move || {
+        state
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .incidents(q.all.unwrap_or(false), 1000)
+            .map_err(internal)
+    })
+    .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| IncidentSummary {
+                id: r.id,
+                agent: r.agent,
+                state: r.state,
+                severity: r.severity,
+                opened_nanos: r.opened_nanos,
+                last_alert_nanos: r.last_alert_nanos,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AllQuery {
+    all: Option<bool>,
+}
+
+/// The latest signed checkpoint of the ledger.
+#[derive(Serialize, ToSchema)]
+pub struct Checkpoint {
+    size: u64,
+    /// Root hash, hex.
+    root: String,
+    /// The C2SP signed note, byte for byte.
+    note: String,
+}
+
+/// The latest signed checkpoint (verify it offline with the ledger's key).
+#[utoipa::path(get, path = "/v1/ledger/checkpoint",
+    responses((status = 200, body = Checkpoint), (status = 404, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn checkpoint(Shared(state): St, caller: Caller) -> Result<Json<Checkpoint>, ApiError> {
+    require(
+        &caller,
+        &[Role::Operator, Role::Auditor],
+        "read checkpoints",
+    )?;
+    let cp = blocking(move || {
+        state
+            .store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .latest_checkpoint()
+            .map_err(internal)
+    })
+    .await?
+    .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no checkpoint signed yet".into()))?;
+    Ok(Json(Checkpoint {
+        size: cp.size,
+        root: hex_of(&cp.root),
+        note: cp.note,
+    }))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,174 @@
+//! `brig serve` and `brig tokens`: the control plane and who may call it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use brig_server::auth::{self, Role};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::exit::Exit;
+use crate::util::actor;
+use crate::DataArgs;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Directory of Cedar policies for /v1/decide [default: Brig's built-in policy]
+    #[arg(long, value_name = "DIR")]
+    policy: Option<PathBuf>,
+}
+
+pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BRIG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let state = brig_server::State::open(&a.data.data, a.policy.as_deref())
+        .context("brig serve refuses to start")?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(brig_server::serve(state, a.listen, shutdown(), |addr| {
+        eprintln!(
+            "brig serve: listening on http://{addr} (API under /v1, OpenAPI at /v1/openapi.json)"
+        );
+        tracing::info!(%addr, "listening");
+    }))
+    .context("brig serve")?;
+    eprintln!("brig serve: stopped; in-flight writes finished and a last checkpoint signed");
+    Ok(Exit::Ok)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Create a token; its secret is printed once (only its SHA-256 is kept).
+    ///
+    /// Examples:
+    ///   brig tokens create --name gw-host1 --role agent --agent billing-bot
+    ///   brig tokens create --name alice --role operator
+    #[command(verbatim_doc_comment)]
+    Create(CreateArgs),
+    /// Every token with its role, agent, creation and revocation.
+    List(ListArgs),
+    /// Revoke a token: refused (401) from its next request on.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// A name for the token (what the ledger records as the actor of its actions).
+    #[arg(long)]
+    name: String,
+    /// agent (ingest and decide for its own identity), operator (everything a responder
+    /// does), auditor (read).
+    #[arg(long, value_parser = ["agent", "operator", "auditor"])]
+    role: String,
+    /// The agent identity an agent token acts as.
+    #[arg(long, value_name = "ID")]
+    agent: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The token's name.
+    name: String,
+}
+
+pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        TokensCommand::Create(a) => {
+            let mut store = brig_store::DataDir::open(&a.data.data)?.store()?;
+            let role = Role::parse(&a.role).context("--role")?;
+            let secret = auth::create(&mut store, &a.name, role, a.agent.as_deref(), &actor(&None))
+                .context("creating the token")?;
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"name": a.name, "role": a.role, "agent": a.agent, "token": secret})
+                );
+            } else {
+                println!("{secret}");
+                eprintln!(
+                    "token `{}` ({}) created; this is the only time it is shown",
+                    a.name, a.role
+                );
+            }
+            Ok(Exit::Ok)
+        }
+        TokensCommand::List(a) => {
+            let rows = brig_store::DataDir::open(&a.data.data)?.store()?.tokens()?;
+            if a.json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|t| {
+                        json!({"name": t.name, "role": t.role, "agent": t.agent,
+                        "created_nanos": t.created_nanos, "created_by": t.created_by,
+                        "revoked_nanos": t.revoked_nanos})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                for t in &rows {
+                    println!(
+                        "{:<24} {:<9} {:<20} {}",
+                        t.name,
+                        t.role,
+                        t.agent.as_deref().unwrap_or("-"),
+                        if t.revoked_nanos.is_some() {
+                            "revoked"
+                        } else {
+                            "live"
+                        }
+                    );
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        TokensCommand::Revoke(a) => {
+            let mut store = brig_store::DataDir::open(&a.data.data)?.store()?;
+            let now = brig_model::Timestamp::now().unix_nanos();
+            if !store.revoke_token(&a.name, now)? {
+                anyhow::bail!("no live token named `{}`", a.name);
+            }
+            println!("revoked `{}`", a.name);
+            Ok(Exit::Ok)
+        }
+    }
+}
