@@ -1,0 +1,310 @@
+//! `brig serve`: the real server process over loopback, called with each role's token.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use serde_json::{json, Value};
+
+/// A running `brig serve` on a free port, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = brig()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("BRIG_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in err.lines() {});
+        Server { child, base }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(data: &Path, name: &str, role: &str, agent: Option<&str>) -> String {
+    let mut args = vec!["tokens", "create", "--name", name, "--role", role];
+    if let Some(a) = agent {
+        args.extend(["--agent", a]);
+    }
+    let o = run(data, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+/// One request: status and JSON body (Null when the body is not JSON).
+fn call(
+    rt: &tokio::runtime::Runtime,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = match method {
+            "GET" => client.get(url),
+            _ => client.post(url),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    })
+}
+
+fn event(agent: &str) -> Value {
+    json!({"source": "sdk", "agent": agent, "kind": "tool.call", "tool": "read_file",
+           "session": "s1", "actions": [{"action": "file.read", "target": "/srv/a.txt"}]})
+}
+
+/// Every endpoint with every role: agents reach only their own ingest and decide; auditors
+/// read; operators do everything; no token or a revoked one is 401 at once. Containment set
+/// through the API denies the agent's next decision, and the ledger names the token.
+#[test]
+fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let agent = token(&data, "gw-host1", "agent", Some("bot-a"));
+    let operator = token(&data, "alice", "operator", None);
+    let auditor = token(&data, "audit-firm", "auditor", None);
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+
+    // Unauthenticated endpoints.
+    assert_eq!(call(&rt, "GET", &url("/healthz"), None, None).0, 200);
+    let (s, ready) = call(&rt, "GET", &url("/readyz"), None, None);
+    assert_eq!((s, ready["ready"].clone()), (200, json!(true)));
+    let (s, doc) = call(&rt, "GET", &url("/v1/openapi.json"), None, None);
+    assert_eq!(s, 200);
+    for p in [
+        "/v1/events",
+        "/v1/decide",
+        "/v1/containment",
+        "/v1/containment/release",
+        "/v1/incidents",
+        "/v1/ledger/checkpoint",
+    ] {
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+
+    let ingest_own = json!({"events": [event("bot-a")]});
+    let ingest_other = json!({"events": [event("bot-b")]});
+    let decide_own =
+        json!({"agent": "bot-a", "tool": "read_file", "arguments": {"path": "/srv/a.txt"}});
+    let decide_other =
+        json!({"agent": "bot-b", "tool": "read_file", "arguments": {"path": "/srv/a.txt"}});
+    let contain_b = json!({"scope": "agent:bot-b", "reason": "role test"});
+    type Case<'a> = (&'a str, &'a str, Option<Value>, [u16; 3]);
+    // Expected status for [agent, operator, auditor].
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/v1/events",
+            Some(ingest_own.clone()),
+            [200, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/events",
+            Some(ingest_other.clone()),
+            [403, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/decide",
+            Some(decide_own.clone()),
+            [200, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/decide",
+            Some(decide_other.clone()),
+            [403, 200, 403],
+        ),
+        ("GET", "/v1/containment", None, [403, 200, 200]),
+        (
+            "POST",
+            "/v1/containment",
+            Some(contain_b.clone()),
+            [403, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/containment/release",
+            Some(contain_b.clone()),
+            [403, 200, 403],
+        ),
+        ("GET", "/v1/incidents", None, [403, 200, 200]),
+        ("GET", "/v1/ledger/checkpoint", None, [403, 200, 200]),
+    ];
+    // A checkpoint exists for the checkpoint endpoint to return.
+    assert!(run(&data, &["ledger", "checkpoint"]).status.success());
+    for (method, path, body, want) in &cases {
+        for (tok, (role, want)) in [&agent, &operator, &auditor]
+            .iter()
+            .zip(["agent", "operator", "auditor"].iter().zip(want))
+        {
+            let (s, b) = call(&rt, method, &url(path), Some(tok), body.clone());
+            assert_eq!(s, *want, "{method} {path} as {role}: {b}");
+        }
+        let (s, _) = call(&rt, method, &url(path), None, body.clone());
+        assert_eq!(s, 401, "{method} {path} without a token");
+        let (s, _) = call(
+            &rt,
+            method,
+            &url(path),
+            Some("brig_not-a-token"),
+            body.clone(),
+        );
+        assert_eq!(s, 401, "{method} {path} with an unknown token");
+    }
+
+    // The kill switch through the API: the agent's next decision is a denial, and the agent
+    // cannot lift it.
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/containment"),
+        Some(&operator),
+        Some(json!({"scope": "agent:bot-a", "reason": "exfiltration suspected"})),
+    );
+    assert_eq!(s, 200);
+    let (s, d) = call(
+        &rt,
+        "POST",
+        &url("/v1/decide"),
+        Some(&agent),
+        Some(decide_own.clone()),
+    );
+    assert_eq!((s, d["effect"].clone()), (200, json!("deny")), "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("token:alice"), "{d}");
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/containment/release"),
+        Some(&agent),
+        Some(json!({"scope": "agent:bot-a", "reason": "let me out"})),
+    );
+    assert_eq!(s, 403);
+    // Bad input names what was wrong.
+    let (s, b) = call(
+        &rt,
+        "POST",
+        &url("/v1/containment"),
+        Some(&operator),
+        Some(json!({"scope": "robot:x", "reason": "r"})),
+    );
+    assert_eq!(s, 400);
+    assert!(b["error"].as_str().unwrap().contains("robot:x"), "{b}");
+    let (s, b) = call(
+        &rt,
+        "POST",
+        &url("/v1/events"),
+        Some(&operator),
+        Some(json!({"events": [event("bot-a"), {"agent": "x"}]})),
+    );
+    assert_eq!(s, 400);
+    assert!(b["error"].as_str().unwrap().starts_with("events[1]"), "{b}");
+
+    // Revoked: refused from the next request on.
+    assert!(run(&data, &["tokens", "revoke", "gw-host1"])
+        .status
+        .success());
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/events"),
+        Some(&agent),
+        Some(ingest_own),
+    );
+    assert_eq!(s, 401);
+
+    assert!(server.stop().success(), "SIGTERM stops the server cleanly");
+    // Everything it recorded verifies; the operator's order names the token.
+    let o = run(&data, &["ledger", "verify"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let ledger = stdout(&o);
+    assert!(
+        ledger.lines().any(|l| l.contains("\"action\":\"contain\"")
+            && l.contains("token:alice")
+            && l.contains("agent bot-a\"")),
+        "{ledger}"
+    );
+    let o = run(&data, &["tokens", "list", "--json"]);
+    let list: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let revoked = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "gw-host1")
+        .unwrap();
+    assert!(revoked["revoked_nanos"].is_i64(), "{list}");
+    assert!(!stdout(&o).contains("brig_"), "secrets are never listed");
+}
+
+#[test]
+fn tokens_refuse_bad_names_and_agent_tokens_without_an_agent() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let o = run(
+        &data,
+        &["tokens", "create", "--name", "a b", "--role", "operator"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("token name `a b`"), "{}", stderr(&o));
+    let o = run(
+        &data,
+        &["tokens", "create", "--name", "gw", "--role", "agent"],
+    );
+    assert!(stderr(&o).contains("--agent"), "{}", stderr(&o));
+    token(&data, "gw", "agent", Some("bot"));
+    let o = run(
+        &data,
+        &["tokens", "create", "--name", "gw", "--role", "auditor"],
+    );
+    assert!(stderr(&o).contains("exists already"), "{}", stderr(&o));
+}
