@@ -61,6 +61,14 @@ fi
 BRIG_OCSF_SCHEMA="$(target/ocsf-venv/bin/python -c 'import ocsf_json_schema, pathlib; print(pathlib.Path(ocsf_json_schema.__file__).parent / "ocsf" / "1.8.0.json")')"
 export BRIG_OCSF_SCHEMA
 
+say "Schemathesis for the API fuzz check (PyPI, pinned, in target/st-venv)"
+st_version=4.32.5
+if ! target/st-venv/bin/pip show schemathesis 2>/dev/null | grep -qx "Version: $st_version"; then
+  python3 -m venv target/st-venv
+  target/st-venv/bin/pip install -q --disable-pip-version-check "schemathesis==$st_version"
+fi
+export BRIG_SCHEMATHESIS="$PWD/target/st-venv/bin/st"
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
