@@ -1440,6 +1440,22 @@ fn brig_files(bundle: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// `brig rollback plan --agent AGENT --json`: its items, and their paths sorted.
+fn rollback_plan(data: &Path, agent: &str) -> (Vec<Value>, Vec<String>) {
+    let o = run(data, &["rollback", "plan", "--agent", agent, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan: Vec<Value> = serde_json::from_value(
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
+    )
+    .unwrap();
+    let mut paths: Vec<String> = plan
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.sort();
+    (plan, paths)
+}
+
 /// What a tree holds, without times: kind, content and mode of every path.
 fn tree_of(dir: &Path, objects: &Path) -> Vec<(String, String)> {
     let objects = brig_rollback::objects::Objects::open(objects).unwrap();
@@ -1490,20 +1506,7 @@ fn an_agents_file_changes_are_rolled_back_to_the_pre_incident_tree() {
     s.finish();
     assert_ne!(tree_of(&ws, &tmp.path().join("test-objects")), before);
 
-    let o = run(
-        &data,
-        &["rollback", "plan", "--agent", "notes-agent", "--json"],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let plan: Vec<Value> = serde_json::from_value(
-        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
-    )
-    .unwrap();
-    let mut paths: Vec<String> = plan
-        .iter()
-        .map(|i| i["path"].as_str().unwrap().to_string())
-        .collect();
-    paths.sort();
+    let (plan, paths) = rollback_plan(&data, "notes-agent");
     let rel = |p: &str| ws.join(p).to_string_lossy().into_owned();
     let mut expect = vec![
         rel("archive"),
@@ -1604,20 +1607,7 @@ fn a_shell_tool_session_is_rolled_back_to_the_pre_incident_tree() {
     s.finish();
     assert_ne!(tree_of(&ws, &tmp.path().join("test-objects")), before);
 
-    let o = run(
-        &data,
-        &["rollback", "plan", "--agent", "shell-agent", "--json"],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let plan: Vec<Value> = serde_json::from_value(
-        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
-    )
-    .unwrap();
-    let mut paths: Vec<String> = plan
-        .iter()
-        .map(|i| i["path"].as_str().unwrap().to_string())
-        .collect();
-    paths.sort();
+    let (plan, paths) = rollback_plan(&data, "shell-agent");
     let rel = |p: &str| ws.join(p).to_string_lossy().into_owned();
     let mut expect: Vec<String> = [
         ".cache-note",
@@ -1886,14 +1876,7 @@ fn rollback_never_overwrites_a_later_human_change() {
     s.finish();
     std::fs::write(ws.join("notes.md"), "the human's fix\n").unwrap();
 
-    let o = run(
-        &data,
-        &["rollback", "plan", "--agent", "notes-agent", "--json"],
-    );
-    let plan: Vec<Value> = serde_json::from_value(
-        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["items"].clone(),
-    )
-    .unwrap();
+    let (plan, _) = rollback_plan(&data, "notes-agent");
     let notes = plan
         .iter()
         .find(|i| i["path"].as_str().unwrap().ends_with("notes.md"))
