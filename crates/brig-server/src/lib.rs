@@ -8,13 +8,16 @@
 //! role decides what it may do ([`auth`]); operator actions are recorded in the ledger with
 //! the token's name.
 //!
-//! Built so far: SQLite (the data directory) as the backend. Not yet: PostgreSQL, the SSE
-//! stream, approvals, evidence and rollback over HTTP, remote gateways, per-token rate
-//! limits.
+//! `/v1/stream` follows the ledger as server-sent events: every new event, alerts and
+//! containment changes typed as such.
+//!
+//! Built so far: SQLite (the data directory) as the backend. Not yet: PostgreSQL, approvals,
+//! evidence and rollback over HTTP, remote gateways, per-token rate limits.
 
 pub mod auth;
 mod metrics;
 mod routes;
+mod stream;
 
 use std::net::SocketAddr;
 use std::path::Path;

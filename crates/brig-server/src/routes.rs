@@ -40,6 +40,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/containment/release", post(release))
         .route("/v1/incidents", get(incidents))
         .route("/v1/ledger/checkpoint", get(checkpoint))
+        .route("/v1/stream", get(crate::stream::stream))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
@@ -48,7 +49,7 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, checkpoint),
+    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, checkpoint, crate::stream::stream),
     components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
@@ -74,7 +75,7 @@ pub struct ErrorBody {
 }
 
 /// A refused or failed request.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -89,11 +90,11 @@ fn forbidden(what: &str, c: &Caller) -> ApiError {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-fn require(c: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
+pub(crate) fn require(c: &Caller, roles: &[Role], what: &str) -> Result<(), ApiError> {
     if roles.contains(&c.role) {
         Ok(())
     } else {

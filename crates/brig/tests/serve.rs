@@ -326,6 +326,8 @@ fn schemathesis_finds_no_server_error() {
         .arg(format!("{}/v1/openapi.json", server.base))
         .args(["--checks", "not_a_server_error", "--max-examples", "40"])
         .args(["--generation-deterministic", "--workers", "1"])
+        // The SSE stream never ends by design (it has its own test).
+        .args(["--exclude-path", "/v1/stream"])
         .arg("--header")
         .arg(format!("Authorization: Bearer {operator}"))
         .env("NO_COLOR", "1")
@@ -471,5 +473,82 @@ fn a_server_killed_under_load_keeps_every_acknowledged_event() {
     let server = Server::start(&data);
     let more = load(&server.base, &tokens[..1], 500, 500);
     assert_eq!(more.len(), 500);
+    assert!(server.stop().success());
+}
+
+/// Reads an SSE response until `want` appears in the text (or 10 s pass); returns the text.
+fn read_until(rt: &tokio::runtime::Runtime, res: &mut reqwest::Response, want: &str) -> String {
+    rt.block_on(async {
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !text.contains(want) {
+            match tokio::time::timeout_at(deadline, res.chunk()).await {
+                Ok(Ok(Some(c))) => text.push_str(&String::from_utf8_lossy(&c)),
+                _ => break,
+            }
+        }
+        text
+    })
+}
+
+/// `/v1/stream` follows the ledger live: a containment order made through the API reaches a
+/// follower as a `containment` event; an agent's stream carries its own events only.
+#[test]
+fn the_stream_carries_containment_and_only_an_agents_own_events() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let agent = token(&data, "gw", "agent", Some("bot-a"));
+    let operator = token(&data, "alice", "operator", None);
+    let auditor = token(&data, "audit", "auditor", None);
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let open = |tok: &str| {
+        rt.block_on(
+            reqwest::Client::new()
+                .get(url("/v1/stream"))
+                .bearer_auth(tok)
+                .send(),
+        )
+        .unwrap()
+    };
+    let mut follower = open(&auditor);
+    assert_eq!(follower.status().as_u16(), 200);
+    let mut own = open(&agent);
+    assert_eq!(call(&rt, "GET", &url("/v1/stream"), None, None).0, 401);
+
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/events"),
+        Some(&operator),
+        Some(json!({"events": [event("bot-b"), event("bot-a")]})),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/containment"),
+        Some(&operator),
+        Some(json!({"scope": "agent:bot-a", "reason": "stream test"})),
+    );
+    assert_eq!(s, 200);
+
+    let seen = read_until(&rt, &mut follower, "event: containment");
+    assert!(
+        seen.contains("event: containment") && seen.contains("agent bot-a"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("\"agent\":\"bot-b\""),
+        "the auditor sees every agent: {seen}"
+    );
+    let mine = read_until(&rt, &mut own, "event: containment");
+    assert!(mine.contains("\"agent\":\"bot-a\""), "{mine}");
+    assert!(
+        !mine.contains("\"agent\":\"bot-b\""),
+        "another agent's event leaked: {mine}"
+    );
+    drop((follower, own));
     assert!(server.stop().success());
 }

@@ -1,0 +1,124 @@
+//! `GET /v1/stream`: the ledger followed live, as server-sent events.
+//!
+//! Each new ledger event is one SSE event: `alert` for alerts, `containment` for an
+//! operator's or the playbook's contain and release, `event` for everything else; the data is
+//! `{"index": N, "event": {…}}` (the event as the ledger holds it, payload digests only) and
+//! the SSE `id` is the index, so a client that reconnects with `Last-Event-ID` (or
+//! `?from=N`) misses nothing. The ledger is read every 100 ms from the stream's own
+//! connection: whichever process appended, the stream sees it. Agent tokens receive only
+//! their own agent's events.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State as Shared};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as Sse, KeepAlive};
+use brig_ledger::store::LedgerStore;
+use brig_model::{Event, EventKind};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{Caller, Role};
+use crate::routes::{internal, require, ApiError};
+use crate::State;
+
+/// How often the ledger is read for new events.
+const POLL: Duration = Duration::from_millis(100);
+/// Most events read at a time.
+const CHUNK: usize = 1000;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct From {
+    /// The first ledger index to send [default: the next one appended].
+    from: Option<u64>,
+}
+
+/// The SSE event type of a ledger event.
+fn kind_of(e: &Event) -> &'static str {
+    let action = e.attrs.get("action").and_then(|a| a.as_str()).unwrap_or("");
+    match e.kind {
+        EventKind::Alert => "alert",
+        EventKind::OperatorAction | EventKind::ResponseAction
+            if matches!(action, "contain" | "release") =>
+        {
+            "containment"
+        }
+        _ => "event",
+    }
+}
+
+/// New ledger events as they are appended (server-sent events).
+#[utoipa::path(get, path = "/v1/stream", params(From),
+    responses((status = 200, description = "text/event-stream: `event`, `alert` and `containment` events, id = ledger index"),
+              (status = 401, body = crate::routes::ErrorBody)),
+    security(("token" = [])))]
+pub async fn stream(
+    Shared(state): Shared<Arc<State>>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<From>,
+) -> Result<axum::response::Sse<impl Stream<Item = Result<Sse, Infallible>>>, ApiError> {
+    require(
+        &caller,
+        &[Role::Agent, Role::Operator, Role::Auditor],
+        "follow the ledger",
+    )?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|i| i + 1);
+    let mut store = state.data.store().map_err(internal)?;
+    let next = match q.from.or(resume) {
+        Some(i) => i,
+        None => store.size().map_err(internal)?,
+    };
+    let only = (caller.role == Role::Agent).then(|| caller.agent.clone().unwrap_or_default());
+    let store = Arc::new(std::sync::Mutex::new(store));
+    let events = stream::unfold((next, Vec::new()), move |(mut next, mut ready)| {
+        let (store, only) = (store.clone(), only.clone());
+        async move {
+            loop {
+                if let Some(e) = ready.pop() {
+                    return Some((Ok(e), (next, ready)));
+                }
+                let (from, store) = (next, store.clone());
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut rows = Vec::new();
+                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
+                    let _ = s.scan(from, from + CHUNK as u64, &mut |row| {
+                        rows.push(row);
+                        true
+                    });
+                    rows
+                })
+                .await
+                .unwrap_or_default();
+                if read.is_empty() {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                for row in read.into_iter().rev() {
+                    next = next.max(row.index + 1);
+                    let Ok(e) = Event::from_leaf(&row.leaf) else {
+                        continue;
+                    };
+                    if only.as_ref().is_some_and(|a| &e.agent != a) {
+                        continue;
+                    }
+                    let data = json!({"index": row.index, "event": e}).to_string();
+                    ready.push(
+                        Sse::default()
+                            .event(kind_of(&e))
+                            .id(row.index.to_string())
+                            .data(data),
+                    );
+                }
+            }
+        }
+    });
+    Ok(axum::response::Sse::new(events).keep_alive(KeepAlive::default()))
+}
