@@ -83,15 +83,11 @@ pub fn run(
     let workspace = Workspace::new(opts.dirs.clone(), vec![own.clone()]);
     let appender = start_appender(data)?;
     let session = EventId::new().to_string();
-    let base_opts = crate::ProxyOptions {
-        who: opts.who.clone(),
-        max_message_bytes: 0,
-        approval_timeout: Duration::ZERO,
-        detection: opts.detection.clone(),
-        response: opts.response.clone(),
-        workspace: Vec::new(),
-    };
-    let response = crate::response::Response::start_for(&base_opts, data, &appender)?;
+    let response = opts
+        .response
+        .as_ref()
+        .map(|config| crate::response::Response::start(data, config, appender.clone()))
+        .transpose()?;
     let rec = Recorder::new(
         appender.clone(),
         "brig-watch",
