@@ -331,6 +331,8 @@ fn schemathesis_finds_no_server_error() {
         .arg("--header")
         .arg(format!("Authorization: Bearer {operator}"))
         .env("NO_COLOR", "1")
+        // Its cache goes into the working directory: keep it out of the checkout.
+        .current_dir(tmp.path())
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
