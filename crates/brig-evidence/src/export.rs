@@ -18,7 +18,7 @@ use brig_ledger::store::{LedgerStore, StoreError, StoreNodes, StoredCheckpoint};
 use brig_ledger::tlog_proof::TlogProof;
 use brig_ledger::Ledger;
 use brig_model::{Event, EventKind, Timestamp};
-use brig_store::{DataDir, SqliteStore};
+use brig_store::{DataDir, Store};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -190,7 +190,7 @@ pub fn events_in(dir: &DataDir, scope: &Scope) -> Result<InScope, EvidenceError>
     Ok((events, incident.map(|(i, _)| i)))
 }
 
-fn select(store: &mut SqliteStore, scope: &Scope) -> Result<Selected, EvidenceError> {
+fn select(store: &mut Store, scope: &Scope) -> Result<Selected, EvidenceError> {
     let mut record = ScopeRecord::default();
     let cut;
     let (incident, indices) = match scope {
@@ -258,7 +258,7 @@ fn select(store: &mut SqliteStore, scope: &Scope) -> Result<Selected, EvidenceEr
 
 /// The events at `indices` (sorted), as stored and parsed. A dense scope is read in one range
 /// scan rather than a query per event; parsing runs on every core.
-fn read_items(store: &mut SqliteStore, indices: &[u64]) -> Result<Vec<Item>, StoreError> {
+fn read_items(store: &mut Store, indices: &[u64]) -> Result<Vec<Item>, StoreError> {
     let (Some(&first), Some(&last)) = (indices.first(), indices.last()) else {
         return Ok(Vec::new());
     };
@@ -306,7 +306,7 @@ fn read_items(store: &mut SqliteStore, indices: &[u64]) -> Result<Vec<Item>, Sto
 
 /// The incident's sessions (or its agent's latest events), and what was recorded about the
 /// incident from its first event on: playbook steps, notifications, lifecycle changes.
-fn incident_indices(store: &mut SqliteStore, i: &Incident) -> Result<(Vec<u64>, bool), StoreError> {
+fn incident_indices(store: &mut Store, i: &Incident) -> Result<(Vec<u64>, bool), StoreError> {
     let mut v = Vec::new();
     let mut cut = false;
     for s in &i.sessions {
@@ -343,7 +343,7 @@ fn incident_indices(store: &mut SqliteStore, i: &Incident) -> Result<(Vec<u64>, 
 
 /// Reads tree nodes through a cache: the proofs of neighbouring events share most nodes.
 struct CachedNodes<'a> {
-    store: &'a mut SqliteStore,
+    store: &'a mut Store,
     cache: HashMap<(u32, u64), Hash>,
 }
 
@@ -360,7 +360,7 @@ impl NodeSource for CachedNodes<'_> {
 }
 
 fn prove_all(
-    store: &mut SqliteStore,
+    store: &mut Store,
     cache: HashMap<(u32, u64), Hash>,
     leaves: &[Leaf],
     cp: &StoredCheckpoint,
@@ -398,7 +398,7 @@ fn prove_all(
 /// The earliest checkpoints that covered the first and the last event in scope, each with a
 /// consistency proof to the newest: they show the events were in the log back then.
 fn older_checkpoints(
-    ledger: &mut Ledger<SqliteStore>,
+    ledger: &mut Ledger<Store>,
     items: &[Item],
     newest: &StoredCheckpoint,
     files: &mut Files,
@@ -446,7 +446,7 @@ pub fn consistency_text(old: u64, new: u64, proof: &[Hash]) -> String {
 }
 
 fn add_payloads(
-    store: &mut SqliteStore,
+    store: &mut Store,
     events: &[(u64, Event)],
     files: &mut Files,
     gaps: &mut Vec<String>,

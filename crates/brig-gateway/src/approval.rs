@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use brig_model::{Decision, Effect, EventKind, Timestamp};
-use brig_store::{Approval, DataDir, SqliteStore};
+use brig_store::{Approval, DataDir, Store};
 use serde_json::json;
 
 use crate::record::Recorder;
@@ -142,7 +142,7 @@ pub fn cancel_call(data: &DataDir, rec: &Recorder, approval: &str, request: &ser
     }
 }
 
-fn cancel(store: &mut SqliteStore, rec: &Recorder, id: &str, call: Option<String>, why: &str) {
+fn cancel(store: &mut Store, rec: &Recorder, id: &str, call: Option<String>, why: &str) {
     let now = Timestamp::now().unix_nanos();
     if let Ok(true) = store.settle_approval(id, "cancelled", "brig", why, now) {
         let mut e = rec.event(EventKind::ApprovalDecision);
@@ -170,7 +170,7 @@ struct Watch<'a> {
 
 impl Watch<'_> {
     /// Settles the approval as Brig (timeout, containment) and records that; returns `why`.
-    fn close(&self, store: &mut SqliteStore, status: &str, why: &str) -> String {
+    fn close(&self, store: &mut Store, status: &str, why: &str) -> String {
         let now = Timestamp::now().unix_nanos();
         if let Ok(true) = store.settle_approval(&self.approval.id, status, "brig", why, now) {
             let mut e = self.rec.event(EventKind::ApprovalDecision);

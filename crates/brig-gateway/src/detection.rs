@@ -20,7 +20,7 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use brig_detect::rules::{Alert, Detector, Rules};
 use brig_model::{Decision, Effect, EventId, EventKind, NewEvent, Timestamp};
-use brig_store::{DataDir, SqliteStore};
+use brig_store::{DataDir, Store};
 use serde_json::json;
 
 /// Longest detection waits for the database when loading or saving what it learned; past
@@ -41,7 +41,7 @@ pub struct Detection {
 struct State {
     detector: Detector,
     /// Where an agent's facts are read, the first time the process sees it.
-    store: Option<SqliteStore>,
+    store: Option<Store>,
     /// Where learned facts go to be saved.
     learned: Option<mpsc::Sender<Vec<Fact>>>,
 }
@@ -130,7 +130,7 @@ impl Drop for Detection {
     }
 }
 
-fn waiting(mut store: SqliteStore) -> SqliteStore {
+fn waiting(mut store: Store) -> Store {
     if let Err(e) = store.set_busy_timeout(STORE_WAIT) {
         eprintln!("brig: detection state: {e}");
     }
@@ -139,10 +139,7 @@ fn waiting(mut store: SqliteStore) -> SqliteStore {
 
 /// Writes learned facts as they come, on its own thread: a first use is an SQLite commit,
 /// which must not sit on a call's decision path.
-fn spawn_saver(
-    mut store: SqliteStore,
-    rx: mpsc::Receiver<Vec<Fact>>,
-) -> std::thread::JoinHandle<()> {
+fn spawn_saver(mut store: Store, rx: mpsc::Receiver<Vec<Fact>>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         while let Ok(mut facts) = rx.recv() {
             // Whatever else is queued rides along in the same transaction.

@@ -1,7 +1,7 @@
 //! The decision on one tool call: containment first, then policy. Fails closed.
 
 use brig_model::{Action, Decision, Effect};
-use brig_store::SqliteStore;
+use brig_store::Store;
 use serde_json::Value;
 
 /// What Brig knows about a call when it decides.
@@ -25,7 +25,7 @@ pub type Normalizer = Box<dyn Fn(&str, &Value) -> Vec<Action> + Send>;
 
 /// Containment state and policy, consulted for every call.
 pub struct Guard {
-    store: SqliteStore,
+    store: Store,
     policy: Box<dyn Policy>,
     normalize: Normalizer,
 }
@@ -39,7 +39,7 @@ fn deny(policy: &str, reason: String) -> Decision {
 }
 
 impl Guard {
-    pub fn new(store: SqliteStore, policy: Box<dyn Policy>, normalize: Normalizer) -> Self {
+    pub fn new(store: Store, policy: Box<dyn Policy>, normalize: Normalizer) -> Self {
         Guard {
             store,
             policy,

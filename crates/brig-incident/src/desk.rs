@@ -12,7 +12,7 @@
 
 use brig_model::{EventId, EventKind, NewEvent, Timestamp};
 use brig_register::{GroupBy, Playbook, Register};
-use brig_store::{IncidentRow, NoteRow, SqliteStore};
+use brig_store::{IncidentRow, NoteRow, Store};
 use serde_json::json;
 
 use crate::grade::{Graded, Signal};
@@ -75,7 +75,7 @@ impl Desk {
     /// one. Returns what changed, one entry per incident touched.
     pub fn file(
         &self,
-        store: &mut SqliteStore,
+        store: &mut Store,
         signals: &[(Signal, Graded)],
     ) -> Result<Vec<Filed>, DeskError> {
         let now = Timestamp::now().unix_nanos();
@@ -242,7 +242,7 @@ pub fn parse(row: &IncidentRow) -> Result<Incident, DeskError> {
 }
 
 /// The incident `id` (or unique prefix of it).
-pub fn load(store: &mut SqliteStore, id: &str) -> Result<(Incident, IncidentRow), DeskError> {
+pub fn load(store: &mut Store, id: &str) -> Result<(Incident, IncidentRow), DeskError> {
     let row = store
         .incident(id)?
         .ok_or_else(|| DeskError::NotFound(id.to_string()))?;
@@ -330,7 +330,7 @@ pub fn change(
 }
 
 /// Writes an incident back (keeping its key and last alert time).
-pub fn save(store: &mut SqliteStore, i: &Incident, row: &IncidentRow) -> Result<(), DeskError> {
+pub fn save(store: &mut Store, i: &Incident, row: &IncidentRow) -> Result<(), DeskError> {
     store.put_incident(&row_of(i, &row.key, row.last_alert_nanos))?;
     Ok(())
 }

@@ -32,7 +32,7 @@ use brig_ledger::note::NoteSigner;
 use brig_ledger::{Ledger, Prepared};
 use brig_model::{EventKind, NewEvent, Timestamp};
 use brig_register::Register;
-use brig_store::{Containment, DataDir, Scope, SqliteStore};
+use brig_store::{Containment, DataDir, Scope, Store};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -75,7 +75,7 @@ pub trait Sink: Send + Sync {
 }
 
 /// A ledger opened directly (the CLI).
-pub struct LedgerSink(pub Mutex<Ledger<SqliteStore>>);
+pub struct LedgerSink(pub Mutex<Ledger<Store>>);
 
 /// Events made ready for the ledger (each validated and hashed), or why one is not.
 pub fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, String> {
@@ -128,8 +128,8 @@ pub struct Responder {
     desk: Desk,
     register: Option<Arc<Register>>,
     policies: Option<PathBuf>,
-    store: SqliteStore,
-    ledger: Ledger<SqliteStore>,
+    store: Store,
+    ledger: Ledger<Store>,
     signer: NoteSigner,
     sink: Arc<dyn Sink>,
     notifier: Option<Notifier>,

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use brig_ledger::store::LedgerStore;
 use brig_model::{Action, ActionKind, Effect, Event, EventKind};
 use brig_register::{Register, Rollback};
-use brig_store::SqliteStore;
+use brig_store::Store;
 use serde::Serialize;
 
 use crate::Incident;
@@ -31,7 +31,7 @@ const MAX_EVENTS: usize = 100_000;
 
 /// The events an incident covers, in ledger order, with their indices.
 pub fn events_of(
-    store: &mut SqliteStore,
+    store: &mut Store,
     i: &Incident,
 ) -> Result<(Vec<(u64, Event)>, bool), brig_ledger::store::StoreError> {
     let mut indices: Vec<u64> = Vec::new();

@@ -86,7 +86,9 @@ fn main() {
         "permit (principal, action, resource);\n",
     )
     .unwrap();
-    let state = brig_server::State::open(&root, Some(&policies)).unwrap();
+    let state =
+        brig_server::State::open(brig_store::DataDir::open(&root).unwrap(), Some(&policies))
+            .unwrap();
     let tokens: Vec<String> = {
         let mut store = state.data.store().unwrap();
         (0..CLIENTS)

@@ -93,7 +93,7 @@ pub enum TokenError {
 
 /// Creates a token; returns its secret, which is shown once and never stored.
 pub fn create(
-    store: &mut brig_store::SqliteStore,
+    store: &mut brig_store::Store,
     name: &str,
     role: Role,
     agent: Option<&str>,

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use brig_gateway::guard::Guard;
 use brig_ledger::appender::{Appender, Checkpointing};
-use brig_store::{DataDir, SqliteStore};
+use brig_store::{DataDir, Store};
 
 pub use metrics::Metrics;
 pub use routes::{app, ApiDoc};
@@ -60,7 +60,7 @@ pub struct State {
     pub data: DataDir,
     pub appender: Arc<Appender>,
     /// Token lookups and reads (one connection; SQLite serializes writers anyway).
-    pub store: Mutex<SqliteStore>,
+    pub store: Mutex<Store>,
     /// Containment first, then policy: the gateway's guard, for `/v1/decide`.
     pub guard: Mutex<Guard>,
     pub metrics: Metrics,
@@ -69,8 +69,7 @@ pub struct State {
 impl State {
     /// Opens the data directory's ledger writer, store and guard (the built-in policy, or
     /// the Cedar policies in `policies`).
-    pub fn open(data: &Path, policies: Option<&Path>) -> Result<Arc<State>, ServerError> {
-        let dir = DataDir::open(data)?;
+    pub fn open(dir: DataDir, policies: Option<&Path>) -> Result<Arc<State>, ServerError> {
         let mut writer = dir.store()?;
         writer.set_busy_timeout(Duration::from_secs(30))?;
         let appender = Arc::new(Appender::start(

@@ -2,11 +2,18 @@
 //!
 //! ```text
 //! brig-data/            0700
-//! ├── ledger.db         0600  SQLite (WAL): events, payload blobs, checkpoints
+//! ├── ledger.db         0600  SQLite (WAL): events, payload blobs, checkpoints, state
+//! ├── database          0600  instead of ledger.db: the PostgreSQL URL that holds them
 //! └── keys/             0700
 //!     ├── ledger.key    0600  Ed25519 signing key (C2SP note private key text)
 //!     └── ledger.vkey   0644  verifier key (C2SP vkey text): give this to auditors
 //! ```
+//!
+//! With PostgreSQL the directory keeps what must stay on the host: the signing key (never
+//! in the database, where whoever can write rows could also re-sign them) and the objects
+//! of rollback. Every process writing one database signs with the same key: the first
+//! `brig init --database URL` makes it and records its public half in the database; the
+//! others join with `--signing-key FILE`, checked against that record.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -17,12 +24,13 @@ use brig_ledger::note::{NoteError, NoteSigner, NoteVerifier};
 use brig_ledger::store::{LedgerStore, StoreError};
 use brig_ledger::Ledger;
 
-use crate::SqliteStore;
+use crate::{postgres::redact, Store};
 
 /// Where `brig` looks when neither `--data` nor `BRIG_DATA` says otherwise.
 pub const DEFAULT_DATA_DIR: &str = "./brig-data";
 
 const DB_FILE: &str = "ledger.db";
+const DATABASE_FILE: &str = "database";
 const KEY_FILE: &str = "keys/ledger.key";
 const VKEY_FILE: &str = "keys/ledger.vkey";
 
@@ -44,6 +52,10 @@ pub enum DataDirError {
     BadOrigin(String),
     #[error("{key} and {vkey} do not belong together (the public key is not the signing key's)")]
     KeyMismatch { key: PathBuf, vkey: PathBuf },
+    #[error("the database {url} already holds the ledger `{origin}`: join it with `brig init --database URL --signing-key FILE`, FILE being that ledger's signing key (keys/ledger.key of a data directory already on it)")]
+    DatabaseInUse { url: String, origin: String },
+    #[error("{key} is not the signing key of the ledger in {url} (its public key differs from the one the database records)")]
+    NotThisLedgersKey { key: PathBuf, url: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,29 +71,65 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    /// The PostgreSQL URL, when the state is there rather than in `ledger.db`.
+    database: Option<String>,
+}
+
+/// How `brig init` sets up a data directory.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions<'a> {
+    /// The log's name (default: `brig.local/<hostname>/<random>`).
+    pub origin: Option<&'a str>,
+    /// Keep the state in this PostgreSQL database instead of `ledger.db`.
+    pub database: Option<&'a str>,
+    /// Sign with this existing key instead of a fresh one (required to join a database
+    /// that already holds a ledger).
+    pub signing_key: Option<&'a Path>,
 }
 
 impl DataDir {
     /// Creates the directory, the ledger database and a fresh signing key whose name is
     /// `origin` (default: `brig.local/<hostname>/<random>`). Refuses to touch an existing one.
     pub fn init(root: &Path, origin: Option<&str>) -> Result<(DataDir, NoteSigner), DataDirError> {
+        Self::init_with(
+            root,
+            &InitOptions {
+                origin,
+                ..InitOptions::default()
+            },
+        )
+    }
+
+    /// Creates a data directory as `opts` say. Refuses to touch an existing one.
+    pub fn init_with(
+        root: &Path,
+        opts: &InitOptions<'_>,
+    ) -> Result<(DataDir, NoteSigner), DataDirError> {
         let dir = DataDir {
             root: root.to_path_buf(),
+            database: opts.database.map(str::to_string),
         };
-        if dir.path(KEY_FILE).exists() || dir.path(DB_FILE).exists() {
+        if [KEY_FILE, DB_FILE, DATABASE_FILE]
+            .iter()
+            .any(|f| dir.path(f).exists())
+        {
             return Err(DataDirError::AlreadyInitialized(root.to_path_buf()));
         }
-        let origin = match origin {
-            Some(o) => o.to_string(),
-            None => default_origin(),
+        let given = opts.signing_key.map(read_signer).transpose()?;
+        let (signer, store) = match opts.database {
+            None => {
+                let signer = match given {
+                    Some(s) => s,
+                    None => fresh_signer(&dir, opts.origin)?,
+                };
+                (signer, None)
+            }
+            Some(url) => {
+                let mut store = Store::postgres(url)?;
+                let signer = join_or_claim(&mut store, url, given, &dir, opts)?;
+                (signer, Some(store))
+            }
         };
-        if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
-            return Err(DataDirError::BadOrigin(origin));
-        }
-        let signer = NoteSigner::generate(&origin).map_err(|source| DataDirError::Key {
-            path: dir.path(KEY_FILE),
-            source,
-        })?;
         make_private_dir(root)?;
         make_private_dir(&dir.path("keys"))?;
         write_new(&dir.path(KEY_FILE), &(signer.to_skey() + "\n"), 0o600)?;
@@ -90,23 +138,59 @@ impl DataDir {
             &(signer.verifier().to_vkey() + "\n"),
             0o644,
         )?;
-        // Create the database file ourselves so it is private from the first byte; SQLite
-        // gives its -wal and -shm files the same mode.
-        write_new(&dir.path(DB_FILE), "", 0o600)?;
-        let mut store = SqliteStore::open(&dir.path(DB_FILE), false)?;
-        store.set_meta("origin", &origin)?;
+        match (store, opts.database) {
+            (Some(mut store), Some(url)) => {
+                write_new(&dir.path(DATABASE_FILE), &format!("{url}\n"), 0o600)?;
+                store.set_meta("origin", signer.verifier().name())?;
+                store.set_meta("vkey", &signer.verifier().to_vkey())?;
+            }
+            _ => {
+                // Create the database file ourselves so it is private from the first byte;
+                // SQLite gives its -wal and -shm files the same mode.
+                write_new(&dir.path(DB_FILE), "", 0o600)?;
+                let mut store = Store::sqlite(&dir.path(DB_FILE), false)?;
+                store.set_meta("origin", signer.verifier().name())?;
+            }
+        }
         Ok((dir, signer))
     }
 
     /// Opens an existing data directory.
     pub fn open(root: &Path) -> Result<DataDir, DataDirError> {
-        let dir = DataDir {
+        Self::open_with(root, None)
+    }
+
+    /// Opens a data directory whose state is in `database` when given (`--database`,
+    /// `BRIG_DATABASE`), else wherever `brig init` put it.
+    pub fn open_with(root: &Path, database: Option<&str>) -> Result<DataDir, DataDirError> {
+        let mut dir = DataDir {
             root: root.to_path_buf(),
+            database: database.map(str::to_string),
         };
-        if !dir.path(DB_FILE).is_file() {
+        if dir.database.is_some() {
+            return Ok(dir);
+        }
+        let url_file = dir.path(DATABASE_FILE);
+        if url_file.is_file() {
+            let url = fs::read_to_string(&url_file).map_err(io(&url_file))?;
+            dir.database = Some(url.trim().to_string());
+        } else if !dir.path(DB_FILE).is_file() {
             return Err(DataDirError::NotInitialized(root.to_path_buf()));
         }
         Ok(dir)
+    }
+
+    /// The PostgreSQL URL the state is in (`None`: the embedded `ledger.db`).
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
+    }
+
+    /// Where the state is, for messages: the SQLite file or the URL without its password.
+    pub fn describe(&self) -> String {
+        match &self.database {
+            Some(url) => redact(url),
+            None => self.db_path().display().to_string(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -125,13 +209,16 @@ impl DataDir {
         self.path(VKEY_FILE)
     }
 
-    /// Opens the ledger database.
-    pub fn store(&self) -> Result<SqliteStore, DataDirError> {
-        Ok(SqliteStore::open(&self.db_path(), false)?)
+    /// Opens the state: the SQLite file, or a new connection to the PostgreSQL database.
+    pub fn store(&self) -> Result<Store, DataDirError> {
+        Ok(match &self.database {
+            Some(url) => Store::postgres(url)?,
+            None => Store::sqlite(&self.db_path(), false)?,
+        })
     }
 
     /// Opens the ledger over the database.
-    pub fn ledger(&self) -> Result<Ledger<SqliteStore>, DataDirError> {
+    pub fn ledger(&self) -> Result<Ledger<Store>, DataDirError> {
         Ok(Ledger::new(self.store()?))
     }
 
@@ -162,6 +249,57 @@ impl DataDir {
     pub fn origin(&self) -> Result<String, DataDirError> {
         Ok(self.verifier()?.name().to_string())
     }
+}
+
+fn read_signer(path: &Path) -> Result<NoteSigner, DataDirError> {
+    let text = fs::read_to_string(path).map_err(io(path))?;
+    NoteSigner::from_skey(text.trim()).map_err(|source| DataDirError::Key {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn fresh_signer(dir: &DataDir, origin: Option<&str>) -> Result<NoteSigner, DataDirError> {
+    let origin = match origin {
+        Some(o) => o.to_string(),
+        None => default_origin(),
+    };
+    if origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c == '+') {
+        return Err(DataDirError::BadOrigin(origin));
+    }
+    NoteSigner::generate(&origin).map_err(|source| DataDirError::Key {
+        path: dir.path(KEY_FILE),
+        source,
+    })
+}
+
+/// The signer of a data directory on PostgreSQL: the ledger's own key when the database
+/// holds one already (the given key must be it), else a new ledger's.
+fn join_or_claim(
+    store: &mut Store,
+    url: &str,
+    given: Option<NoteSigner>,
+    dir: &DataDir,
+    opts: &InitOptions<'_>,
+) -> Result<NoteSigner, DataDirError> {
+    let Some(origin) = store.meta("origin")? else {
+        return match given {
+            Some(s) => Ok(s),
+            None => fresh_signer(dir, opts.origin),
+        };
+    };
+    let signer = given.ok_or_else(|| DataDirError::DatabaseInUse {
+        url: redact(url),
+        origin: origin.clone(),
+    })?;
+    let recorded = store.meta("vkey")?.unwrap_or_default();
+    if recorded.trim() != signer.verifier().to_vkey() {
+        return Err(DataDirError::NotThisLedgersKey {
+            key: opts.signing_key.unwrap_or(Path::new("")).to_path_buf(),
+            url: redact(url),
+        });
+    }
+    Ok(signer)
 }
 
 fn default_origin() -> String {

@@ -3,7 +3,7 @@
 //! The store keeps each incident as a JSON document (its shape belongs to `brig-incident`)
 //! beside the columns lookups need. Grouping an alert into an incident is a read-then-write
 //! that several gateway processes may do at once, so it runs in one `BEGIN IMMEDIATE`
-//! transaction ([`SqliteStore::incident_tx`]).
+//! transaction ([`crate::Store::incident_tx`]).
 
 use brig_ledger::store::StoreError;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
@@ -54,7 +54,7 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     })
 }
 
-fn put(conn: &rusqlite::Connection, row: &IncidentRow) -> Result<(), StoreError> {
+pub(crate) fn put(conn: &rusqlite::Connection, row: &IncidentRow) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO incidents (id, key, agent, state, severity, opened, last_alert, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -77,59 +77,39 @@ fn put(conn: &rusqlite::Connection, row: &IncidentRow) -> Result<(), StoreError>
     .map_err(backend)
 }
 
-/// The incident transaction: find the open incident of a key, write it back.
-pub struct IncidentTx<'a>(Transaction<'a>);
-
-impl IncidentTx<'_> {
-    /// The newest incident of `key` that is not closed and had an alert at or after
-    /// `since_nanos`.
-    pub fn find_open(
-        &self,
-        key: &str,
-        since_nanos: i64,
-    ) -> Result<Option<IncidentRow>, StoreError> {
-        self.0
-            .prepare_cached(&format!(
-                "{COLUMNS} WHERE key = ?1 AND last_alert >= ?2 AND state <> 'closed'
-                 ORDER BY last_alert DESC LIMIT 1"
-            ))
-            .and_then(|mut s| {
-                s.query_row(params![key, since_nanos], incident_row)
-                    .optional()
-            })
-            .map_err(backend)
-    }
-
-    pub fn get(&self, id: &str) -> Result<Option<IncidentRow>, StoreError> {
-        get(&self.0, id)
-    }
-
-    pub fn put(&self, row: &IncidentRow) -> Result<(), StoreError> {
-        put(&self.0, row)
-    }
+/// The newest incident of `key` that is not closed and had an alert at or after
+/// `since_nanos`.
+pub(crate) fn find_open(
+    conn: &rusqlite::Connection,
+    key: &str,
+    since_nanos: i64,
+) -> Result<Option<IncidentRow>, StoreError> {
+    conn.prepare_cached(&format!(
+        "{COLUMNS} WHERE key = ?1 AND last_alert >= ?2 AND state <> 'closed'
+         ORDER BY last_alert DESC LIMIT 1"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![key, since_nanos], incident_row)
+            .optional()
+    })
+    .map_err(backend)
 }
 
-fn get(conn: &rusqlite::Connection, id: &str) -> Result<Option<IncidentRow>, StoreError> {
+pub(crate) fn get(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<Option<IncidentRow>, StoreError> {
     conn.prepare_cached(&format!("{COLUMNS} WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id], incident_row).optional())
         .map_err(backend)
 }
 
 impl SqliteStore {
-    /// Runs `f` in one write transaction (other writers wait): committed when `f`
-    /// succeeds, rolled back when it fails.
-    pub fn incident_tx<T, E: From<StoreError>>(
-        &mut self,
-        f: impl FnOnce(&IncidentTx<'_>) -> Result<T, E>,
-    ) -> Result<T, E> {
-        let tx = self
-            .conn
+    /// Starts the incident transaction (see [`crate::Store::incident_tx`]).
+    pub(crate) fn begin_incidents(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let itx = IncidentTx(tx);
-        let out = f(&itx)?;
-        itx.0.commit().map_err(backend)?;
-        Ok(out)
+            .map_err(backend)
     }
 
     /// Writes an incident (outside a grouping transaction: lifecycle changes).

@@ -1,15 +1,22 @@
 //! Brig's persistence.
 //!
-//! [`DataDir`] is the one directory a Brig node keeps its state in (the ledger database and
-//! the ledger signing key); [`SqliteStore`] is the embedded default backend, implementing
-//! [`brig_ledger::store::LedgerStore`]. SQL stays in this crate.
+//! [`DataDir`] is the one directory a Brig node keeps its state in (the ledger database or
+//! the URL of the PostgreSQL database that holds it, and the ledger signing key); [`Store`]
+//! is the handle every component reads and writes through, over the embedded SQLite
+//! backend ([`SqliteStore`], the default) or PostgreSQL ([`PgStore`], for many processes
+//! and hosts on one ledger). Both implement [`brig_ledger::store::LedgerStore`]. SQL stays
+//! in this crate.
 
 mod datadir;
 mod incidents;
+mod postgres;
 mod sqlite;
+mod store;
 mod tokens;
 
-pub use datadir::{DataDir, DataDirError, DEFAULT_DATA_DIR};
-pub use incidents::{IncidentRow, IncidentTx, NoteRow};
+pub use datadir::{DataDir, DataDirError, InitOptions, DEFAULT_DATA_DIR};
+pub use incidents::{IncidentRow, NoteRow};
+pub use postgres::{redact, scratch_database, PgStore};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};
+pub use store::{Changes, IncidentTx, Store};
 pub use tokens::TokenRow;

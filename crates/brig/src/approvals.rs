@@ -52,7 +52,7 @@ pub fn run(cmd: ApprovalsCommand) -> anyhow::Result<Exit> {
 }
 
 fn list(a: ListArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let approvals = dir.store()?.approvals(a.all)?;
     if a.json {
         for x in &approvals {
@@ -89,7 +89,7 @@ fn decide(a: DecideArgs, approve: bool) -> anyhow::Result<Exit> {
     if a.reason.trim().is_empty() {
         bail!("--reason must say why (it is recorded in the ledger)");
     }
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut store = dir.store()?;
     let actor = crate::util::actor(&a.actor);
     let approval = store

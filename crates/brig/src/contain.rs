@@ -70,7 +70,7 @@ impl ContainArgs {
 }
 
 pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&args.data.data)?;
+    let dir = args.data.open()?;
     let scope = args.scope.scope();
     let index = switch::contain(&dir, &args.order()).context("containing")?;
     if args.json {
@@ -85,7 +85,7 @@ pub fn contain(args: ContainArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn release(args: ContainArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&args.data.data)?;
+    let dir = args.data.open()?;
     let scope = args.scope.scope();
     let (changed, index) = switch::release(&dir, &args.order()).context("lifting containment")?;
     if args.json {

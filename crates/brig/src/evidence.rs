@@ -172,7 +172,7 @@ pub fn run(cmd: EvidenceCommand) -> anyhow::Result<Exit> {
 }
 
 fn export_cmd(a: ExportArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let compress = a.zstd || a.output.extension().is_some_and(|e| e == "zst");
     let opts = export::Options {
         by: crate::util::actor(&a.by),
@@ -496,7 +496,7 @@ pub struct TimelineArgs {
 }
 
 pub fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let (events, incident) = export::events_in(&dir, &a.scope.scope())?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(

@@ -49,10 +49,9 @@ pub struct CopiesArgs {
     /// `created_by`).
     #[arg(long)]
     json: bool,
-    /// The data directory whose ledger is searched for the agent that wrote each copy (when
-    /// it exists).
-    #[arg(long, env = "BRIG_DATA", default_value = brig_store::DEFAULT_DATA_DIR, value_name = "DIR")]
-    data: PathBuf,
+    /// Whose ledger is searched for the agent that wrote each copy (when there is one).
+    #[command(flatten)]
+    data: crate::DataArgs,
 }
 
 #[derive(Args)]
@@ -123,7 +122,7 @@ fn copies(a: CopiesArgs) -> anyhow::Result<Exit> {
         if writers.is_none() && !report.matches.is_empty() {
             eprintln!(
                 "(no data directory at {}: who wrote the copies was not looked up)",
-                a.data.display()
+                a.data.data.display()
             );
         }
     }
@@ -309,20 +308,22 @@ struct Writer {
 /// For each path, the last ledger event whose actions write it (`None` when there is no
 /// data directory to look in).
 fn writers_of(
-    data: &std::path::Path,
+    data: &crate::DataArgs,
     paths: &[PathBuf],
 ) -> anyhow::Result<Option<HashMap<PathBuf, Writer>>> {
     use brig_ledger::store::LedgerStore;
     use brig_model::ActionKind::*;
-    if !data.join("ledger.db").exists() {
-        return Ok(None);
-    }
+    let dir = match data.open() {
+        Ok(dir) => dir,
+        Err(brig_store::DataDirError::NotInitialized(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     if paths.is_empty() {
         return Ok(Some(HashMap::new()));
     }
     let wanted: std::collections::HashSet<&std::path::Path> =
         paths.iter().map(PathBuf::as_path).collect();
-    let mut store = brig_store::DataDir::open(data)?.store()?;
+    let mut store = dir.store()?;
     let mut found = HashMap::new();
     store.scan(0, u64::MAX, &mut |row| {
         let Ok(e) = brig_model::Event::from_leaf(&row.leaf) else {

@@ -11,7 +11,7 @@ use brig_incident::questions::{self, Answers};
 use brig_incident::{Incident, Severity, State};
 use brig_ledger::Prepared;
 use brig_model::{Event, EventKind, Timestamp};
-use brig_store::{DataDir, SqliteStore};
+use brig_store::{DataDir, Store};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -172,7 +172,7 @@ pub fn run(cmd: IncidentsCommand) -> anyhow::Result<Exit> {
 }
 
 fn list(a: ListArgs) -> anyhow::Result<Exit> {
-    let dir = DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let rows = dir.store()?.incidents(a.all, a.limit)?;
     let mut shown = 0;
     for row in rows {
@@ -212,7 +212,7 @@ fn load_register(p: &Option<PathBuf>) -> anyhow::Result<Option<brig_register::Re
 }
 
 fn show(a: ShowArgs) -> anyhow::Result<Exit> {
-    let dir = DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut store = dir.store()?;
     let (i, _) = desk::load(&mut store, &a.id)?;
     let register = load_register(&a.register)?;
@@ -470,7 +470,7 @@ fn print_clocks(clocks: &[Obligation], now: i64) {
 }
 
 /// The playbook steps recorded for an incident.
-fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<Value>> {
+fn playbook_steps(store: &mut Store, i: &Incident) -> anyhow::Result<Vec<Value>> {
     use brig_ledger::store::LedgerStore;
     let mut out = Vec::new();
     for idx in store.recent_agent_events(&i.agent, 5000)? {
@@ -503,7 +503,7 @@ fn playbook_steps(store: &mut SqliteStore, i: &Incident) -> anyhow::Result<Vec<V
 }
 
 fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {
-    let dir = DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut store = dir.store()?;
     let (i, _) = desk::load(&mut store, &a.id)?;
     let (events, cut) = questions::events_of(&mut store, &i)?;
@@ -529,7 +529,7 @@ fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {
 
 /// Applies a change: the ledger event first (durable), then the store.
 fn apply(a: ChangeArgs, c: Change) -> anyhow::Result<Exit> {
-    let dir = DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut store = dir.store()?;
     let (i, row) = desk::load(&mut store, &a.id)?;
     let who = actor(&a.actor);
@@ -556,7 +556,7 @@ fn note(a: NoteArgs) -> anyhow::Result<Exit> {
     if a.text.trim().is_empty() {
         bail!("--text is empty");
     }
-    let dir = DataDir::open(&a.change.data.data)?;
+    let dir = a.change.data.open()?;
     let mut store = dir.store()?;
     let (i, _) = desk::load(&mut store, &a.change.id)?;
     let (row, e) = desk::note(&i, &actor(&a.change.actor), &a.text, a.privileged);

@@ -74,7 +74,7 @@ struct InFlight {
 }
 
 pub fn run(args: IngestArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&args.data.data)?;
+    let dir = args.data.open()?;
     let signer = dir.signer()?;
     let ledger = dir.ledger()?;
     let appender = Appender::start(

@@ -138,7 +138,7 @@ fn checkpoint_json(cp: &StoredCheckpoint) -> Value {
 }
 
 fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let signer = dir.signer()?;
     let cp = dir.ledger()?.checkpoint(&signer)?;
     if a.json {
@@ -150,7 +150,7 @@ fn checkpoint(a: CheckpointArgs) -> anyhow::Result<Exit> {
 }
 
 fn show(a: ShowArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut store = dir.store()?;
     let (from, to) = match a.index {
         Some(i) => (i, i),
@@ -281,7 +281,7 @@ pub(crate) fn payloads(
 }
 
 fn prove(a: ProveArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut ledger = dir.ledger()?;
     let size = ledger.size()?;
     if a.index >= size {
@@ -365,7 +365,7 @@ fn verify_proof(a: VerifyProofArgs) -> anyhow::Result<Exit> {
 }
 
 fn verify_ledger(a: VerifyArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let verifier = match &a.key {
         Some(k) => load_vkey(k)?,
         None => dir.verifier()?,

@@ -164,9 +164,26 @@ enum Command {
 /// Where the state lives. Shared by every command that touches state.
 #[derive(Args, Clone, Debug)]
 pub struct DataArgs {
-    /// Data directory (created by `brig init`).
+    /// Data directory (created by `brig init`): the signing key, and the ledger database
+    /// unless the state is in PostgreSQL.
     #[arg(long, env = "BRIG_DATA", default_value = brig_store::DEFAULT_DATA_DIR, value_name = "DIR")]
     pub data: PathBuf,
+    /// Keep or find the state in this PostgreSQL database (postgres://user:pass@host/db)
+    /// instead of the data directory's ledger.db. Default: what `brig init` recorded.
+    #[arg(
+        long,
+        env = "BRIG_DATABASE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+}
+
+impl DataArgs {
+    /// The data directory, its state where `--database` or `brig init` says.
+    pub fn open(&self) -> Result<brig_store::DataDir, brig_store::DataDirError> {
+        brig_store::DataDir::open_with(&self.data, self.database.as_deref())
+    }
 }
 
 fn main() -> ExitCode {

@@ -87,7 +87,7 @@ fn served_roots(args: &McpProxyArgs) -> Vec<PathBuf> {
 }
 
 pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&args.data.data)?;
+    let dir = args.data.open()?;
     let roots = served_roots(&args);
     let brig_owned = vec![absolute(dir.root())];
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)

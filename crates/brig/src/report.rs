@@ -13,7 +13,6 @@ use brig_incident::grade::Signal;
 use brig_incident::Severity;
 use brig_ledger::Prepared;
 use brig_model::{Action, ActionKind, EventId, EventKind, NewEvent, Timestamp};
-use brig_store::DataDir;
 use clap::Args;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -122,7 +121,7 @@ pub fn run(a: ReportArgs) -> anyhow::Result<Exit> {
     if a.summary.trim().is_empty() {
         bail!("--summary is empty: say what you saw");
     }
-    let dir = DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let register = a
         .register
         .as_ref()

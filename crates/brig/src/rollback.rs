@@ -92,7 +92,7 @@ struct Planned {
 }
 
 fn make_plan(a: &PlanArgs) -> anyhow::Result<Planned> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let (events, _) = export::events_in(&dir, &a.scope.scope())?;
     let mut store = dir.store()?;
     let touches = touches(&mut store, &events)?;
@@ -114,10 +114,7 @@ fn make_plan(a: &PlanArgs) -> anyhow::Result<Planned> {
 }
 
 /// The calls in `events` that recorded pre-images, with their post-images.
-fn touches(
-    store: &mut brig_store::SqliteStore,
-    events: &[(u64, Event)],
-) -> anyhow::Result<Vec<Touch>> {
+fn touches(store: &mut brig_store::Store, events: &[(u64, Event)]) -> anyhow::Result<Vec<Touch>> {
     // Each call's answer, by (session, call): one pass, not a search per call.
     let results: std::collections::HashMap<_, &(u64, Event)> = events
         .iter()
@@ -157,7 +154,7 @@ fn touches(
 }
 
 fn image_part(
-    store: &mut brig_store::SqliteStore,
+    store: &mut brig_store::Store,
     idx: u64,
     e: &Event,
     part: &str,
@@ -280,7 +277,7 @@ fn print_branches(branches: &[git::Branch], reverting: bool) {
 fn revert_branches(
     a: &ApplyArgs,
     branches: &[git::Branch],
-    ledger: &mut brig_ledger::Ledger<brig_store::SqliteStore>,
+    ledger: &mut brig_ledger::Ledger<brig_store::Store>,
     who: &str,
 ) -> anyhow::Result<Vec<git::Reverted>> {
     let mut out = Vec::new();
@@ -379,7 +376,7 @@ fn apply_cmd(a: ApplyArgs) -> anyhow::Result<Exit> {
 }
 
 fn record(
-    ledger: &mut brig_ledger::Ledger<brig_store::SqliteStore>,
+    ledger: &mut brig_ledger::Ledger<brig_store::Store>,
     who: &str,
     o: &Outcome,
 ) -> anyhow::Result<()> {

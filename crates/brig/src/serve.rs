@@ -33,7 +33,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let state = brig_server::State::open(&a.data.data, a.policy.as_deref())
+    let state = brig_server::State::open(a.data.open()?, a.policy.as_deref())
         .context("brig serve refuses to start")?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(brig_server::serve(state, a.listen, shutdown(), |addr| {
@@ -114,7 +114,7 @@ pub struct RevokeArgs {
 pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
     match cmd {
         TokensCommand::Create(a) => {
-            let mut store = brig_store::DataDir::open(&a.data.data)?.store()?;
+            let mut store = a.data.open()?.store()?;
             let role = Role::parse(&a.role).context("--role")?;
             let secret = auth::create(&mut store, &a.name, role, a.agent.as_deref(), &actor(&None))
                 .context("creating the token")?;
@@ -133,7 +133,7 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         TokensCommand::List(a) => {
-            let rows = brig_store::DataDir::open(&a.data.data)?.store()?.tokens()?;
+            let rows = a.data.open()?.store()?.tokens()?;
             if a.json {
                 let v: Vec<_> = rows
                     .iter()
@@ -162,7 +162,7 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         TokensCommand::Revoke(a) => {
-            let mut store = brig_store::DataDir::open(&a.data.data)?.store()?;
+            let mut store = a.data.open()?.store()?;
             let now = brig_model::Timestamp::now().unix_nanos();
             if !store.revoke_token(&a.name, now)? {
                 anyhow::bail!("no live token named `{}`", a.name);

@@ -48,7 +48,7 @@ pub struct WatchArgs {
 }
 
 pub fn run(a: WatchArgs) -> anyhow::Result<Exit> {
-    let dir = brig_store::DataDir::open(&a.data.data)?;
+    let dir = a.data.open()?;
     let mut dirs = Vec::new();
     for d in &a.dirs {
         let c = d
