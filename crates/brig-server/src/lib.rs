@@ -55,12 +55,46 @@ pub enum ServerError {
     Serve(std::io::Error),
 }
 
+/// Connections in the read pool.
+const POOL: usize = 4;
+
+/// A few store connections; each use takes a free one (or waits on one in turn).
+pub struct Pool {
+    stores: Vec<Mutex<Store>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Pool {
+    fn open(dir: &DataDir, n: usize) -> Result<Pool, ServerError> {
+        let stores = (0..n.max(1))
+            .map(|_| dir.store().map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Pool {
+            stores,
+            next: Default::default(),
+        })
+    }
+
+    /// Runs `f` on a connection. Blocks: call it off the async threads.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        for s in &self.stores {
+            if let Ok(mut g) = s.try_lock() {
+                return f(&mut g);
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.stores.len();
+        let mut g = self.stores[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+}
+
 /// What every handler shares.
 pub struct State {
     pub data: DataDir,
     pub appender: Arc<Appender>,
-    /// Token lookups and reads (one connection; SQLite serializes writers anyway).
-    pub store: Mutex<Store>,
+    /// Token lookups and reads: a few connections, so that requests do not queue behind
+    /// one another's round trips (PostgreSQL) or reads (SQLite).
+    pub store: Pool,
     /// Containment first, then policy: the gateway's guard, for `/v1/decide`.
     pub guard: Mutex<Guard>,
     pub metrics: Metrics,
@@ -91,7 +125,7 @@ impl State {
             brig_gateway::guard::normalizer(Vec::new()),
         );
         Ok(Arc::new(State {
-            store: Mutex::new(dir.store()?),
+            store: Pool::open(&dir, POOL)?,
             guard: Mutex::new(guard),
             appender,
             metrics: Metrics::new(),

@@ -115,12 +115,9 @@ impl FromRequestParts<Arc<State>> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("missing `Authorization: Bearer <token>`"))?;
         let hash = auth::hash(secret.trim());
-        let row = state
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .token_by_hash(&hash)
-            .map_err(internal)?
+        let st = state.clone();
+        let row = blocking(move || st.store.with(|s| s.token_by_hash(&hash)).map_err(internal))
+            .await?
             .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         let role = Role::parse(&row.role)
             .ok_or_else(|| internal(format!("token `{}` has an unknown role", row.name)))?;
@@ -170,15 +167,7 @@ async fn healthz() -> &'static str {
 /// Readiness: the store can be read.
 #[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready"), (status = 503, description = "the store cannot be read")))]
 async fn readyz(Shared(state): St) -> Response {
-    let size = blocking(move || {
-        state
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .size()
-            .map_err(internal)
-    })
-    .await;
+    let size = blocking(move || state.store.with(|s| s.size()).map_err(internal)).await;
     match size {
         Ok(n) => Json(json!({"ready": true, "ledger_size": n})).into_response(),
         Err(ApiError(_, e)) => (
@@ -191,16 +180,10 @@ async fn readyz(Shared(state): St) -> Response {
 
 async fn metrics(Shared(state): St) -> Response {
     let s = state.clone();
-    let contained = blocking(move || {
-        s.store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .containments()
-            .map_err(internal)
-    })
-    .await
-    .map(|c| c.len() as i64)
-    .unwrap_or(-1);
+    let contained = blocking(move || s.store.with(|s| s.containments()).map_err(internal))
+        .await
+        .map(|c| c.len() as i64)
+        .unwrap_or(-1);
     state.metrics.contained.set(contained);
     (
         [(
@@ -388,11 +371,7 @@ async fn decide(
             .unwrap_or_else(|_| Err("the ledger writer stopped".into()));
         let verdict = decided.settle(durable);
         if let Verdict::Hold(a) = &verdict {
-            st.store
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .add_approval(a)
-                .map_err(internal)?;
+            st.store.with(|s| s.add_approval(a)).map_err(internal)?;
         }
         Ok((verdict, alerts))
     })
@@ -447,15 +426,7 @@ async fn containment(
         &[Role::Operator, Role::Auditor],
         "read containment",
     )?;
-    let rows = blocking(move || {
-        state
-            .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .containments()
-            .map_err(internal)
-    })
-    .await?;
+    let rows = blocking(move || state.store.with(|s| s.containments()).map_err(internal)).await?;
     Ok(Json(
         rows.into_iter()
             .map(|c| ContainedScope {
@@ -590,9 +561,7 @@ async fn incidents(
     let rows = blocking(move || {
         state
             .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .incidents(q.all.unwrap_or(false), 1000)
+            .with(|s| s.incidents(q.all.unwrap_or(false), 1000))
             .map_err(internal)
     })
     .await?;
@@ -639,9 +608,7 @@ async fn checkpoint(Shared(state): St, caller: Caller) -> Result<Json<Checkpoint
     let cp = blocking(move || {
         state
             .store
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .latest_checkpoint()
+            .with(|s| s.latest_checkpoint())
             .map_err(internal)
     })
     .await?

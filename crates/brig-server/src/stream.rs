@@ -4,9 +4,10 @@
 //! operator's or the playbook's contain and release, `event` for everything else; the data is
 //! `{"index": N, "event": {…}}` (the event as the ledger holds it, payload digests only) and
 //! the SSE `id` is the index, so a client that reconnects with `Last-Event-ID` (or
-//! `?from=N`) misses nothing. The ledger is read every 100 ms from the stream's own
-//! connection: whichever process appended, the stream sees it. Agent tokens receive only
-//! their own agent's events.
+//! `?from=N`) misses nothing. The ledger is read from the stream's own connection whenever
+//! the store announces a change (PostgreSQL: `LISTEN`, as soon as any server commits;
+//! SQLite: every 100 ms), so whichever process appended, the stream sees it. Agent tokens
+//! receive only their own agent's events.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use crate::auth::{Caller, Role};
 use crate::routes::{internal, require, ApiError};
 use crate::State;
 
-/// How often the ledger is read for new events.
-const POLL: Duration = Duration::from_millis(100);
+/// The longest wait for a change notice before the ledger is read again anyway.
+const WAIT: Duration = Duration::from_secs(1);
 /// Most events read at a time.
 const CHUNK: usize = 1000;
 
@@ -71,34 +72,47 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(|i| i + 1);
-    let mut store = state.data.store().map_err(internal)?;
-    let next = match q.from.or(resume) {
-        Some(i) => i,
-        None => store.size().map_err(internal)?,
-    };
+    let data = state.data.clone();
+    let (store, changes, size) = tokio::task::spawn_blocking(move || {
+        let mut store = data.store()?;
+        let changes = store.changes()?;
+        let size = store.size()?;
+        Ok::<_, brig_store::DataDirError>((store, changes, size))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    let next = q.from.or(resume).unwrap_or(size);
     let only = (caller.role == Role::Agent).then(|| caller.agent.clone().unwrap_or_default());
-    let store = Arc::new(std::sync::Mutex::new(store));
+    let follow = Arc::new(std::sync::Mutex::new((store, changes)));
     let events = stream::unfold((next, Vec::new()), move |(mut next, mut ready)| {
-        let (store, only) = (store.clone(), only.clone());
+        let (follow, only) = (follow.clone(), only.clone());
         async move {
             loop {
                 if let Some(e) = ready.pop() {
                     return Some((Ok(e), (next, ready)));
                 }
-                let (from, store) = (next, store.clone());
+                let (from, follow) = (next, follow.clone());
                 let read = tokio::task::spawn_blocking(move || {
-                    let mut rows = Vec::new();
-                    let mut s = store.lock().unwrap_or_else(|p| p.into_inner());
-                    let _ = s.scan(from, from + CHUNK as u64, &mut |row| {
-                        rows.push(row);
-                        true
-                    });
-                    rows
+                    let mut f = follow.lock().unwrap_or_else(|p| p.into_inner());
+                    let (store, changes) = &mut *f;
+                    let rows = read_from(store, from);
+                    if !rows.is_empty() {
+                        return Some(rows);
+                    }
+                    // Nothing new: wait for a notice (PostgreSQL) or the poll interval.
+                    match changes.wait(WAIT) {
+                        Ok(_) => Some(read_from(store, from)),
+                        Err(_) => None,
+                    }
                 })
                 .await
-                .unwrap_or_default();
+                .ok()
+                .flatten();
+                // The notice channel is gone (the database went away): end the stream, so
+                // the client reconnects with Last-Event-ID rather than trusting silence.
+                let read = read?;
                 if read.is_empty() {
-                    tokio::time::sleep(POLL).await;
                     continue;
                 }
                 for row in read.into_iter().rev() {
@@ -121,4 +135,15 @@ pub async fn stream(
         }
     });
     Ok(axum::response::Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Up to `CHUNK` rows from index `from` on (none when the store cannot be read: the caller
+/// waits and tries again).
+fn read_from(store: &mut brig_store::Store, from: u64) -> Vec<brig_ledger::store::LeafRow> {
+    let mut rows = Vec::new();
+    let _ = store.scan(from, from + CHUNK as u64, &mut |row| {
+        rows.push(row);
+        true
+    });
+    rows
 }

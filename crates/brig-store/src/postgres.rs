@@ -222,6 +222,40 @@ fn with_database_name(url: &str, name: &str) -> Result<String, StoreError> {
     Ok(format!("{scheme}://{authority}/{name}{query}"))
 }
 
+/// A connection that may be dropped anywhere. `postgres::Client` closes its connection with
+/// a blocking call when dropped, which panics on an async runtime's thread (a server's
+/// handler, a stream ending); there the close moves to a thread of its own.
+pub(crate) struct Conn(Option<Client>);
+
+impl Conn {
+    pub(crate) fn new(client: Client) -> Conn {
+        Conn(Some(client))
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("a live connection")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("a live connection")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
+    }
+}
+
 /// The statements an append runs, prepared once per connection.
 struct Prepared {
     size: Statement,
@@ -233,7 +267,7 @@ struct Prepared {
 
 /// A ledger and Brig's state in one PostgreSQL database.
 pub struct PgStore {
-    client: Client,
+    client: Conn,
     prepared: Prepared,
     url: String,
 }
@@ -262,7 +296,7 @@ impl PgStore {
             )?,
         };
         Ok(PgStore {
-            client,
+            client: Conn::new(client),
             prepared,
             url: url.to_string(),
         })
@@ -471,11 +505,11 @@ impl PgStore {
     }
 
     pub fn put_incident(&mut self, row: &IncidentRow) -> Result<(), StoreError> {
-        put_incident(&mut self.client, row)
+        put_incident(&mut *self.client, row)
     }
 
     pub fn incident(&mut self, id: &str) -> Result<Option<IncidentRow>, StoreError> {
-        if let Some(row) = get_incident(&mut self.client, id)? {
+        if let Some(row) = get_incident(&mut *self.client, id)? {
             return Ok(Some(row));
         }
         let rows: Vec<IncidentRow> = self
@@ -664,11 +698,16 @@ fn prep(client: &mut Client, sql: &str) -> Result<Statement, StoreError> {
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
-    tx.batch_execute(&format!(
-        "SELECT pg_advisory_xact_lock({LOCK_MIGRATE});
-         CREATE TABLE IF NOT EXISTS brig_schema(version INTEGER NOT NULL);"
-    ))
-    .map_err(backend)?;
+    tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({LOCK_MIGRATE})"))
+        .map_err(backend)?;
+    let fresh: bool = tx
+        .query_one("SELECT to_regclass('brig_schema') IS NULL", &[])
+        .map_err(backend)?
+        .get(0);
+    if fresh {
+        tx.batch_execute("CREATE TABLE brig_schema(version INTEGER NOT NULL)")
+            .map_err(backend)?;
+    }
     let version: i32 = tx
         .query_opt("SELECT version FROM brig_schema", &[])
         .map_err(backend)?

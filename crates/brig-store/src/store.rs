@@ -83,7 +83,7 @@ impl Store {
                         pg::CHANNEL_CONTAINMENT
                     ))
                     .map_err(pg::backend)?;
-                Ok(Changes(Listener::Notify(Box::new(client))))
+                Ok(Changes(Listener::Notify(Box::new(pg::Conn::new(client)))))
             }
         }
     }
@@ -367,7 +367,7 @@ pub struct Changes(Listener);
 
 enum Listener {
     Poll,
-    Notify(Box<postgres::Client>),
+    Notify(Box<pg::Conn>),
 }
 
 /// How often SQLite's readers look again.

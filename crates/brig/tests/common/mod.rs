@@ -28,10 +28,38 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A fresh data directory inside `tmp`.
+/// The backend this run of the suite tests: `sqlite` (default) or `postgresql`
+/// (`BRIG_TEST_BACKEND=postgresql`, with `BRIG_TEST_DATABASE` naming the server).
+pub fn backend() -> &'static str {
+    match std::env::var("BRIG_TEST_BACKEND").as_deref() {
+        Ok("postgresql") => "postgresql",
+        _ => "sqlite",
+    }
+}
+
+/// True (after saying why) when this test only means something on SQLite: it reaches into
+/// the `ledger.db` file itself.
+pub fn sqlite_only(why: &str) -> bool {
+    if backend() == "sqlite" {
+        return false;
+    }
+    eprintln!("not run on {}: {why}", backend());
+    true
+}
+
+/// A fresh data directory inside `tmp`, its state on the backend under test (PostgreSQL:
+/// a scratch database of its own).
 pub fn init(tmp: &Path) -> PathBuf {
     let data = tmp.join("brig-data");
-    let o = run(&data, &["init", "--origin", "brig.test/ledger"]);
+    let mut args = vec!["init", "--origin", "brig.test/ledger"];
+    let url;
+    if backend() == "postgresql" {
+        let admin = std::env::var("BRIG_TEST_DATABASE")
+            .expect("BRIG_TEST_BACKEND=postgresql needs BRIG_TEST_DATABASE (a server's URL)");
+        url = brig_store::scratch_database(&admin).expect("a scratch database");
+        args.extend(["--database", url.as_str()]);
+    }
+    let o = run(&data, &args);
     assert!(o.status.success(), "init failed: {}", stderr(&o));
     data
 }
