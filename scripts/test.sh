@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check a submission must pass: formatting, lints, and the whole test suite.
 # Installs what the tests need when it is missing: Rust components, the MCP servers and SDK
-# (npm), sigma-cli and the OCSF schema (PyPI).
+# (npm), sigma-cli and the OCSF schema (PyPI), Schemathesis (PyPI), a PostgreSQL server
+# (Debian), which it starts on a free loopback port for the run and stops afterwards.
+# The store suite and the command-line suite run on both backends, SQLite and PostgreSQL.
+# BRIG_TEST_DATABASE=postgres://… uses that server instead of starting one.
 # Usage: ./scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,6 +72,30 @@ if ! target/st-venv/bin/pip show schemathesis 2>/dev/null | grep -qx "Version: $
 fi
 export BRIG_SCHEMATHESIS="$PWD/target/st-venv/bin/st"
 
+say "PostgreSQL for the second backend (Debian's server; a throwaway cluster on loopback)"
+cleanup=()
+on_exit() { for c in "${cleanup[@]}"; do eval "$c"; done; }
+trap on_exit EXIT
+if [ -z "${BRIG_TEST_DATABASE:-}" ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+  if [ -z "$pgbin" ] || [ ! -x "$pgbin/initdb" ]; then
+    echo "installing Debian's postgresql"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  pgdir=$(mktemp -d /tmp/brig-test-pg.XXXXXX)
+  as_pg=()
+  # The server refuses to run as root: as root, run it as Debian's postgres user.
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pgdir"; as_pg=(runuser -u postgres --); fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/db" -A trust -U brig >/dev/null
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/db" -l "$pgdir/server.log" -w \
+    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
+  cleanup+=("\"\${as_pg[@]}\" \"$pgbin/pg_ctl\" -D \"$pgdir/db\" -m fast stop >/dev/null 2>&1 || true; rm -rf \"$pgdir\"")
+  export BRIG_TEST_DATABASE="postgres://brig@127.0.0.1:$pgport/postgres"
+  echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pgport (stopped when the run ends)"
+fi
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -77,8 +104,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+cleanup+=("rm -f \"$log\"")
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+say "the command-line and server suite again, on PostgreSQL"
+BRIG_TEST_BACKEND=postgresql cargo test -p brig --tests --locked 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo prints one per test binary, the last of which
 # is often an empty doc-test run).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"

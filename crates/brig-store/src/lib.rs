@@ -16,7 +16,7 @@ mod tokens;
 
 pub use datadir::{DataDir, DataDirError, InitOptions, DEFAULT_DATA_DIR};
 pub use incidents::{IncidentRow, NoteRow};
-pub use postgres::{redact, scratch_database, PgStore};
+pub use postgres::{redact, scratch_database, PgStore, SEQUENCER_LOCK};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};
 pub use store::{Changes, IncidentTx, Store};
 pub use tokens::TokenRow;

@@ -40,9 +40,13 @@ use crate::incidents::{IncidentRow, NoteRow};
 use crate::tokens::TokenRow;
 use crate::{Approval, Containment, Scope};
 
-/// The advisory lock keys Brig takes (the 64-bit key space is shared by the database's
-/// users; these spell "brig" in their high bytes).
-const LOCK_SEQUENCER: i64 = 0x6272_6967_0000_0001;
+/// The advisory lock every ledger append holds until it commits: the ledger's single
+/// sequencer. A maintenance job that must stop appends for a while (a logical backup that
+/// wants a quiet tail) takes it with `pg_advisory_lock`; writers then wait, and gateways
+/// deny calls they cannot record. Brig's keys spell "brig" in their high bytes (the 64-bit
+/// key space is shared by the database's users).
+pub const SEQUENCER_LOCK: i64 = 0x6272_6967_0000_0001;
+const LOCK_SEQUENCER: i64 = SEQUENCER_LOCK;
 const LOCK_INCIDENTS: i64 = 0x6272_6967_0000_0002;
 const LOCK_MIGRATE: i64 = 0x6272_6967_0000_0003;
 
@@ -203,10 +207,12 @@ pub fn scratch_database(admin_url: &str) -> Result<String, StoreError> {
     let name: String = std::iter::once("brig_".to_string())
         .chain(tag.iter().map(|b| format!("{b:02x}")))
         .collect();
-    let mut client = connect(admin_url)?;
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .map_err(backend)?;
+    // A thread of its own: tests call this from inside async runtimes of every flavor.
+    let admin = admin_url.to_string();
+    let create = format!("CREATE DATABASE {name}");
+    std::thread::spawn(move || connect(&admin)?.batch_execute(&create).map_err(backend))
+        .join()
+        .map_err(|_| StoreError::Backend("creating a scratch database panicked".into()))??;
     with_database_name(admin_url, &name)
 }
 
@@ -220,6 +226,19 @@ fn with_database_name(url: &str, name: &str) -> Result<String, StoreError> {
     };
     let query = tail.find('?').map_or("", |i| &tail[i..]);
     Ok(format!("{scheme}://{authority}/{name}{query}"))
+}
+
+/// Runs blocking database work where it may block. The client runs its own small runtime
+/// and blocks on it, which panics on an async runtime's worker thread (an HTTP handler of
+/// the proxy or the server); there the work is announced to tokio with `block_in_place`,
+/// which moves the worker's other tasks elsewhere while it runs.
+pub(crate) fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// A connection that may be dropped anywhere. `postgres::Client` closes its connection with

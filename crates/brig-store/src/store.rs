@@ -25,7 +25,7 @@ use crate::{Approval, Containment, Scope, SqliteStore};
 /// Brig's state: the ledger and the working tables beside it.
 pub enum Store {
     Sqlite(SqliteStore),
-    Postgres(PgStore),
+    Postgres(Box<PgStore>),
 }
 
 /// Calls the same method on whichever backend this is.
@@ -33,7 +33,7 @@ macro_rules! each {
     ($self:expr, $s:ident => $e:expr) => {
         match $self {
             Store::Sqlite($s) => $e,
-            Store::Postgres($s) => $e,
+            Store::Postgres($s) => pg::off_runtime(|| $e),
         }
     };
 }
@@ -46,7 +46,7 @@ impl Store {
 
     /// Connects to PostgreSQL at `url` and brings the schema up to date.
     pub fn postgres(url: &str) -> Result<Store, StoreError> {
-        PgStore::open(url).map(Store::Postgres)
+        pg::off_runtime(|| PgStore::open(url)).map(|p| Store::Postgres(Box::new(p)))
     }
 
     /// `sqlite` or `postgresql`, for messages and metrics.
@@ -74,7 +74,7 @@ impl Store {
     pub fn changes(&self) -> Result<Changes, StoreError> {
         match self {
             Store::Sqlite(_) => Ok(Changes(Listener::Poll)),
-            Store::Postgres(p) => {
+            Store::Postgres(p) => pg::off_runtime(|| {
                 let mut client = pg::connect(p.url())?;
                 client
                     .batch_execute(&format!(
@@ -84,7 +84,7 @@ impl Store {
                     ))
                     .map_err(pg::backend)?;
                 Ok(Changes(Listener::Notify(Box::new(pg::Conn::new(client)))))
-            }
+            }),
         }
     }
 
@@ -177,7 +177,7 @@ impl Store {
                 }
                 Ok(out)
             }
-            Store::Postgres(p) => {
+            Store::Postgres(p) => pg::off_runtime(|| {
                 let tx = p.begin_incidents()?;
                 let itx = IncidentTx(TxInner::Postgres(PgIncidentTx(RefCell::new(tx))));
                 let out = f(&itx)?;
@@ -185,7 +185,7 @@ impl Store {
                     tx.0.into_inner().commit().map_err(pg::backend)?;
                 }
                 Ok(out)
-            }
+            }),
         }
     }
 
@@ -384,7 +384,7 @@ impl Changes {
                 std::thread::sleep(timeout.min(POLL));
                 Ok(false)
             }
-            Listener::Notify(client) => {
+            Listener::Notify(client) => pg::off_runtime(|| {
                 let got = {
                     let mut n = client.notifications();
                     let got = n
@@ -402,7 +402,7 @@ impl Changes {
                     ));
                 }
                 Ok(got)
-            }
+            }),
         }
     }
 }

@@ -299,16 +299,17 @@ fn verify(data: &Path) {
     );
 }
 
-/// Every leaf stored so far, by index, exactly as hashed.
+/// Every leaf stored so far, by index, exactly as hashed (read through the store,
+/// whichever backend holds it).
 fn leaves(data: &Path) -> Vec<(i64, Vec<u8>)> {
-    let db = db(data);
-    let mut st = db
-        .prepare("SELECT idx, leaf FROM events ORDER BY idx")
-        .unwrap();
-    let rows = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
+    use brig_ledger::store::LedgerStore;
+    let mut store = brig_store::DataDir::open(data).unwrap().store().unwrap();
+    let mut rows = Vec::new();
+    store
+        .scan(0, u64::MAX, &mut |r| {
+            rows.push((r.index as i64, r.leaf));
+            true
+        })
         .unwrap();
     rows
 }
@@ -330,18 +331,45 @@ fn wait_for_result(data: &Path, call: &str) {
 
 /// Another process holding the ledger's write lock: the realistic way to make the store
 /// unwritable without root (a long `brig` maintenance command, a backup tool, a stuck
-/// writer). In WAL mode `BEGIN IMMEDIATE` takes the write lock while readers go on.
-struct WriteLock(rusqlite::Connection);
+/// writer). SQLite in WAL mode: `BEGIN IMMEDIATE` takes the write lock while readers go
+/// on. PostgreSQL: the sequencer's advisory lock, which every append takes.
+enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(postgres::Client),
+}
 
 impl WriteLock {
     fn take(data: &Path) -> WriteLock {
-        let c = db(data);
-        c.execute_batch("BEGIN IMMEDIATE").unwrap();
-        WriteLock(c)
+        let dir = brig_store::DataDir::open(data).unwrap();
+        match dir.database() {
+            None => {
+                let c = db(data);
+                c.execute_batch("BEGIN IMMEDIATE").unwrap();
+                WriteLock::Sqlite(c)
+            }
+            Some(url) => {
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                c.execute(
+                    "SELECT pg_advisory_lock($1)",
+                    &[&brig_store::SEQUENCER_LOCK],
+                )
+                .unwrap();
+                WriteLock::Postgres(c)
+            }
+        }
     }
 
     fn release(self) {
-        self.0.execute_batch("ROLLBACK").unwrap();
+        match self {
+            WriteLock::Sqlite(c) => c.execute_batch("ROLLBACK").unwrap(),
+            WriteLock::Postgres(mut c) => {
+                c.execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    &[&brig_store::SEQUENCER_LOCK],
+                )
+                .unwrap();
+            }
+        }
     }
 }
 

@@ -17,9 +17,19 @@ struct Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Self::spawn(data, &[])
+    }
+
+    /// A server deciding with the Cedar policies in `policies`.
+    fn start_with(data: &Path, policies: &Path) -> Server {
+        Self::spawn(data, &["--policy".as_ref(), policies.as_os_str()])
+    }
+
+    fn spawn(data: &Path, extra: &[&std::ffi::OsStr]) -> Server {
         let mut child = brig()
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(extra)
             .env("BRIG_LOG", "warn")
             .stderr(Stdio::piped())
             .spawn()
@@ -553,4 +563,88 @@ fn the_stream_carries_containment_and_only_an_agents_own_events() {
     );
     drop((follower, own));
     assert!(server.stop().success());
+}
+
+/// Two `brig serve` processes on one PostgreSQL database, each the gateway of agents on its
+/// own host (`/v1/decide`): containment ordered through server A stops the agent at server
+/// B on its very next call, and both servers' records make one ledger that verifies.
+#[test]
+fn containment_through_one_server_stops_the_agent_at_the_other() {
+    if backend() != "postgresql" {
+        eprintln!("not run on {}: needs servers sharing PostgreSQL", backend());
+        return;
+    }
+    let tmp = tempdir();
+    let data_a = init(tmp.path());
+    let url = brig_store::DataDir::open(&data_a)
+        .unwrap()
+        .database()
+        .unwrap()
+        .to_string();
+    // Host B joins the same database with the ledger's signing key.
+    let data_b = tmp.path().join("host-b");
+    let key = data_a.join("keys/ledger.key");
+    let o = run(&data_b, &["init", "--database", &url]);
+    assert!(!o.status.success(), "joining without the key is refused");
+    assert!(stderr(&o).contains("--signing-key"), "{}", stderr(&o));
+    let o = run(
+        &data_b,
+        &[
+            "init",
+            "--database",
+            &url,
+            "--signing-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("allow.cedar"),
+        "permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    let operator = token(&data_a, "alice", "operator", None);
+    let agent = token(&data_b, "gw-host-b", "agent", Some("bot-a"));
+    let a = Server::start_with(&data_a, &policies);
+    let b = Server::start_with(&data_b, &policies);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let decide =
+        json!({"agent": "bot-a", "tool": "read_file", "arguments": {"path": "/srv/a.txt"}});
+    let (s, d) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/decide", b.base),
+        Some(&agent),
+        Some(decide.clone()),
+    );
+    assert_eq!((s, d["effect"].clone()), (200, json!("allow")), "{d}");
+
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/containment", a.base),
+        Some(&operator),
+        Some(json!({"scope": "agent:bot-a", "reason": "exfiltration suspected"})),
+    );
+    assert_eq!(s, 200);
+    let ordered = std::time::Instant::now();
+    let (s, d) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/decide", b.base),
+        Some(&agent),
+        Some(decide.clone()),
+    );
+    let took = ordered.elapsed();
+    assert_eq!((s, d["effect"].clone()), (200, json!("deny")), "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("token:alice"), "{d}");
+    eprintln!("containment through A reached B's next decision {took:?} after A answered");
+
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+    let o = run(&data_b, &["ledger", "verify"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }

@@ -55,6 +55,9 @@ fn assert_damaged(data: &Path, first_bad: u64, says: &str) {
 
 #[test]
 fn intact_ledger_verifies() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let v = verify(&data);
@@ -70,6 +73,9 @@ fn intact_ledger_verifies() {
 
 #[test]
 fn one_byte_of_one_leaf_changed() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let db = db(&data);
@@ -88,6 +94,9 @@ fn one_byte_of_one_leaf_changed() {
 
 #[test]
 fn a_row_deleted() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     db(&data)
@@ -98,6 +107,9 @@ fn a_row_deleted() {
 
 #[test]
 fn a_row_deleted_and_the_rest_renumbered() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let db = db(&data);
@@ -120,6 +132,9 @@ fn a_row_deleted_and_the_rest_renumbered() {
 
 #[test]
 fn two_rows_swapped() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let db = db(&data);
@@ -134,6 +149,9 @@ fn two_rows_swapped() {
 
 #[test]
 fn tail_truncated_below_a_signed_checkpoint() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     db(&data)
@@ -144,6 +162,9 @@ fn tail_truncated_below_a_signed_checkpoint() {
 
 #[test]
 fn checkpoint_re_signed_with_another_key() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     let db = db(&data);
@@ -179,6 +200,9 @@ fn checkpoint_re_signed_with_another_key() {
 
 #[test]
 fn forked_history() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     // A second copy of the same ledger (same key) that goes its own way after event 3000.
@@ -210,6 +234,9 @@ fn forked_history() {
 
 #[test]
 fn payload_blob_altered() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     db(&data)
@@ -242,6 +269,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn history_rewritten_with_every_stored_checkpoint_replaced() {
+    if sqlite_only("tampers with ledger.db through SQLite") {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let data = ledger(tmp.path());
     // An auditor saved the checkpoint of the first 3000 events outside the data directory.
