@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo bench -p brig-server --bench api              # 200,000 events, 20,000 decisions
 //! cargo bench -p brig-server --bench api -- 50000 5000
+//! BRIG_BENCH_DATABASE=postgres://brig@127.0.0.1:55432/postgres \
+//!     cargo bench -p brig-server --bench api            # SQLite, then PostgreSQL
 //! ```
 //!
 //! 1. *Raw*: the same events appended straight to the ledger (`Ledger::append`, batches of
@@ -14,7 +16,8 @@
 //!    latency from send to answer, p50 and p99. Each decision is recorded durably before
 //!    it is answered (group commit).
 //!
-//! SQLite only: the PostgreSQL backend is not built yet. The data directories go under
+//! Each backend runs all three: SQLite always; PostgreSQL when `BRIG_BENCH_DATABASE` names
+//! a server (each phase gets a scratch database on it). The data directories go under
 //! `BRIG_BENCH_DIR` (default: the system's temp dir).
 
 use std::sync::Arc;
@@ -41,9 +44,19 @@ fn tmp() -> tempfile::TempDir {
     }
 }
 
-fn raw(events: usize) -> f64 {
+/// A fresh data directory on the backend (`admin`: a PostgreSQL server's URL).
+fn init(root: &std::path::Path, admin: Option<&str>) -> brig_store::DataDir {
+    let url = admin.map(|a| brig_store::scratch_database(a).unwrap());
+    let opts = brig_store::InitOptions {
+        database: url.as_deref(),
+        ..Default::default()
+    };
+    brig_store::DataDir::init_with(root, &opts).unwrap().0
+}
+
+fn raw(events: usize, admin: Option<&str>) -> f64 {
     let dir = tmp();
-    let (data, _) = brig_store::DataDir::init(&dir.path().join("d"), None).unwrap();
+    let data = init(&dir.path().join("d"), admin);
     let mut ledger = data.ledger().unwrap();
     let all: Vec<NewEvent> = (0..events)
         .map(|i| serde_json::from_value(event(i % CLIENTS, i)).unwrap())
@@ -72,12 +85,20 @@ fn main() {
     let events = args.first().copied().unwrap_or(200_000);
     let decisions = args.get(1).copied().unwrap_or(20_000);
 
-    let raw_rate = raw(events);
-    println!("raw ledger append (SQLite, batches of {BATCH}): {raw_rate:>9.0} events/s");
+    run("SQLite", None, events, decisions);
+    match std::env::var("BRIG_BENCH_DATABASE") {
+        Ok(admin) => run("PostgreSQL", Some(&admin), events, decisions),
+        Err(_) => println!("PostgreSQL: not measured (set BRIG_BENCH_DATABASE to a server's URL)"),
+    }
+}
+
+fn run(name: &str, admin: Option<&str>, events: usize, decisions: usize) {
+    let raw_rate = raw(events, admin);
+    println!("{name}: raw ledger append (batches of {BATCH}): {raw_rate:>9.0} events/s");
 
     let dir = tmp();
     let root = dir.path().join("d");
-    brig_store::DataDir::init(&root, None).unwrap();
+    let data = init(&root, admin);
     // A policy that allows the benchmark's calls, so decide does the whole path.
     let policies = dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
@@ -86,9 +107,7 @@ fn main() {
         "permit (principal, action, resource);\n",
     )
     .unwrap();
-    let state =
-        brig_server::State::open(brig_store::DataDir::open(&root).unwrap(), Some(&policies))
-            .unwrap();
+    let state = brig_server::State::open(data, Some(&policies)).unwrap();
     let tokens: Vec<String> = {
         let mut store = state.data.store().unwrap();
         (0..CLIENTS)
@@ -150,7 +169,7 @@ fn main() {
     let sent = per_client / BATCH * BATCH * CLIENTS;
     let ingest_rate = sent as f64 / start.elapsed().as_secs_f64();
     println!(
-        "HTTP ingest ({CLIENTS} clients, batches of {BATCH}): {ingest_rate:>9.0} events/s ({:.0}% of raw)",
+        "{name}: HTTP ingest ({CLIENTS} clients, batches of {BATCH}): {ingest_rate:>9.0} events/s ({:.0}% of raw)",
         100.0 * ingest_rate / raw_rate
     );
 
@@ -191,7 +210,7 @@ fn main() {
     let rate = lat.len() as f64 / start.elapsed().as_secs_f64();
     lat.sort();
     println!(
-        "HTTP decide ({CLIENTS} clients, closed loop): {rate:>9.0} decisions/s, p50 {:.2} ms, p99 {:.2} ms",
+        "{name}: HTTP decide ({CLIENTS} clients, closed loop): {rate:>9.0} decisions/s, p50 {:.2} ms, p99 {:.2} ms",
         percentile(&lat, 0.5).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3
     );
