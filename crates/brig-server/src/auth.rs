@@ -52,6 +52,32 @@ pub struct Caller {
     pub agent: Option<String>,
 }
 
+/// Each token's request budget: a token bucket per token name, holding up to one second's
+/// worth of requests and refilled at the token's rate.
+#[derive(Default)]
+pub struct RateLimiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// Takes one request from `token`'s budget of `rate` per second; `Err(wait)` when it is
+    /// spent, with how long until the next request would be allowed.
+    pub fn take(&self, token: &str, rate: u32) -> Result<(), std::time::Duration> {
+        let rate = f64::from(rate.max(1));
+        let now = std::time::Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (level, last) = b.entry(token.to_string()).or_insert((rate, now));
+        *level = (*level + now.duration_since(*last).as_secs_f64() * rate).min(rate);
+        *last = now;
+        if *level >= 1.0 {
+            *level -= 1.0;
+            Ok(())
+        } else {
+            Err(std::time::Duration::from_secs_f64((1.0 - *level) / rate))
+        }
+    }
+}
+
 impl Caller {
     /// True when the caller may act as `agent` (an operator may act for any agent).
     pub fn may_act_as(&self, agent: &str) -> bool {
@@ -87,8 +113,21 @@ pub enum TokenError {
     NoAgent,
     #[error("only agent tokens act as an agent (--agent is for --role agent)")]
     AgentForOtherRole,
+    #[error(
+        "a limit of 0 would refuse every request: leave it out for no limit of the token's own"
+    )]
+    ZeroLimit,
     #[error("store: {0}")]
     Store(#[from] brig_ledger::store::StoreError),
+}
+
+/// A token's own limits (`None`: no limit of its own; the server's body limit always holds).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Requests per second (a burst of one second's worth is allowed).
+    pub rate: Option<u32>,
+    /// Bytes per request body.
+    pub max_body: Option<u64>,
 }
 
 /// Creates a token; returns its secret, which is shown once and never stored.
@@ -99,6 +138,21 @@ pub fn create(
     agent: Option<&str>,
     created_by: &str,
 ) -> Result<String, TokenError> {
+    create_limited(store, name, role, agent, created_by, Limits::default())
+}
+
+/// [`create`], with limits of the token's own.
+pub fn create_limited(
+    store: &mut brig_store::Store,
+    name: &str,
+    role: Role,
+    agent: Option<&str>,
+    created_by: &str,
+    limits: Limits,
+) -> Result<String, TokenError> {
+    if limits.rate == Some(0) || limits.max_body == Some(0) {
+        return Err(TokenError::ZeroLimit);
+    }
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -121,6 +175,8 @@ pub fn create(
             created_nanos: brig_model::Timestamp::now().unix_nanos(),
             created_by: created_by.to_string(),
             revoked_nanos: None,
+            rate: limits.rate,
+            max_body: limits.max_body,
         },
         &hash(&secret),
     )?;

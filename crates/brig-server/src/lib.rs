@@ -98,6 +98,8 @@ pub struct State {
     /// Containment first, then policy: the gateway's guard, for `/v1/decide`.
     pub guard: Mutex<Guard>,
     pub metrics: Metrics,
+    /// Per-token request budgets.
+    pub limiter: auth::RateLimiter,
 }
 
 impl State {
@@ -129,6 +131,7 @@ impl State {
             guard: Mutex::new(guard),
             appender,
             metrics: Metrics::new(),
+            limiter: Default::default(),
             data: dir,
         }))
     }

@@ -79,7 +79,13 @@ pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+        let mut res = (self.0, Json(ErrorBody { error: self.1 })).into_response();
+        if self.0 == StatusCode::TOO_MANY_REQUESTS {
+            // Whole seconds only (RFC 9110); the body says the milliseconds.
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        res
     }
 }
 
@@ -121,12 +127,61 @@ impl FromRequestParts<Arc<State>> for Caller {
             .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         let role = Role::parse(&row.role)
             .ok_or_else(|| internal(format!("token `{}` has an unknown role", row.name)))?;
+        within_limits(parts, state, &row)?;
         Ok(Caller {
             name: row.name,
             role,
             agent: row.agent,
         })
     }
+}
+
+/// The token's own limits: its request rate (429, with `Retry-After`) and its body size
+/// (413; a body of unknown length is refused with 411 when the token has a limit, since it
+/// could not be checked before it is read).
+fn within_limits(parts: &Parts, state: &State, row: &brig_store::TokenRow) -> Result<(), ApiError> {
+    if let Some(max) = row.max_body {
+        let len = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+        match len {
+            Some(n) if n > max => {
+                return Err(ApiError(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "token `{}` may send at most {max} bytes per request; this body is {n}",
+                        row.name
+                    ),
+                ))
+            }
+            None if chunked => {
+                return Err(ApiError(
+                    StatusCode::LENGTH_REQUIRED,
+                    format!(
+                        "token `{}` has a body limit of {max} bytes: send Content-Length",
+                        row.name
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(rate) = row.rate {
+        if let Err(wait) = state.limiter.take(&row.name, rate) {
+            return Err(ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "token `{}` is over its limit of {rate} requests per second; retry in {} ms",
+                    row.name,
+                    wait.as_millis().max(1)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Counts every request by route and status; logs it.

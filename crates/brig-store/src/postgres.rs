@@ -55,8 +55,9 @@ pub(crate) const CHANNEL_LEDGER: &str = "brig_ledger";
 pub(crate) const CHANNEL_CONTAINMENT: &str = "brig_containment";
 
 /// Schema migrations, applied in order; `brig_schema.version` records how many ran. The
-/// first is the whole of the SQLite backend's seven.
-const MIGRATIONS: &[&str] = &["
+/// first is the whole of the SQLite backend's first seven.
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE events(
         idx      BIGINT PRIMARY KEY,
@@ -143,7 +144,11 @@ const MIGRATIONS: &[&str] = &["
         created    BIGINT NOT NULL,
         created_by TEXT NOT NULL,
         revoked    BIGINT
-    );"];
+    );",
+    // 2: per-token limits of `brig serve` (as SQLite's 8).
+    "ALTER TABLE tokens ADD COLUMN rate BIGINT;
+     ALTER TABLE tokens ADD COLUMN max_body BIGINT;",
+];
 
 pub(crate) fn backend(e: postgres::Error) -> StoreError {
     // The server's own message (with its detail) says more than the client's summary.
@@ -659,8 +664,8 @@ impl PgStore {
     pub fn add_token(&mut self, t: &TokenRow, hash: &[u8; 32]) -> Result<(), StoreError> {
         self.client
             .execute(
-                "INSERT INTO tokens (name, role, agent, hash, created, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO tokens (name, role, agent, hash, created, created_by, rate, max_body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &t.name,
                     &t.role,
@@ -668,6 +673,8 @@ impl PgStore {
                     &&hash[..],
                     &t.created_nanos,
                     &t.created_by,
+                    &t.rate.map(i64::from),
+                    &t.max_body.map(|b| b.min(i64::MAX as u64) as i64),
                 ],
             )
             .map(|_| ())
@@ -857,7 +864,7 @@ fn approval_row(r: &Row) -> Approval {
     }
 }
 
-const TOKEN_COLUMNS: &str = "name, role, agent, created, created_by, revoked";
+const TOKEN_COLUMNS: &str = "name, role, agent, created, created_by, revoked, rate, max_body";
 
 fn token_row(r: &Row) -> TokenRow {
     TokenRow {
@@ -867,6 +874,10 @@ fn token_row(r: &Row) -> TokenRow {
         created_nanos: r.get(3),
         created_by: r.get(4),
         revoked_nanos: r.get(5),
+        rate: r
+            .get::<_, Option<i64>>(6)
+            .map(|v| v.clamp(0, u32::MAX as i64) as u32),
+        max_body: r.get::<_, Option<i64>>(7).map(|v| v.max(0) as u64),
     }
 }
 

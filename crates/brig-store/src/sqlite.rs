@@ -127,6 +127,9 @@ const MIGRATIONS: &[&str] = &[
         created_by TEXT NOT NULL,
         revoked    INTEGER             -- ns since the Unix epoch, once revoked
     );",
+    // 8: per-token limits of `brig serve` (NULL: none of its own).
+    "ALTER TABLE tokens ADD COLUMN rate INTEGER;      -- requests per second
+     ALTER TABLE tokens ADD COLUMN max_body INTEGER;  -- bytes per request body",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.

@@ -21,6 +21,10 @@ pub struct TokenRow {
     pub created_nanos: i64,
     pub created_by: String,
     pub revoked_nanos: Option<i64>,
+    /// Most requests per second the token may make (`None`: no limit of its own).
+    pub rate: Option<u32>,
+    /// Largest request body the token may send, in bytes (`None`: the server's limit).
+    pub max_body: Option<u64>,
 }
 
 fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
@@ -31,25 +35,31 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         created_nanos: r.get(3)?,
         created_by: r.get(4)?,
         revoked_nanos: r.get(5)?,
+        rate: r
+            .get::<_, Option<i64>>(6)?
+            .map(|v| v.clamp(0, u32::MAX as i64) as u32),
+        max_body: r.get::<_, Option<i64>>(7)?.map(|v| v.max(0) as u64),
     })
 }
 
-const COLUMNS: &str = "name, role, agent, created, created_by, revoked";
+const COLUMNS: &str = "name, role, agent, created, created_by, revoked, rate, max_body";
 
 impl SqliteStore {
     /// Adds a token; an error when the name is taken.
     pub fn add_token(&mut self, t: &TokenRow, hash: &[u8; 32]) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO tokens (name, role, agent, hash, created, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (name, role, agent, hash, created, created_by, rate, max_body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     t.name,
                     t.role,
                     t.agent,
                     &hash[..],
                     t.created_nanos,
-                    t.created_by
+                    t.created_by,
+                    t.rate.map(i64::from),
+                    t.max_body.map(|b| b.min(i64::MAX as u64) as i64)
                 ],
             )
             .map(|_| ())

@@ -304,6 +304,8 @@ fn containment_approvals_facts_and_tokens_agree() {
             created_nanos: 1,
             created_by: "root".into(),
             revoked_nanos: None,
+            rate: Some(50),
+            max_body: Some(65536),
         };
         s.add_token(&t, &[7; 32]).unwrap();
         let dup = s.add_token(&t, &[8; 32]).unwrap_err().to_string();

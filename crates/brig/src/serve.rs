@@ -91,6 +91,14 @@ pub struct CreateArgs {
     /// The agent identity an agent token acts as.
     #[arg(long, value_name = "ID")]
     agent: Option<String>,
+    /// Most requests per second this token may make (over it: 429) [default: no limit of
+    /// its own].
+    #[arg(long, value_name = "N")]
+    rate: Option<u32>,
+    /// Largest request body this token may send, in bytes (over it: 413) [default: the
+    /// server's limit].
+    #[arg(long, value_name = "BYTES")]
+    max_body: Option<u64>,
     #[arg(long)]
     json: bool,
 }
@@ -116,12 +124,24 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
         TokensCommand::Create(a) => {
             let mut store = a.data.open()?.store()?;
             let role = Role::parse(&a.role).context("--role")?;
-            let secret = auth::create(&mut store, &a.name, role, a.agent.as_deref(), &actor(&None))
-                .context("creating the token")?;
+            let limits = auth::Limits {
+                rate: a.rate,
+                max_body: a.max_body,
+            };
+            let secret = auth::create_limited(
+                &mut store,
+                &a.name,
+                role,
+                a.agent.as_deref(),
+                &actor(&None),
+                limits,
+            )
+            .context("creating the token")?;
             if a.json {
                 println!(
                     "{}",
-                    json!({"name": a.name, "role": a.role, "agent": a.agent, "token": secret})
+                    json!({"name": a.name, "role": a.role, "agent": a.agent, "token": secret,
+                           "rate": a.rate, "max_body": a.max_body})
                 );
             } else {
                 println!("{secret}");
@@ -140,14 +160,22 @@ pub fn tokens(cmd: TokensCommand) -> anyhow::Result<Exit> {
                     .map(|t| {
                         json!({"name": t.name, "role": t.role, "agent": t.agent,
                         "created_nanos": t.created_nanos, "created_by": t.created_by,
-                        "revoked_nanos": t.revoked_nanos})
+                        "revoked_nanos": t.revoked_nanos, "rate": t.rate, "max_body": t.max_body})
                     })
                     .collect();
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 for t in &rows {
+                    let limits = match (t.rate, t.max_body) {
+                        (None, None) => String::new(),
+                        (r, b) => format!(
+                            " (rate {}/s, body {} bytes)",
+                            r.map_or("-".into(), |r| r.to_string()),
+                            b.map_or("-".into(), |b| b.to_string())
+                        ),
+                    };
                     println!(
-                        "{:<24} {:<9} {:<20} {}",
+                        "{:<24} {:<9} {:<20} {}{limits}",
                         t.name,
                         t.role,
                         t.agent.as_deref().unwrap_or("-"),

@@ -648,3 +648,88 @@ fn containment_through_one_server_stops_the_agent_at_the_other() {
     let o = run(&data_b, &["ledger", "verify"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }
+
+/// A token's own limits: past its rate the server answers 429 with `Retry-After`, and a
+/// body over its size is refused with 413 naming the limit; other tokens are not slowed.
+#[test]
+fn a_tokens_rate_and_body_limits_are_enforced() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let o = run(
+        &data,
+        &[
+            "tokens", "create", "--name", "slow", "--role", "operator", "--rate", "5",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let slow = stdout(&o).trim().to_string();
+    let o = run(
+        &data,
+        &[
+            "tokens",
+            "create",
+            "--name",
+            "small",
+            "--role",
+            "agent",
+            "--agent",
+            "bot-a",
+            "--max-body",
+            "2000",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let small = stdout(&o).trim().to_string();
+    let free = token(&data, "free", "operator", None);
+    let o = run(&data, &["tokens", "list"]);
+    assert!(stdout(&o).contains("rate 5/s"), "{}", stdout(&o));
+    let o = run(
+        &data,
+        &[
+            "tokens", "create", "--name", "z", "--role", "auditor", "--rate", "0",
+        ],
+    );
+    assert!(!o.status.success() && stderr(&o).contains("limit of 0"));
+
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("{}/v1/containment", server.base);
+    let (mut ok, mut limited, mut retry_after) = (0, 0, None);
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..30 {
+            let res = client.get(&url).bearer_auth(&slow).send().await.unwrap();
+            match res.status().as_u16() {
+                200 => ok += 1,
+                429 => {
+                    limited += 1;
+                    retry_after = res.headers().get("retry-after").cloned();
+                    let body: Value = res.json().await.unwrap();
+                    assert!(body["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("5 requests per second"));
+                }
+                s => panic!("unexpected status {s}"),
+            }
+        }
+    });
+    assert!(ok >= 5, "the burst of one second's worth is allowed ({ok})");
+    assert!(limited > 0, "30 requests at once exceed 5 per second");
+    assert_eq!(retry_after.unwrap(), "1");
+    for _ in 0..10 {
+        assert_eq!(call(&rt, "GET", &url, Some(&free), None).0, 200);
+    }
+
+    let events = |n: usize| json!({"events": (0..n).map(|_| event("bot-a")).collect::<Vec<_>>()});
+    let ingest = format!("{}/v1/events", server.base);
+    let (s, b) = call(&rt, "POST", &ingest, Some(&small), Some(events(20)));
+    assert_eq!(s, 413, "{b}");
+    assert!(
+        b["error"].as_str().unwrap().contains("at most 2000 bytes"),
+        "{b}"
+    );
+    let (s, b) = call(&rt, "POST", &ingest, Some(&small), Some(events(1)));
+    assert_eq!(s, 200, "{b}");
+    assert!(server.stop().success());
+}
