@@ -188,3 +188,67 @@ impl Watch<'_> {
         why.to_string()
     }
 }
+
+/// Why an operator's decision on an approval was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    #[error(
+        "a reason is required (it is recorded in the ledger, and the agent reads it on a deny)"
+    )]
+    NoReason,
+    #[error("no approval with id {0}")]
+    NotFound(String),
+    #[error("approval {id} is no longer pending (it was {status} by {by})")]
+    NotPending {
+        id: String,
+        status: String,
+        by: String,
+    },
+    #[error(transparent)]
+    Store(#[from] brig_ledger::store::StoreError),
+}
+
+/// A person's decision on a held call: settles the approval (if still pending) and returns
+/// it with the `approval.decision` event the caller must record. The waiting gateway, in
+/// whatever process, sees the status on its next look.
+pub fn settle_by_operator(
+    store: &mut Store,
+    id: &str,
+    approve: bool,
+    actor: &str,
+    reason: &str,
+) -> Result<(Approval, brig_model::NewEvent), SettleError> {
+    if reason.trim().is_empty() {
+        return Err(SettleError::NoReason);
+    }
+    let approval = store
+        .approval(id)?
+        .ok_or_else(|| SettleError::NotFound(id.to_string()))?;
+    let status = if approve { "approved" } else { "denied" };
+    let now = Timestamp::now().unix_nanos();
+    if !store.settle_approval(id, status, actor, reason, now)? {
+        let now = store.approval(id)?.unwrap_or(approval);
+        return Err(SettleError::NotPending {
+            id: id.to_string(),
+            status: now.status,
+            by: now.decided_by.unwrap_or_else(|| "?".into()),
+        });
+    }
+    let mut e = brig_model::NewEvent::new(
+        "operator",
+        approval.agent.clone(),
+        EventKind::ApprovalDecision,
+    );
+    e.workflow = approval.workflow.clone();
+    e.tool = Some(approval.tool.clone());
+    e.decision = Some(Decision {
+        effect: if approve { Effect::Allow } else { Effect::Deny },
+        policies: vec![],
+        reason: Some(reason.to_string()),
+    });
+    e.attrs.insert("approval".into(), json!(id));
+    e.attrs
+        .insert("event_index".into(), json!(approval.event_index));
+    e.attrs.insert("actor".into(), json!(actor));
+    Ok((approval, e))
+}

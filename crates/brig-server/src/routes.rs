@@ -39,6 +39,10 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/containment", get(containment).post(contain))
         .route("/v1/containment/release", post(release))
         .route("/v1/incidents", get(incidents))
+        .route("/v1/approvals", get(approvals))
+        .route("/v1/approvals/{id}", get(approval))
+        .route("/v1/approvals/{id}/approve", post(approve))
+        .route("/v1/approvals/{id}/deny", post(deny))
         .route("/v1/ledger/checkpoint", get(checkpoint))
         .route("/v1/stream", get(crate::stream::stream))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -49,8 +53,8 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, checkpoint, crate::stream::stream),
-    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, Checkpoint, Role)),
+    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, checkpoint, crate::stream::stream),
+    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -632,6 +636,180 @@ async fn incidents(
             })
             .collect(),
     ))
+}
+
+/// A call held for a person's decision.
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalItem {
+    id: String,
+    /// pending, approved, denied, expired or cancelled.
+    status: String,
+    agent: String,
+    workflow: Option<String>,
+    tool: String,
+    /// The call's normalized actions, for people.
+    actions: String,
+    /// The policies that held it.
+    policies: String,
+    /// The held `tool.call` in the ledger.
+    ledger_index: u64,
+    created_nanos: i64,
+    decided_by: Option<String>,
+    reason: Option<String>,
+}
+
+/// Held calls, oldest first (`?all=true`: every approval and how it ended). Operators and
+/// auditors.
+#[utoipa::path(get, path = "/v1/approvals",
+    params(("all" = Option<bool>, Query, description = "include settled approvals")),
+    responses((status = 200, body = Vec<ApprovalItem>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn approvals(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<AllQuery>,
+) -> Result<Json<Vec<ApprovalItem>>, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "read approvals")?;
+    let all = q.all.unwrap_or(false);
+    let rows = blocking(move || state.store.with(|s| s.approvals(all)).map_err(internal)).await?;
+    Ok(Json(rows.into_iter().map(approval_item).collect()))
+}
+
+fn approval_item(a: brig_store::Approval) -> ApprovalItem {
+    ApprovalItem {
+        id: a.id,
+        status: a.status,
+        agent: a.agent,
+        workflow: a.workflow,
+        tool: a.tool,
+        actions: a.summary,
+        policies: a.policies,
+        ledger_index: a.event_index,
+        created_nanos: a.created_nanos,
+        decided_by: a.decided_by,
+        reason: a.reason,
+    }
+}
+
+/// One approval: how an agent whose call was held (`/v1/decide` answered `hold`) learns
+/// whether it may run it. Agent tokens see their own agent's approvals only.
+#[utoipa::path(get, path = "/v1/approvals/{id}",
+    params(("id" = String, Path, description = "the approval id")),
+    responses((status = 200, body = ApprovalItem), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+async fn approval(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<ApprovalItem>, ApiError> {
+    require(
+        &caller,
+        &[Role::Agent, Role::Operator, Role::Auditor],
+        "read approvals",
+    )?;
+    let wanted = id.clone();
+    let row = blocking(move || state.store.with(|s| s.approval(&wanted)).map_err(internal)).await?;
+    let not_found = || ApiError(StatusCode::NOT_FOUND, format!("no approval with id {id}"));
+    let a = row.ok_or_else(not_found)?;
+    if caller.role == Role::Agent && !caller.may_act_as(&a.agent) {
+        // The same answer as for an id that does not exist: an agent learns nothing of
+        // other agents' calls.
+        return Err(not_found());
+    }
+    Ok(Json(approval_item(a)))
+}
+
+/// An operator's decision on a held call.
+#[derive(Deserialize, ToSchema)]
+pub struct SettleRequest {
+    /// Why (required: it is recorded in the ledger, and the agent reads it on a deny).
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettleResponse {
+    id: String,
+    status: String,
+    /// The `approval.decision` event.
+    ledger_index: u64,
+}
+
+/// Lets a held call run (operators only). The waiting gateway, wherever it runs, forwards
+/// the call on its next look; the decision is a ledger event naming the token.
+#[utoipa::path(post, path = "/v1/approvals/{id}/approve", request_body = SettleRequest,
+    params(("id" = String, Path, description = "the approval id")),
+    responses((status = 200, body = SettleResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+async fn approve(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(req): Json<SettleRequest>,
+) -> Result<Json<SettleResponse>, ApiError> {
+    settle(state, caller, id, true, req.reason).await
+}
+
+/// Refuses a held call (operators only); the agent reads the reason.
+#[utoipa::path(post, path = "/v1/approvals/{id}/deny", request_body = SettleRequest,
+    params(("id" = String, Path, description = "the approval id")),
+    responses((status = 200, body = SettleResponse), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+async fn deny(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Json(req): Json<SettleRequest>,
+) -> Result<Json<SettleResponse>, ApiError> {
+    settle(state, caller, id, false, req.reason).await
+}
+
+async fn settle(
+    state: Arc<State>,
+    caller: Caller,
+    id: String,
+    approve: bool,
+    reason: String,
+) -> Result<Json<SettleResponse>, ApiError> {
+    use brig_gateway::approval::{settle_by_operator, SettleError};
+    require(&caller, &[Role::Operator], "decide held calls")?;
+    let actor = format!("token:{}", caller.name);
+    let st = state.clone();
+    let (approval, event) = blocking(move || {
+        st.store
+            .with(|s| settle_by_operator(s, &id, approve, &actor, &reason))
+            .map_err(|e| {
+                let code = match &e {
+                    SettleError::NoReason => StatusCode::BAD_REQUEST,
+                    SettleError::NotFound(_) => StatusCode::NOT_FOUND,
+                    SettleError::NotPending { .. } => StatusCode::CONFLICT,
+                    SettleError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                ApiError(code, e.to_string())
+            })
+    })
+    .await?;
+    let prepared = Prepared::new(event).map_err(internal)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state.appender.submit_then(vec![prepared], move |r| {
+        let _ = tx.send(r);
+    });
+    let receipts = rx.await.map_err(internal)?.map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the decision was taken but not recorded: {e}"),
+        )
+    })?;
+    Ok(Json(SettleResponse {
+        id: approval.id,
+        status: if approve { "approved" } else { "denied" }.into(),
+        ledger_index: receipts[0].index,
+    }))
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,7 @@
 //! `brig approvals`: the queue of tool calls held for a human decision.
 
-use anyhow::{bail, Context};
 use brig_ledger::Prepared;
-use brig_model::{Decision, Effect, EventKind, NewEvent, Timestamp};
+use brig_model::Timestamp;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -86,42 +85,13 @@ fn list(a: ListArgs) -> anyhow::Result<Exit> {
 }
 
 fn decide(a: DecideArgs, approve: bool) -> anyhow::Result<Exit> {
-    if a.reason.trim().is_empty() {
-        bail!("--reason must say why (it is recorded in the ledger)");
-    }
     let dir = a.data.open()?;
     let mut store = dir.store()?;
     let actor = crate::util::actor(&a.actor);
-    let approval = store
-        .approval(&a.id)?
-        .with_context(|| format!("no approval with id {}", a.id))?;
-    let status = if approve { "approved" } else { "denied" };
-    let now = Timestamp::now().unix_nanos();
-    if !store.settle_approval(&a.id, status, &actor, &a.reason, now)? {
-        bail!(
-            "approval {} is no longer pending (it was {} by {})",
-            a.id,
-            approval.status,
-            approval.decided_by.as_deref().unwrap_or("?")
-        );
-    }
-    let mut e = NewEvent::new(
-        "operator",
-        approval.agent.clone(),
-        EventKind::ApprovalDecision,
-    );
-    e.workflow = approval.workflow.clone();
-    e.tool = Some(approval.tool.clone());
-    e.decision = Some(Decision {
-        effect: if approve { Effect::Allow } else { Effect::Deny },
-        policies: vec![],
-        reason: Some(a.reason.clone()),
-    });
-    e.attrs.insert("approval".into(), json!(a.id));
-    e.attrs
-        .insert("event_index".into(), json!(approval.event_index));
-    e.attrs.insert("actor".into(), json!(actor));
+    let (approval, e) =
+        brig_gateway::approval::settle_by_operator(&mut store, &a.id, approve, &actor, &a.reason)?;
     let index = dir.ledger()?.append(&[Prepared::new(e)?])?[0].index;
+    let status = if approve { "approved" } else { "denied" };
     println!(
         "{status} {} ({}: {}) — ledger event {index}",
         a.id, approval.tool, approval.summary

@@ -351,9 +351,26 @@ fn schemathesis_finds_no_server_error() {
         "{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Every operation the document lists (but the stream) was exercised.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, doc) = call(
+        &rt,
+        "GET",
+        &format!("{}/v1/openapi.json", server.base),
+        None,
+        None,
+    );
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p.as_str() != "/v1/stream")
+        .map(|(_, ops)| ops.as_object().unwrap().len())
+        .sum();
+    assert!(operations >= 13, "{doc}");
     assert!(
-        out.contains("Tested: 9"),
-        "every operation was exercised: {out}"
+        out.contains(&format!("Tested: {operations}")),
+        "every one of the {operations} operations was exercised: {out}"
     );
     assert!(server.stop().success());
     let o = run(&data, &["ledger", "verify"]);
@@ -732,4 +749,108 @@ fn a_tokens_rate_and_body_limits_are_enforced() {
     let (s, b) = call(&rt, "POST", &ingest, Some(&small), Some(events(1)));
     assert_eq!(s, 200, "{b}");
     assert!(server.stop().success());
+}
+
+/// A call `/v1/decide` holds is decided over HTTP: the agent reads its own approval (and no
+/// other agent's), only operators decide, an empty reason and a second decision are
+/// refused, and the decision is a ledger event naming the token.
+#[test]
+fn held_calls_are_decided_over_http() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        r#"@id("everything")
+permit (principal, action, resource);
+
+@id("deletes-need-approval")
+@approval("required")
+forbid (principal, action == Action::"file.delete", resource);
+"#,
+    )
+    .unwrap();
+    let agent = token(&data, "gw-a", "agent", Some("bot-a"));
+    let other = token(&data, "gw-b", "agent", Some("bot-b"));
+    let operator = token(&data, "alice", "operator", None);
+    let auditor = token(&data, "audit", "auditor", None);
+    let server = Server::start_with(&data, &policies);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+
+    let (s, d) = call(
+        &rt,
+        "POST",
+        &url("/v1/decide"),
+        Some(&agent),
+        Some(json!({"tool": "delete_file", "arguments": {"path": "/srv/old.log"}})),
+    );
+    assert_eq!((s, d["effect"].clone()), (200, json!("hold")), "{d}");
+    let id = d["approval"].as_str().unwrap().to_string();
+    let one = url(&format!("/v1/approvals/{id}"));
+    let (s, a) = call(&rt, "GET", &one, Some(&agent), None);
+    assert_eq!((s, a["status"].clone()), (200, json!("pending")), "{a}");
+    assert_eq!(call(&rt, "GET", &one, Some(&other), None).0, 404);
+    let (s, list) = call(&rt, "GET", &url("/v1/approvals"), Some(&auditor), None);
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        call(&rt, "GET", &url("/v1/approvals"), Some(&agent), None).0,
+        403
+    );
+
+    let approve = format!("{one}/approve");
+    let why = |r: &str| Some(json!({ "reason": r }));
+    for t in [&agent, &auditor] {
+        assert_eq!(call(&rt, "POST", &approve, Some(t), why("me")).0, 403);
+    }
+    assert_eq!(
+        call(&rt, "POST", &approve, Some(&operator), why(" ")).0,
+        400
+    );
+    let (s, r) = call(
+        &rt,
+        "POST",
+        &approve,
+        Some(&operator),
+        why("old logs, fine"),
+    );
+    assert_eq!((s, r["status"].clone()), (200, json!("approved")), "{r}");
+    let (s, r) = call(
+        &rt,
+        "POST",
+        &format!("{one}/deny"),
+        Some(&operator),
+        why("late"),
+    );
+    assert_eq!(s, 409, "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("no longer pending"),
+        "{r}"
+    );
+    let (s, a) = call(&rt, "GET", &one, Some(&agent), None);
+    assert_eq!(s, 200);
+    assert_eq!(
+        (a["status"].clone(), a["decided_by"].clone()),
+        (json!("approved"), json!("token:alice"))
+    );
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/approvals/nope/approve"),
+        Some(&operator),
+        why("x"),
+    );
+    assert_eq!(s, 404);
+    assert!(server.stop().success());
+
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let decision = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .find(|e| e["kind"] == "approval.decision")
+        .expect("the decision is in the ledger");
+    assert_eq!(decision["attrs"]["actor"], "token:alice", "{decision}");
+    assert_eq!(decision["decision"]["effect"], "allow");
 }
