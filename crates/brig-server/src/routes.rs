@@ -39,6 +39,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/containment", get(containment).post(contain))
         .route("/v1/containment/release", post(release))
         .route("/v1/incidents", get(incidents))
+        .route("/v1/evidence/export", post(export_evidence))
         .route("/v1/approvals", get(approvals))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/approve", post(approve))
@@ -53,8 +54,8 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, checkpoint, crate::stream::stream),
-    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, Checkpoint, Role)),
+    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, checkpoint, crate::stream::stream),
+    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -810,6 +811,119 @@ async fn settle(
         status: if approve { "approved" } else { "denied" }.into(),
         ledger_index: receipts[0].index,
     }))
+}
+
+/// What to export: one incident, one session, or one agent's events (optionally one of
+/// its sessions, optionally between two times).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    incident: Option<String>,
+    session: Option<String>,
+    agent: Option<String>,
+    /// RFC 3339; with `agent`.
+    from: Option<String>,
+    /// RFC 3339; with `agent`.
+    to: Option<String>,
+    /// zstd-compress the tar.
+    #[serde(default)]
+    zstd: bool,
+    /// For the custody log (a case number, the request).
+    note: Option<String>,
+}
+
+fn export_scope(r: &ExportRequest) -> Result<brig_evidence::export::Scope, ApiError> {
+    use brig_evidence::export::Scope as S;
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let time = |field: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|t| {
+                t.parse::<brig_model::Timestamp>()
+                    .map_err(|e| bad(format!("{field} `{t}`: {e}")))
+            })
+            .transpose()
+    };
+    match (&r.incident, &r.session, &r.agent) {
+        (Some(i), None, None) => Ok(S::Incident(i.clone())),
+        (None, Some(s), None) => Ok(S::Session(s.clone())),
+        (None, session, Some(a)) => Ok(S::Agent {
+            agent: a.clone(),
+            session: session.clone(),
+            from: time("from", &r.from)?,
+            to: time("to", &r.to)?,
+        }),
+        _ => Err(bad(
+            "give one of: incident; session; agent (with session, from, to if wanted)".into(),
+        )),
+    }
+}
+
+/// An evidence bundle of the scope, signed and proven against a fresh checkpoint, as a tar
+/// (zstd-compressed on request) — the same bundle `brig evidence export` writes, which
+/// `brig evidence verify` checks offline. Operators and auditors; the custody log names the
+/// token. Headers: `X-Brig-Manifest-Sha256`, `X-Brig-Events`.
+#[utoipa::path(post, path = "/v1/evidence/export", request_body = ExportRequest,
+    responses((status = 200, description = "the bundle", content_type = "application/x-tar"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("token" = [])))]
+async fn export_evidence(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<ExportRequest>,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "export evidence")?;
+    let scope = export_scope(&req)?;
+    let compressed = req.zstd;
+    let opts = brig_evidence::export::Options {
+        by: format!("token:{}", caller.name),
+        compress: req.zstd,
+        note: req.note,
+    };
+    let (file, summary) = blocking(move || {
+        // Written to a private temporary file, opened, then unlinked: the open handle is
+        // streamed, and nothing is left behind whatever happens to the connection.
+        let dir = tempfile::tempdir().map_err(internal)?;
+        let path = dir.path().join("bundle");
+        let summary =
+            brig_evidence::export::export(&state.data, &scope, &path, &opts).map_err(|e| {
+                use brig_evidence::EvidenceError as E;
+                let code = match &e {
+                    E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
+                        StatusCode::NOT_FOUND
+                    }
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                ApiError(code, format!("export: {e}"))
+            })?;
+        let file = std::fs::File::open(&path).map_err(internal)?;
+        Ok((file, summary))
+    })
+    .await?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+        tokio::fs::File::from_std(file),
+    ));
+    let content_type = if compressed {
+        "application/zstd"
+    } else {
+        "application/x-tar"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_LENGTH, summary.bytes.to_string()),
+            (
+                header::HeaderName::from_static("x-brig-manifest-sha256"),
+                summary.manifest_sha256,
+            ),
+            (
+                header::HeaderName::from_static("x-brig-events"),
+                summary.events.to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

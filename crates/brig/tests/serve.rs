@@ -854,3 +854,80 @@ forbid (principal, action == Action::"file.delete", resource);
     assert_eq!(decision["attrs"]["actor"], "token:alice", "{decision}");
     assert_eq!(decision["decision"]["effect"], "allow");
 }
+
+/// An auditor exports a session's evidence over HTTP; the bundle verifies offline with the
+/// ledger's public key alone, and its custody log names the token. Agents may not export;
+/// a request without a scope, with a bad time, or for an unknown incident says so.
+#[test]
+fn evidence_is_exported_over_http_and_verifies_offline() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let agent = token(&data, "gw-a", "agent", Some("bot-a"));
+    let auditor = token(&data, "audit-firm", "auditor", None);
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/events"),
+        Some(&agent),
+        Some(json!({"events": [event("bot-a"), event("bot-a"), event("bot-a")]})),
+    );
+    assert_eq!(s, 200);
+
+    let export = url("/v1/evidence/export");
+    let bundle = tmp.path().join("s1.tar");
+    let (status, manifest) = rt.block_on(async {
+        let res = reqwest::Client::new()
+            .post(&export)
+            .bearer_auth(&auditor)
+            .json(&json!({"session": "s1", "note": "case 42"}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let manifest = res
+            .headers()
+            .get("x-brig-manifest-sha256")
+            .map(|v| v.to_str().unwrap().to_string());
+        std::fs::write(&bundle, res.bytes().await.unwrap()).unwrap();
+        (status, manifest)
+    });
+    assert_eq!(status, 200);
+    let vkey = data.join("keys/ledger.vkey");
+    let o = brig()
+        .args(["evidence", "verify", "--json", "--key"])
+        .arg(&vkey)
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = brig()
+        .args(["evidence", "custody", "show", "--json"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("token:audit-firm"), "{}", stdout(&o));
+    assert!(stdout(&o).contains(&manifest.unwrap()), "{}", stdout(&o));
+
+    let scope = |v: Value| call(&rt, "POST", &export, Some(&auditor), Some(v));
+    assert_eq!(
+        call(
+            &rt,
+            "POST",
+            &export,
+            Some(&agent),
+            Some(json!({"session": "s1"}))
+        )
+        .0,
+        403
+    );
+    let (s, b) = scope(json!({}));
+    assert_eq!(s, 400, "{b}");
+    let (s, b) = scope(json!({"agent": "bot-a", "from": "yesterday"}));
+    assert_eq!(s, 400);
+    assert!(b["error"].as_str().unwrap().contains("yesterday"), "{b}");
+    assert_eq!(scope(json!({"incident": "no-such-incident"})).0, 404);
+    assert!(server.stop().success());
+}
