@@ -21,6 +21,7 @@ pub mod export;
 pub mod ocsf;
 mod readable;
 pub mod timeline;
+pub mod undo;
 pub mod verify;
 
 /// What went wrong with evidence, naming the file or item.
@@ -45,6 +46,10 @@ pub enum EvidenceError {
     Store(#[from] brig_ledger::store::StoreError),
     #[error("incident: {0}")]
     Incident(#[from] brig_incident::desk::DeskError),
+    /// A rollback plan cannot be made (images altered or erased, a bad glob, the object
+    /// store unreadable).
+    #[error("rollback: {0}")]
+    Rollback(String),
 }
 
 impl EvidenceError {

@@ -40,6 +40,9 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/containment/release", post(release))
         .route("/v1/incidents", get(incidents))
         .route("/v1/evidence/export", post(export_evidence))
+        .route("/v1/rollback/plan", post(rollback_plan))
+        .route("/v1/rollback/verify", post(rollback_verify))
+        .route("/v1/rollback/apply", post(rollback_apply))
         .route("/v1/approvals", get(approvals))
         .route("/v1/approvals/{id}", get(approval))
         .route("/v1/approvals/{id}/approve", post(approve))
@@ -54,8 +57,8 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, checkpoint, crate::stream::stream),
-    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, Checkpoint, Role)),
+    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, checkpoint, crate::stream::stream),
+    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -833,6 +836,17 @@ pub struct ExportRequest {
 }
 
 fn export_scope(r: &ExportRequest) -> Result<brig_evidence::export::Scope, ApiError> {
+    scope_of(&r.incident, &r.session, &r.agent, &r.from, &r.to)
+}
+
+/// The evidence scope a request names: exactly one of incident, session, agent.
+fn scope_of(
+    incident: &Option<String>,
+    session: &Option<String>,
+    agent: &Option<String>,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<brig_evidence::export::Scope, ApiError> {
     use brig_evidence::export::Scope as S;
     let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
     let time = |field: &str, v: &Option<String>| {
@@ -843,14 +857,14 @@ fn export_scope(r: &ExportRequest) -> Result<brig_evidence::export::Scope, ApiEr
             })
             .transpose()
     };
-    match (&r.incident, &r.session, &r.agent) {
+    match (incident, session, agent) {
         (Some(i), None, None) => Ok(S::Incident(i.clone())),
         (None, Some(s), None) => Ok(S::Session(s.clone())),
         (None, session, Some(a)) => Ok(S::Agent {
             agent: a.clone(),
             session: session.clone(),
-            from: time("from", &r.from)?,
-            to: time("to", &r.to)?,
+            from: time("from", from)?,
+            to: time("to", to)?,
         }),
         _ => Err(bad(
             "give one of: incident; session; agent (with session, from, to if wanted)".into(),
@@ -924,6 +938,144 @@ async fn export_evidence(
         body,
     )
         .into_response())
+}
+
+/// The files of a scope to roll back. Git history is reverted with the CLI only
+/// (`brig rollback apply --git-revert`, on the repository's host).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    incident: Option<String>,
+    session: Option<String>,
+    agent: Option<String>,
+    /// RFC 3339; with `agent`.
+    from: Option<String>,
+    /// RFC 3339; with `agent`.
+    to: Option<String>,
+    /// Only paths matching one of these globs.
+    #[serde(default)]
+    include: Vec<String>,
+    /// Never paths matching one of these globs.
+    #[serde(default)]
+    exclude: Vec<String>,
+    /// apply: restore this many items first, verify them, stop if any does not match.
+    canary: Option<usize>,
+    /// apply: say what would be done, change nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn plan_of(state: &State, r: &RollbackRequest) -> Result<brig_evidence::undo::Planned, ApiError> {
+    let scope = scope_of(&r.incident, &r.session, &r.agent, &r.from, &r.to)?;
+    let sel = brig_evidence::undo::Selection {
+        include: r.include.clone(),
+        exclude: r.exclude.clone(),
+        git_revert: false,
+    };
+    brig_evidence::undo::plan_scope(&state.data, &scope, &sel).map_err(|e| {
+        use brig_evidence::EvidenceError as E;
+        let code = match &e {
+            E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            E::Rollback(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    })
+}
+
+/// What rolling back the scope would do, path by path (newest change first): restore,
+/// nothing (already as before), or conflict (changed since by someone else: never
+/// overwritten); with diffs, and the agent's git commits. Read on the server's host, from
+/// the images its gateways recorded. Operators and auditors.
+#[utoipa::path(post, path = "/v1/rollback/plan", request_body = RollbackRequest,
+    responses((status = 200, description = "`{items, git}`, as `brig rollback plan --json`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+async fn rollback_plan(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "plan a rollback")?;
+    blocking(move || {
+        let p = plan_of(&state, &req)?;
+        Ok(Json(json!({"items": p.items, "git": p.branches})))
+    })
+    .await
+}
+
+/// Re-hashes every path of the scope against its pre-agent state. Operators and auditors.
+#[utoipa::path(post, path = "/v1/rollback/verify", request_body = RollbackRequest,
+    responses((status = 200, description = "`{matches, checks}`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+async fn rollback_verify(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &caller,
+        &[Role::Operator, Role::Auditor],
+        "verify a rollback",
+    )?;
+    blocking(move || {
+        let p = plan_of(&state, &req)?;
+        let checks = brig_evidence::undo::verify(&p)
+            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let matches = checks.iter().all(|c| c.matches);
+        Ok(Json(json!({"matches": matches, "checks": checks})))
+    })
+    .await
+}
+
+/// Restores the scope's pre-images on the server's host (operators only): each file
+/// atomically, newest change first; a conflict is left as it is with the pre-image saved
+/// beside it. Every step is a ledger event naming the token. Idempotent: running it again
+/// finishes an interrupted apply.
+#[utoipa::path(post, path = "/v1/rollback/apply", request_body = RollbackRequest,
+    responses((status = 200, description = "`{outcomes}`, one per path"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+async fn rollback_apply(
+    Shared(state): St,
+    caller: Caller,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require(&caller, &[Role::Operator], "roll back files")?;
+    let who = format!("token:{}", caller.name);
+    blocking(move || {
+        let p = plan_of(&state, &req)?;
+        let mut unrecorded = None;
+        let outcomes = brig_evidence::undo::apply(&p, req.canary, req.dry_run, |o| {
+            if req.dry_run || unrecorded.is_some() {
+                return;
+            }
+            let step = Prepared::new(brig_evidence::undo::step_event(&who, o))
+                .map_err(|e| e.to_string())
+                .and_then(|e| state.appender.append(vec![e]));
+            if let Err(e) = step {
+                unrecorded = Some(e);
+            }
+        })
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        if let Some(e) = unrecorded {
+            return Err(ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("a rollback step could not be recorded in the ledger: {e}"),
+            ));
+        }
+        Ok(Json(json!({"outcomes": outcomes})))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

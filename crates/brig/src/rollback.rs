@@ -2,16 +2,13 @@
 //! gateway recorded, never over a later change by someone else.
 
 use anyhow::Context;
-use brig_evidence::export;
+use brig_evidence::undo;
 use brig_ledger::Prepared;
-use brig_model::{Event, EventKind, NewEvent};
 use brig_rollback::git;
-use brig_rollback::images::{Images, POST, PRE};
 use brig_rollback::objects::Objects;
-use brig_rollback::plan::{self, Action, Item, Outcome, Touch};
+use brig_rollback::plan::{self, Action, Item, Outcome};
 use clap::{Args, Subcommand};
-use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::evidence::ScopeArgs;
 use crate::exit::Exit;
@@ -83,7 +80,8 @@ pub fn run(cmd: RollbackCommand) -> anyhow::Result<Exit> {
     }
 }
 
-/// The plan for the scope, the store it reads from, and the branches the agent committed to.
+/// The plan for the scope, the data directory it reads from, and the branches the agent
+/// committed to.
 struct Planned {
     dir: brig_store::DataDir,
     objects: Objects,
@@ -93,106 +91,18 @@ struct Planned {
 
 fn make_plan(a: &PlanArgs) -> anyhow::Result<Planned> {
     let dir = a.data.open()?;
-    let (events, _) = export::events_in(&dir, &a.scope.scope())?;
-    let mut store = dir.store()?;
-    let touches = touches(&mut store, &events)?;
-    let objects = Objects::open(&dir.root().join("objects"))?;
-    let filter = Filter::new(&a.include, &a.exclude)?;
-    let all = plan::plan(&touches, &objects)?;
-    let branches = git::branches(&all, &objects);
-    let items = all
-        .into_iter()
-        .filter(|i| filter.keeps(&i.path))
-        .filter(|i| !(a.git_revert && git::internal_to(&i.path).is_some()))
-        .collect();
+    let sel = undo::Selection {
+        include: a.include.clone(),
+        exclude: a.exclude.clone(),
+        git_revert: a.git_revert,
+    };
+    let p = undo::plan_scope(&dir, &a.scope.scope(), &sel)?;
     Ok(Planned {
         dir,
-        objects,
-        items,
-        branches,
+        objects: p.objects,
+        items: p.items,
+        branches: p.branches,
     })
-}
-
-/// The calls in `events` that recorded pre-images, with their post-images.
-fn touches(store: &mut brig_store::Store, events: &[(u64, Event)]) -> anyhow::Result<Vec<Touch>> {
-    // Each call's answer, by (session, call): one pass, not a search per call.
-    let results: std::collections::HashMap<_, &(u64, Event)> = events
-        .iter()
-        .filter(|(_, r)| r.kind == EventKind::ToolResult)
-        .map(|ev| ((ev.1.session.as_deref(), ev.1.call.as_deref()), ev))
-        .collect();
-    let mut out = Vec::new();
-    for (idx, e) in events {
-        // Changes seen (a watcher's, or a workspace snapshot's after a command): both
-        // images on the one event.
-        if e.kind == EventKind::FileChange && e.payload.contains_key(PRE) {
-            out.push(Touch {
-                index: *idx,
-                tool: e.tool.clone().unwrap_or_else(|| "brig watch".into()),
-                pre: image_part(store, *idx, e, PRE)?.unwrap_or_default(),
-                post: image_part(store, *idx, e, POST)?,
-            });
-            continue;
-        }
-        if e.kind != EventKind::ToolCall || !e.payload.contains_key(PRE) {
-            continue;
-        }
-        let pre: Images = image_part(store, *idx, e, PRE)?.unwrap_or_default();
-        let result = results.get(&(e.session.as_deref(), e.call.as_deref()));
-        let post = match result {
-            Some((ri, r)) => image_part(store, *ri, r, POST)?,
-            None => None,
-        };
-        out.push(Touch {
-            index: *idx,
-            tool: e.tool.clone().unwrap_or_default(),
-            pre,
-            post,
-        });
-    }
-    Ok(out)
-}
-
-fn image_part(
-    store: &mut brig_store::Store,
-    idx: u64,
-    e: &Event,
-    part: &str,
-) -> anyhow::Result<Option<Images>> {
-    if !e.payload.contains_key(part) {
-        return Ok(None);
-    }
-    let all = crate::ledger_cmd::payloads(store, idx, e)?;
-    let v = all.get(part).cloned().unwrap_or(Value::Null);
-    let images = serde_json::from_value(v).with_context(|| {
-        format!("the {part} of event {idx} are erased or altered: cannot plan from them")
-    })?;
-    Ok(Some(images))
-}
-
-struct Filter {
-    include: Option<GlobSet>,
-    exclude: GlobSet,
-}
-
-impl Filter {
-    fn new(include: &[String], exclude: &[String]) -> anyhow::Result<Self> {
-        let set = |globs: &[String]| -> anyhow::Result<GlobSet> {
-            let mut b = GlobSetBuilder::new();
-            for g in globs {
-                b.add(Glob::new(g).with_context(|| format!("`{g}` is not a valid glob"))?);
-            }
-            Ok(b.build()?)
-        };
-        Ok(Filter {
-            include: (!include.is_empty()).then(|| set(include)).transpose()?,
-            exclude: set(exclude)?,
-        })
-    }
-
-    fn keeps(&self, path: &str) -> bool {
-        self.include.as_ref().is_none_or(|s| s.is_match(path)) && !self.exclude.is_match(path)
-    }
 }
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
@@ -380,16 +290,7 @@ fn record(
     who: &str,
     o: &Outcome,
 ) -> anyhow::Result<()> {
-    let mut e = NewEvent::new("operator", "*", EventKind::OperatorAction);
-    e.actions = vec![];
-    e.attrs.insert("action".into(), json!("rollback"));
-    e.attrs.insert("actor".into(), json!(who));
-    e.attrs.insert("path".into(), json!(o.path));
-    e.attrs.insert("result".into(), json!(o.result));
-    if let Some(d) = &o.detail {
-        e.attrs.insert("detail".into(), json!(d));
-    }
-    ledger.append(&[Prepared::new(e)?])?;
+    ledger.append(&[Prepared::new(undo::step_event(who, o))?])?;
     Ok(())
 }
 

@@ -931,3 +931,155 @@ fn evidence_is_exported_over_http_and_verifies_offline() {
     assert_eq!(scope(json!({"incident": "no-such-incident"})).0, 404);
     assert!(server.stop().success());
 }
+
+/// Rollback over HTTP, on the server's host: an agent's changes recorded by `brig watch`
+/// are planned (auditors may look), applied by an operator (each step a ledger event
+/// naming the token), and verified; a second apply changes nothing.
+#[test]
+fn an_agents_changes_are_rolled_back_over_http() {
+    use std::io::BufRead;
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("site");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("index.html"), "<h1>Hello</h1>\n").unwrap();
+    std::fs::write(ws.join("README.md"), "the site\n").unwrap();
+    let mut watcher = brig()
+        .args([
+            "watch",
+            "--agent",
+            "site-bot",
+            "--settle-ms",
+            "100",
+            "--data",
+        ])
+        .arg(&data)
+        .arg(&ws)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(watcher.stderr.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.contains("watching"), "{ready}");
+    std::fs::write(ws.join("index.html"), "<h1>Pwned</h1>\n").unwrap();
+    std::fs::remove_file(ws.join("README.md")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    unsafe { libc::kill(watcher.id() as i32, libc::SIGTERM) };
+    assert!(watcher.wait().unwrap().success());
+
+    let operator = token(&data, "alice", "operator", None);
+    let auditor = token(&data, "audit", "auditor", None);
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let scope = json!({"agent": "site-bot"});
+
+    let (s, plan) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/plan"),
+        Some(&auditor),
+        Some(scope.clone()),
+    );
+    assert_eq!(s, 200, "{plan}");
+    let mut planned: Vec<(String, String)> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let p = i["path"].as_str().unwrap();
+            (
+                p.rsplit('/').next().unwrap().to_string(),
+                i["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    planned.sort();
+    assert_eq!(
+        planned,
+        vec![
+            ("README.md".into(), "restore".into()),
+            ("index.html".into(), "restore".into())
+        ],
+        "{plan}"
+    );
+    let (s, v) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/verify"),
+        Some(&auditor),
+        Some(scope.clone()),
+    );
+    assert_eq!((s, v["matches"].clone()), (200, json!(false)), "{v}");
+    assert_eq!(
+        call(
+            &rt,
+            "POST",
+            &url("/v1/rollback/apply"),
+            Some(&auditor),
+            Some(scope.clone())
+        )
+        .0,
+        403
+    );
+
+    let (s, applied) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/apply"),
+        Some(&operator),
+        Some(scope.clone()),
+    );
+    assert_eq!(s, 200, "{applied}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("index.html")).unwrap(),
+        "<h1>Hello</h1>\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join("README.md")).unwrap(),
+        "the site\n"
+    );
+    let (s, v) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/verify"),
+        Some(&operator),
+        Some(scope.clone()),
+    );
+    assert_eq!((s, v["matches"].clone()), (200, json!(true)), "{v}");
+    let (_, again) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/apply"),
+        Some(&operator),
+        Some(scope.clone()),
+    );
+    assert!(
+        again["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["result"] != "restored"),
+        "{again}"
+    );
+    let (s, _) = call(
+        &rt,
+        "POST",
+        &url("/v1/rollback/plan"),
+        Some(&operator),
+        Some(json!({"include": ["["], "agent": "site-bot"})),
+    );
+    assert_eq!(s, 422, "a bad glob is named, not a server error");
+    assert!(server.stop().success());
+
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let steps = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["attrs"]["action"] == "rollback" && e["attrs"]["actor"] == "token:alice")
+        .count();
+    assert!(steps >= 2, "every step recorded with the token's name");
+}
