@@ -29,6 +29,7 @@ pub mod jsonrpc;
 pub mod lines;
 pub mod policy;
 pub mod record;
+pub mod remote;
 pub mod response;
 mod sse;
 pub mod stdio;

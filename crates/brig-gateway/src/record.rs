@@ -20,10 +20,55 @@ pub const TO_SERVER: &str = "agent_to_server";
 /// `direction` of a message from the server to the agent's client.
 pub const TO_AGENT: &str = "server_to_agent";
 
+/// Where a recorder's events go: this host's ledger writer, or a control plane's
+/// (`crate::remote`). Events keep their order.
+pub trait EventSink: Send + Sync {
+    /// Records without anyone waiting (a failure is reported, not returned).
+    fn submit_deferred(&self, events: Vec<NewEvent>);
+    /// Records; `then` gets the events' ledger indices once they are durable, or why not.
+    fn submit_then(&self, events: Vec<NewEvent>, then: Then);
+}
+
+/// What a waited-for record is told.
+pub type Then = Box<dyn FnOnce(Result<Vec<u64>, String>) + Send + 'static>;
+
+/// The local ledger writer as a sink.
+struct Local(Arc<Appender>);
+
+fn prepare(events: Vec<NewEvent>) -> Result<Vec<Prepared>, String> {
+    events
+        .into_iter()
+        .map(Prepared::new)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+impl EventSink for Local {
+    fn submit_deferred(&self, events: Vec<NewEvent>) {
+        match prepare(events) {
+            Ok(p) => self.0.submit_deferred(p, |r| {
+                if let Err(e) = r {
+                    eprintln!("brig mcp-proxy: event not recorded: {e}");
+                }
+            }),
+            Err(err) => eprintln!("brig mcp-proxy: event not recorded: {err}"),
+        }
+    }
+
+    fn submit_then(&self, events: Vec<NewEvent>, then: Then) {
+        match prepare(events) {
+            Ok(p) => self.0.submit_then(p, move |r: AppendResult| {
+                then(r.map(|receipts| receipts.iter().map(|r| r.index).collect()))
+            }),
+            Err(e) => then(Err(e)),
+        }
+    }
+}
+
 /// Builds and records one session's events.
 #[derive(Clone)]
 pub struct Recorder {
-    appender: Arc<Appender>,
+    sink: Arc<dyn EventSink>,
     source: &'static str,
     agent: String,
     workflow: Option<String>,
@@ -46,8 +91,19 @@ impl Recorder {
         workflow: Option<String>,
         session: String,
     ) -> Self {
+        Self::to_sink(Arc::new(Local(appender)), source, agent, workflow, session)
+    }
+
+    /// A recorder writing to `sink` (a control plane's, for a remote gateway).
+    pub fn to_sink(
+        sink: Arc<dyn EventSink>,
+        source: &'static str,
+        agent: String,
+        workflow: Option<String>,
+        session: String,
+    ) -> Self {
         Recorder {
-            appender,
+            sink,
             source,
             agent,
             workflow,
@@ -120,19 +176,7 @@ impl Recorder {
     ///
     /// The event is evaluated against the rule pack first; its alerts are recorded with it.
     pub fn record(&self, e: NewEvent) {
-        match self
-            .observed(e)
-            .into_iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(p) => self.appender.submit_deferred(p, |r| {
-                if let Err(e) = r {
-                    eprintln!("brig mcp-proxy: event not recorded: {e}");
-                }
-            }),
-            Err(err) => eprintln!("brig mcp-proxy: event not recorded: {err}"),
-        }
+        self.sink.submit_deferred(self.observed(e));
     }
 
     /// `e` and the alerts the rule pack raises on it, ready to write; the alerts are filed
@@ -168,17 +212,7 @@ impl Recorder {
         events: Vec<NewEvent>,
         then: impl FnOnce(Result<Vec<u64>, String>) + Send + 'static,
     ) {
-        let prepared = match events
-            .into_iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(p) => p,
-            Err(e) => return then(Err(e.to_string())),
-        };
-        self.appender.submit_then(prepared, move |r: AppendResult| {
-            then(r.map(|receipts| receipts.iter().map(|r| r.index).collect()))
-        });
+        self.sink.submit_then(events, Box::new(then));
     }
 
     /// A protocol message, as received.

@@ -33,6 +33,7 @@ use crate::guard::Guard;
 use crate::jsonrpc::{self, id_key, Message};
 use crate::lines::read_line_limited;
 use crate::record::{Recorder, TO_AGENT, TO_SERVER};
+use crate::remote::ControlPlane;
 use crate::{finish_appender, start_appender, ProxyError, ProxyOptions};
 
 /// Lines read ahead of the forwarder (calls decided, records on their way to the ledger).
@@ -151,26 +152,81 @@ pub fn run(
     opts: ProxyOptions,
     command: &[OsString],
     data: &DataDir,
-    mut guard: Guard,
+    guard: Guard,
+    client_in: impl Read,
+    client_out: Box<dyn Write + Send>,
+) -> Result<i32, ProxyError> {
+    let backend = Backend::Local {
+        data: data.clone(),
+        guard,
+    };
+    run_with(opts, command, backend, client_in, client_out)
+}
+
+/// Where a proxy's decisions come from and its records go.
+pub enum Backend {
+    /// This host's data directory (SQLite, or the PostgreSQL it names).
+    Local { data: DataDir, guard: Guard },
+    /// A control plane elsewhere, reached with an agent token ([`crate::remote`]).
+    Remote(Remote),
+}
+
+/// A remote gateway's connection and what it decides alone.
+pub struct Remote {
+    pub cp: Arc<ControlPlane>,
+    /// Calls whose every action only reads may go on this long after the control plane
+    /// last answered (`None`: none may).
+    pub grace_reads: Option<Duration>,
+    /// Normalizes calls, to tell reads from the rest when the control plane is away.
+    pub normalize: crate::guard::Normalizer,
+}
+
+/// What the forwarder and the reader need of the backend.
+#[derive(Clone)]
+enum Side {
+    Local(DataDir),
+    Remote(Arc<ControlPlane>),
+}
+
+/// Runs the proxy on `backend` until the agent closes its end (or the server exits).
+/// Returns the server's exit code.
+pub fn run_with(
+    opts: ProxyOptions,
+    command: &[OsString],
+    backend: Backend,
     client_in: impl Read,
     client_out: Box<dyn Write + Send>,
 ) -> Result<i32, ProxyError> {
     let (program, args) = command.split_first().ok_or(ProxyError::NoCommand)?;
-    let appender = start_appender(data)?;
-    let rec = Recorder::new(
-        appender.clone(),
-        "mcp-proxy",
-        opts.who.agent.clone(),
-        opts.who.workflow.clone(),
-        EventId::new().to_string(),
-    )
-    .with_detection(opts.detection.clone());
-    let response = crate::response::Response::start_for(&opts, data, &appender)?;
-    let images = crate::images::Imager::open(data, &opts.workspace)
-        .map_err(|e| ProxyError::Images(e.to_string()))?;
-    let rec = rec
-        .with_response(response.clone())
-        .with_images(Some(std::sync::Arc::new(images)));
+    let session = EventId::new().to_string();
+    let who = (opts.who.agent.clone(), opts.who.workflow.clone());
+    let (rec, appender, uplink, response, side, mut decider) = match backend {
+        Backend::Local { data, guard } => {
+            let appender = start_appender(&data)?;
+            let response = crate::response::Response::start_for(&opts, &data, &appender)?;
+            let images = crate::images::Imager::open(&data, &opts.workspace)
+                .map_err(|e| ProxyError::Images(e.to_string()))?;
+            let rec = Recorder::new(appender.clone(), "mcp-proxy", who.0, who.1, session)
+                .with_response(response.clone())
+                .with_images(Some(std::sync::Arc::new(images)));
+            let side = Side::Local(data);
+            (
+                rec,
+                Some(appender),
+                None,
+                response,
+                side,
+                Decider::Local(guard),
+            )
+        }
+        Backend::Remote(r) => {
+            let uplink = crate::remote::Uplink::start(r.cp.clone());
+            let rec = Recorder::to_sink(uplink.clone(), "mcp-proxy", who.0, who.1, session);
+            let side = Side::Remote(r.cp.clone());
+            (rec, None, Some(uplink), None, side, Decider::Remote(r))
+        }
+    };
+    let rec = rec.with_detection(opts.detection.clone());
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));
@@ -193,15 +249,18 @@ pub fn run(
     let upstream_out = child.stdout.take().expect("stdout is piped");
     let child = Arc::new(Mutex::new(child));
     let stop_watch = Arc::new(AtomicBool::new(false));
-    let watcher = {
-        let (data, opts, rec, child, stop) = (
-            data.clone(),
-            opts.clone(),
-            rec.clone(),
-            child.clone(),
-            stop_watch.clone(),
-        );
-        std::thread::spawn(move || watch_containment(&data, &opts, &rec, &child, &stop))
+    let watcher = match &side {
+        Side::Local(data) => {
+            let (data, opts, rec, child, stop) = (
+                data.clone(),
+                opts.clone(),
+                rec.clone(),
+                child.clone(),
+                stop_watch.clone(),
+            );
+            std::thread::spawn(move || watch_containment(&data, &opts, &rec, &child, &stop))
+        }
+        Side::Remote(cp) => follow_containment(cp, &opts, &rec, &child, &stop_watch),
     };
     let out = ToAgent(Arc::new(Mutex::new(client_out)));
     let relay_back = {
@@ -212,7 +271,7 @@ pub fn run(
     let (steps, steps_rx) = mpsc::sync_channel(READ_AHEAD);
     let forwarder = {
         let fwd = Forwarder {
-            data: data.clone(),
+            side: side.clone(),
             opts: opts.clone(),
             rec: rec.clone(),
             out: out.clone(),
@@ -222,11 +281,13 @@ pub fn run(
         std::thread::spawn(move || fwd.run(steps_rx))
     };
 
-    let result = client_to_server(client_in, &opts, &rec, &mut guard, &out, steps);
+    let result = client_to_server(client_in, &opts, &rec, &mut decider, &out, steps);
     // The agent is gone: calls still held can no longer be answered.
     let waiting = forwarder.join().unwrap_or_default();
     let held: Vec<String> = waiting.iter().map(|(id, _)| id.clone()).collect();
-    approval::cancel_pending(data, &rec, &held, approval::SESSION_ENDED);
+    if let Side::Local(data) = &side {
+        approval::cancel_pending(data, &rec, &held, approval::SESSION_ENDED);
+    }
     for (_, w) in waiting {
         let _ = w.join();
     }
@@ -242,7 +303,17 @@ pub fn run(
     if let Some(r) = &response {
         r.finish();
     }
-    finish_appender(appender);
+    if let Some(a) = appender {
+        finish_appender(a);
+    }
+    if let Some(up) = uplink {
+        let left = up.finish(Duration::from_secs(10));
+        if left > 0 {
+            eprintln!(
+                "brig mcp-proxy: {left} event(s) could not be sent to the control plane before exit"
+            );
+        }
+    }
     Ok(code)
 }
 
@@ -297,13 +368,157 @@ fn watch_containment(
     }
 }
 
+/// A remote gateway's kill switch: the control plane's stream announces containment; an
+/// order for this agent (its workflow, or everyone) that asks for it stops the upstream
+/// server (calls are refused by the control plane anyway).
+fn follow_containment(
+    cp: &Arc<ControlPlane>,
+    opts: &ProxyOptions,
+    rec: &Recorder,
+    child: &Shared<Child>,
+    stop: &Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    let (who, rec, child) = (opts.who.clone(), rec.clone(), child.clone());
+    cp.follow_containment(stop.clone(), move |e| {
+        let attrs = &e["attrs"];
+        let ours = e["agent"] == who.agent.as_str()
+            || attrs["scope"] == "every agent"
+            || (e["workflow"].is_string() && e["workflow"].as_str() == who.workflow.as_deref());
+        if !(ours && attrs["action"] == "contain" && attrs["kill_upstream"] == true) {
+            return;
+        }
+        let mut child = lock(&child);
+        let pid = child.id();
+        if matches!(child.try_wait(), Ok(None)) && child.kill().is_ok() {
+            let mut ev = rec.event(EventKind::ResponseAction);
+            ev.attrs.insert("action".into(), json!("kill_upstream"));
+            ev.attrs.insert("pid".into(), json!(pid));
+            ev.attrs.insert("scope".into(), attrs["scope"].clone());
+            rec.record(ev);
+        }
+    })
+}
+
+/// Who decides calls: this host's guard, or the control plane.
+enum Decider {
+    Local(Guard),
+    Remote(Remote),
+}
+
+impl Decider {
+    /// Decides a call; the verdict arrives on the returned channel once the call's record
+    /// is durable (remote: once the control plane has answered, having recorded it).
+    fn decide(
+        &mut self,
+        opts: &ProxyOptions,
+        rec: &Recorder,
+        id: &Value,
+        tool: &str,
+        arguments: &Value,
+    ) -> Receiver<Verdict> {
+        let (tx, verdict) = mpsc::sync_channel(1);
+        match self {
+            Decider::Local(guard) => {
+                let (events, decided) = call::decide(guard, &opts.who, rec, id, tool, arguments);
+                rec.record_then(events, move |durable| {
+                    let _ = tx.send(decided.settle(durable));
+                });
+            }
+            Decider::Remote(r) => {
+                let _ = tx.send(remote_verdict(r, opts, rec, id, tool, arguments));
+            }
+        }
+        verdict
+    }
+}
+
+/// The control plane's verdict on a call, or — when it cannot be reached — a refusal,
+/// save for a read within the grace (recorded here, sent up when it is back).
+fn remote_verdict(
+    r: &Remote,
+    opts: &ProxyOptions,
+    rec: &Recorder,
+    id: &Value,
+    tool: &str,
+    arguments: &Value,
+) -> Verdict {
+    let blocked = |why: &str| {
+        Verdict::Refuse(format!(
+            "This tool call was blocked by Brig and not run: {why}"
+        ))
+    };
+    let req = json!({
+        "agent": opts.who.agent, "workflow": opts.who.workflow, "task": opts.who.task,
+        "session": rec.session(), "call": call_id(id), "tool": tool, "arguments": arguments,
+    });
+    let err = match r.cp.decide(&req) {
+        Ok(d) => {
+            let reason = d["reason"]
+                .as_str()
+                .unwrap_or("denied by the control plane");
+            return match d["effect"].as_str() {
+                Some("allow") => Verdict::Forward,
+                Some("hold") => match d["approval"].as_str() {
+                    Some(a) => Verdict::Hold(Box::new(remote_approval(a, opts, tool))),
+                    None => blocked("held for approval without an approval id"),
+                },
+                _ => Verdict::Refuse(reason.to_string()),
+            };
+        }
+        Err(e) => e,
+    };
+    // Reading files and listing them only: egress, messages and secrets are not reads here.
+    let reads_only = |actions: &[brig_model::Action]| {
+        use brig_model::ActionKind::{FileList, FileRead};
+        !actions.is_empty()
+            && actions
+                .iter()
+                .all(|a| matches!(a.action, FileRead | FileList))
+    };
+    if let Some(grace) = r.grace_reads {
+        let actions = (r.normalize)(tool, arguments);
+        if matches!(err, crate::remote::CallError::Unreachable(_))
+            && reads_only(&actions)
+            && r.cp.answered_within(grace)
+        {
+            let mut e = rec.event(EventKind::ToolCall);
+            e.tool = Some(tool.to_string());
+            e.call = Some(call_id(id));
+            e.actions = actions;
+            e.attrs.insert("offline_grace".into(), json!(true));
+            e.payload.insert("arguments".into(), arguments.clone());
+            rec.record(e);
+            return Verdict::Forward;
+        }
+    }
+    blocked(&format!("{err}; Brig fails closed"))
+}
+
+/// The approval a held call waits on, as far as a remote gateway knows it.
+fn remote_approval(id: &str, opts: &ProxyOptions, tool: &str) -> brig_store::Approval {
+    brig_store::Approval {
+        id: id.to_string(),
+        event_index: 0,
+        agent: opts.who.agent.clone(),
+        workflow: opts.who.workflow.clone(),
+        tool: tool.to_string(),
+        summary: String::new(),
+        policies: String::new(),
+        status: "pending".into(),
+        created_nanos: brig_model::Timestamp::now().unix_nanos(),
+        decided_nanos: None,
+        decided_by: None,
+        reason: None,
+    }
+}
+
 /// Reads the agent's lines, records and decides them, and hands them to the forwarder in
 /// order. Answers what can never be forwarded at once.
 fn client_to_server(
     client_in: impl Read,
     opts: &ProxyOptions,
     rec: &Recorder,
-    guard: &mut Guard,
+    decider: &mut Decider,
     out: &ToAgent,
     steps: SyncSender<Step>,
 ) -> Result<(), ProxyError> {
@@ -338,11 +553,7 @@ fn client_to_server(
                 tool,
                 arguments,
             } => {
-                let (events, decided) = call::decide(guard, &opts.who, rec, &id, &tool, &arguments);
-                let (tx, verdict) = mpsc::sync_channel(1);
-                rec.record_then(events, move |durable| {
-                    let _ = tx.send(decided.settle(durable));
-                });
+                let verdict = decider.decide(opts, rec, &id, &tool, &arguments);
                 Step::Call {
                     id,
                     tool,
@@ -404,7 +615,7 @@ fn batch_has_tool_call(v: &Value) -> bool {
 
 /// Takes the agent's lines in order and sends each on once it may go.
 struct Forwarder {
-    data: DataDir,
+    side: Side,
     opts: ProxyOptions,
     rec: Recorder,
     out: ToAgent,
@@ -427,7 +638,9 @@ impl Forwarder {
                     // In order: a call held before this line is in `held` by now.
                     if let Some(r) = cancels {
                         if let Some(a) = self.held.remove(&id_key(&r)) {
-                            approval::cancel_call(&self.data, &self.rec, &a, &r);
+                            if let Side::Local(data) = &self.side {
+                                approval::cancel_call(data, &self.rec, &a, &r);
+                            }
                         }
                     }
                 }
@@ -477,8 +690,8 @@ impl Forwarder {
         tool: String,
         line: Vec<u8>,
     ) -> JoinHandle<()> {
-        let (data, opts, rec, out, upstream, held) = (
-            self.data.clone(),
+        let (side, opts, rec, out, upstream, held) = (
+            self.side.clone(),
             self.opts.clone(),
             self.rec.clone(),
             self.out.clone(),
@@ -488,7 +701,12 @@ impl Forwarder {
         std::thread::spawn(move || {
             let call = call_id(&id);
             let timeout = opts.approval_timeout;
-            let waited = approval::hold_and_wait(&data, &opts.who, &rec, &a, &call, timeout);
+            let waited = match &side {
+                Side::Local(data) => {
+                    approval::hold_and_wait(data, &opts.who, &rec, &a, &call, timeout)
+                }
+                Side::Remote(cp) => wait_remote(cp, &a.id, timeout),
+            };
             held.remove(&id_key(&id));
             match waited {
                 Ok(()) => {
@@ -499,6 +717,34 @@ impl Forwarder {
                 Err(text) => out.send(&jsonrpc::tool_refusal(id, &text)),
             }
         })
+    }
+}
+
+/// Waits for the control plane's decision on a held call (looking every 200 ms).
+fn wait_remote(cp: &ControlPlane, id: &str, timeout: Duration) -> Result<(), String> {
+    let held = |why: &str| format!("This tool call was held for approval and not run: {why}");
+    let deadline = Instant::now() + timeout;
+    loop {
+        match cp.approval(id) {
+            Ok(a) => match a["status"].as_str() {
+                Some("approved") => return Ok(()),
+                Some("pending") => {}
+                Some(other) => {
+                    let why = a["reason"].as_str().unwrap_or("");
+                    return Err(held(&format!("{other}: {why}")));
+                }
+                None => return Err(held("the control plane gave no status")),
+            },
+            Err(crate::remote::CallError::Refused { message, .. }) => return Err(held(&message)),
+            // Unreachable: keep waiting until the deadline (fail closed at the end).
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(held(
+                "no decision in time (or the control plane is unreachable)",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -100,6 +100,9 @@ pub struct State {
     pub metrics: Metrics,
     /// Per-token request budgets.
     pub limiter: auth::RateLimiter,
+    /// Set when the server is stopping: endless responses (`/v1/stream`) end, so that
+    /// graceful shutdown does not wait on them forever.
+    pub closing: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -132,6 +135,7 @@ impl State {
             appender,
             metrics: Metrics::new(),
             limiter: Default::default(),
+            closing: Default::default(),
             data: dir,
         }))
     }
@@ -153,6 +157,13 @@ pub async fn serve(
         })?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     ready(addr);
+    let stopping = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping
+            .closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    };
     axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
         .await

@@ -34,6 +34,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/whoami", get(whoami))
         .route("/v1/events", post(ingest))
         .route("/v1/decide", post(decide))
         .route("/v1/containment", get(containment).post(contain))
@@ -57,8 +58,8 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, checkpoint, crate::stream::stream),
-    components(schemas(ErrorBody, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
+    paths(healthz, readyz, whoami, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, checkpoint, crate::stream::stream),
+    components(schemas(ErrorBody, WhoAmI, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -219,6 +220,27 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+/// The caller, as the server knows its token.
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    name: String,
+    role: Role,
+    /// The identity an agent token acts as.
+    agent: Option<String>,
+}
+
+/// Who the token is: how a gateway checks its token and learns its identity at start.
+#[utoipa::path(get, path = "/v1/whoami",
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
+    security(("token" = [])))]
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        name: caller.name,
+        role: caller.role,
+        agent: caller.agent,
+    })
 }
 
 /// Liveness: the process answers.

@@ -7,7 +7,8 @@
 //! `?from=N`) misses nothing. The ledger is read from the stream's own connection whenever
 //! the store announces a change (PostgreSQL: `LISTEN`, as soon as any server commits;
 //! SQLite: every 100 ms), so whichever process appended, the stream sees it. Agent tokens
-//! receive only their own agent's events.
+//! receive only their own agent's events, and the containment orders
+//! given for every agent or a workflow.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -86,11 +87,16 @@ pub async fn stream(
     let only = (caller.role == Role::Agent).then(|| caller.agent.clone().unwrap_or_default());
     let follow = Arc::new(std::sync::Mutex::new((store, changes)));
     let events = stream::unfold((next, Vec::new()), move |(mut next, mut ready)| {
-        let (follow, only) = (follow.clone(), only.clone());
+        let (follow, only, state) = (follow.clone(), only.clone(), state.clone());
         async move {
             loop {
                 if let Some(e) = ready.pop() {
                     return Some((Ok(e), (next, ready)));
+                }
+                // The server is stopping: end the stream (the client resumes elsewhere or
+                // later with Last-Event-ID).
+                if state.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return None;
                 }
                 let (from, follow) = (next, follow.clone());
                 let read = tokio::task::spawn_blocking(move || {
@@ -120,7 +126,10 @@ pub async fn stream(
                     let Ok(e) = Event::from_leaf(&row.leaf) else {
                         continue;
                     };
-                    if only.as_ref().is_some_and(|a| &e.agent != a) {
+                    // An agent sees its own events, and the kill-switch orders for
+                    // everyone (`*`: every agent, a workflow), which may be about it.
+                    let everyone = e.agent == "*" && kind_of(&e) == "containment";
+                    if only.as_ref().is_some_and(|a| &e.agent != a && !everyone) {
                         continue;
                     }
                     let data = json!({"index": row.index, "event": e}).to_string();

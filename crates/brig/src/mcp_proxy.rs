@@ -58,6 +58,19 @@ pub struct McpProxyArgs {
     /// --listen.
     #[arg(long, value_name = "URL", requires = "listen")]
     upstream_url: Option<String>,
+    /// Use the control plane at URL (`brig serve`) instead of a local data directory: calls
+    /// are decided there, events recorded there, containment and approvals come from there.
+    /// Needs an agent token in BRIG_TOKEN (or --token-file); stdio mode only.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["listen", "policy"])]
+    server: Option<String>,
+    /// A file holding the agent token for --server [default: $BRIG_TOKEN].
+    #[arg(long, value_name = "FILE", requires = "server")]
+    token_file: Option<PathBuf>,
+    /// With --server: when the control plane cannot be reached, let calls that only read
+    /// files go on for this long after its last answer (they are reported when it is
+    /// back). Writes and everything else are always refused while it is away [default: 0].
+    #[arg(long, value_name = "SECS", requires = "server")]
+    offline_grace_reads: Option<u64>,
     /// The upstream MCP server's command line, after `--` (stdio mode).
     #[arg(last = true, required_unless_present = "listen", value_name = "CMD")]
     command: Vec<OsString>,
@@ -87,6 +100,9 @@ fn served_roots(args: &McpProxyArgs) -> Vec<PathBuf> {
 }
 
 pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
+    if let Some(url) = args.server.clone() {
+        return run_remote(args, &url);
+    }
     let dir = args.data.open()?;
     let roots = served_roots(&args);
     let brig_owned = vec![absolute(dir.root())];
@@ -95,7 +111,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots.clone()));
     let (detection, response) =
         args.detection
-            .load(&dir, &roots, args.policy.clone(), "brig mcp-proxy")?;
+            .load(Some(&dir), &roots, args.policy.clone(), "brig mcp-proxy")?;
     let opts = ProxyOptions {
         who: Identity {
             agent: args.agent.clone(),
@@ -136,6 +152,60 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     Ok(if code == 0 { Exit::Ok } else { Exit::Error })
 }
 
+/// `brig mcp-proxy --server URL`: the remote gateway (no data directory on this host).
+fn run_remote(args: McpProxyArgs, url: &str) -> anyhow::Result<Exit> {
+    let token = match &args.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .with_context(|| format!("reading the token from {}", f.display()))?,
+        None => std::env::var("BRIG_TOKEN")
+            .context("--server needs an agent token: set BRIG_TOKEN or pass --token-file")?,
+    };
+    let (cp, me) = brig_gateway::remote::ControlPlane::connect(url, &token)
+        .with_context(|| format!("brig mcp-proxy refuses to start: the control plane at {url}"))?;
+    if me.role != "agent" || me.agent.as_deref() != Some(args.agent.as_str()) {
+        anyhow::bail!(
+            "the token `{}` is a {} token{}; --server needs an agent token for --agent {}",
+            me.name,
+            me.role,
+            me.agent
+                .map(|a| format!(" for agent {a}"))
+                .unwrap_or_default(),
+            args.agent
+        );
+    }
+    let roots = served_roots(&args);
+    let (detection, _) = args.detection.load(None, &roots, None, "brig mcp-proxy")?;
+    let opts = ProxyOptions {
+        who: Identity {
+            agent: args.agent.clone(),
+            workflow: args.workflow.clone(),
+            task: args.task.clone(),
+        },
+        max_message_bytes: args.max_message_bytes,
+        approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
+        detection,
+        response: None,
+        workspace: Vec::new(),
+    };
+    let remote = stdio::Remote {
+        cp,
+        grace_reads: args
+            .offline_grace_reads
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs),
+        normalize: normalizer(roots),
+    };
+    let code = stdio::run_with(
+        opts,
+        &args.command,
+        stdio::Backend::Remote(remote),
+        std::io::stdin(),
+        Box::new(std::io::stdout()),
+    )
+    .context("brig mcp-proxy")?;
+    Ok(if code == 0 { Exit::Ok } else { Exit::Error })
+}
+
 /// Inline detection and incident response, as the proxy and the watcher take them.
 #[derive(Args)]
 pub struct DetectionArgs {
@@ -161,7 +231,7 @@ impl DetectionArgs {
     /// names the command in errors: it refuses to start on an invalid rule set or register.
     pub fn load(
         &self,
-        dir: &brig_store::DataDir,
+        dir: Option<&brig_store::DataDir>,
         roots: &[PathBuf],
         policies: Option<PathBuf>,
         who: &str,
@@ -190,7 +260,7 @@ impl DetectionArgs {
             None => brig_detect::rules::Rules::builtin(),
         };
         let detection =
-            brig_gateway::detection::Detection::new(&rules, register.clone(), roots, Some(dir))?;
+            brig_gateway::detection::Detection::new(&rules, register.clone(), roots, dir)?;
         // Incidents and the playbook follow the alerts; without detection there are none.
         let response = ResponseConfig { register, policies };
         Ok((Some(detection), Some(response)))

@@ -59,7 +59,7 @@ pub fn run(a: WatchArgs) -> anyhow::Result<Exit> {
         }
         dirs.push(c);
     }
-    let (detection, response) = a.detection.load(&dir, &dirs, None, "brig watch")?;
+    let (detection, response) = a.detection.load(Some(&dir), &dirs, None, "brig watch")?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing a signal handler")?;

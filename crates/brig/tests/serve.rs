@@ -1083,3 +1083,230 @@ fn an_agents_changes_are_rolled_back_over_http() {
         .count();
     assert!(steps >= 2, "every step recorded with the token's name");
 }
+
+/// An MCP session through `brig mcp-proxy --server`: JSON-RPC lines over the proxy's stdio.
+struct Remote {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<Value>,
+    next: u64,
+}
+
+impl Remote {
+    /// Starts the proxy; `None` with its stderr when it refuses to start.
+    fn start(
+        base: &str,
+        token: &str,
+        agent: &str,
+        extra: &[&str],
+        ws: &Path,
+    ) -> Result<Remote, String> {
+        let mut child = brig()
+            .args(["mcp-proxy", "--server", base, "--agent", agent])
+            .args(extra)
+            .arg("--")
+            .arg("node")
+            .arg(server_bin())
+            .arg(ws)
+            .env("BRIG_TOKEN", token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        let mut s = Remote {
+            child,
+            stdin,
+            lines,
+            next: 1,
+        };
+        let init = s.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "remote-test", "version": "1"}}),
+        );
+        if init.is_null() {
+            let _ = s.child.wait();
+            let mut err = String::new();
+            use std::io::Read;
+            s.child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return Err(err);
+        }
+        s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        Ok(s)
+    }
+
+    fn send(&mut self, v: Value) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().unwrap();
+        let _ = writeln!(stdin, "{v}");
+        let _ = stdin.flush();
+    }
+
+    /// The response to a request (Null when the proxy closed its output first).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            match self.lines.recv_timeout(std::time::Duration::from_secs(30)) {
+                Ok(v) if v["id"] == id => return v,
+                Ok(_) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Value::Null,
+                Err(e) => panic!("no answer to {method}: {e}"),
+            }
+        }
+    }
+
+    /// The text of a tool call's answer, and whether it is an error.
+    fn call(&mut self, tool: &str, arguments: Value) -> (String, bool) {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
+        let text = r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (text, r["result"]["isError"] == true)
+    }
+
+    fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        self.child.wait().unwrap()
+    }
+}
+
+/// A remote gateway (`brig mcp-proxy --server`, an agent token, no data directory) in
+/// front of the real filesystem server: the control plane decides each call and records
+/// it; the gateway uploads the rest of the session; a containment ordered at the control
+/// plane with `kill_upstream` stops the upstream server; with the control plane gone, it
+/// fails closed, save for reads within `--offline-grace-reads`.
+#[test]
+fn a_remote_gateway_is_decided_recorded_and_contained_by_the_control_plane() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("notes.txt"), "hello\n").unwrap();
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        "permit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let agent = token(&data, "gw-host-b", "agent", Some("bot-a"));
+    let operator = token(&data, "alice", "operator", None);
+    let server = Server::start_with(&data, &policies);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // A token that is not this agent's is refused at start.
+    let err = Remote::start(&server.base, &agent, "bot-b", &[], &ws)
+        .err()
+        .expect("refused");
+    assert!(err.contains("agent token for --agent bot-b"), "{err}");
+
+    let mut s = Remote::start(&server.base, &agent, "bot-a", &[], &ws).unwrap();
+    let notes = ws.join("notes.txt");
+    let (text, is_err) = s.call("read_text_file", json!({"path": notes}));
+    assert_eq!((text.as_str(), is_err), ("hello\n", false));
+    let (_, is_err) = s.call(
+        "write_file",
+        json!({"path": ws.join("new.txt"), "content": "x"}),
+    );
+    assert!(!is_err);
+    assert_eq!(std::fs::read_to_string(ws.join("new.txt")).unwrap(), "x");
+
+    let (st, _) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/containment", server.base),
+        Some(&operator),
+        Some(json!({"scope": "agent:bot-a", "reason": "drill", "kill_upstream": true})),
+    );
+    assert_eq!(st, 200);
+    let (text, is_err) = s.call("read_text_file", json!({"path": notes}));
+    assert!(is_err && text.contains("contained"), "{text}");
+    // The order reaches the gateway over the stream; it stops the server and says so
+    // (bounded wait, no timing assertion).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let stopped = |data: &Path| {
+        stdout(&run(data, &["ledger", "show", "--json"])).contains(r#""kind":"response.action""#)
+    };
+    while !stopped(&data) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream was not stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    s.finish();
+
+    // Everything is in the control plane's ledger: the calls and decisions it recorded,
+    // the results the gateway uploaded, and the upstream server stopped on the order.
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let events: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["agent"] == "bot-a")
+        .collect();
+    let kinds = |k: &str| events.iter().filter(|e| e["kind"] == k).count();
+    assert!(kinds("tool.call") >= 3, "{events:#?}");
+    assert!(kinds("tool.result") >= 2, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "response.action" && e["attrs"]["action"] == "kill_upstream"),
+        "{events:#?}"
+    );
+
+    // Released, then the control plane goes away: fail closed, but for reads in grace.
+    let (st, _) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/containment/release", server.base),
+        Some(&operator),
+        Some(json!({"scope": "agent:bot-a", "reason": "drill over"})),
+    );
+    assert_eq!(st, 200);
+    let mut s = Remote::start(
+        &server.base,
+        &agent,
+        "bot-a",
+        &["--offline-grace-reads", "600"],
+        &ws,
+    )
+    .unwrap();
+    let (_, is_err) = s.call("read_text_file", json!({"path": notes}));
+    assert!(!is_err);
+    assert!(server.stop().success());
+    let (text, is_err) = s.call("read_text_file", json!({"path": notes}));
+    assert_eq!(
+        (text.as_str(), is_err),
+        ("hello\n", false),
+        "a read in grace goes on"
+    );
+    let (text, is_err) = s.call(
+        "write_file",
+        json!({"path": ws.join("late.txt"), "content": "x"}),
+    );
+    assert!(is_err && text.contains("unreachable"), "{text}");
+    assert!(
+        !ws.join("late.txt").exists(),
+        "no write while the control plane is away"
+    );
+    s.finish();
+}
