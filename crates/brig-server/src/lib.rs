@@ -103,12 +103,26 @@ pub struct State {
     /// Set when the server is stopping: endless responses (`/v1/stream`) end, so that
     /// graceful shutdown does not wait on them forever.
     pub closing: std::sync::atomic::AtomicBool,
+    /// The rule pack evaluating each call `/v1/decide` sees (blocking rules deny it).
+    pub detection: Option<Arc<brig_gateway::detection::Detection>>,
+    /// Incident response to the alerts decide raises (grading, incidents, the playbook).
+    pub response: Option<Arc<brig_gateway::response::Response>>,
 }
 
 impl State {
     /// Opens the data directory's ledger writer, store and guard (the built-in policy, or
     /// the Cedar policies in `policies`).
     pub fn open(dir: DataDir, policies: Option<&Path>) -> Result<Arc<State>, ServerError> {
+        Self::open_with(dir, policies, None, None)
+    }
+
+    /// [`State::open`], with the rule pack and incident response for `/v1/decide`.
+    pub fn open_with(
+        dir: DataDir,
+        policies: Option<&Path>,
+        detection: Option<Arc<brig_gateway::detection::Detection>>,
+        response: Option<brig_gateway::response::ResponseConfig>,
+    ) -> Result<Arc<State>, ServerError> {
         let mut writer = dir.store()?;
         writer.set_busy_timeout(Duration::from_secs(30))?;
         let appender = Arc::new(Appender::start(
@@ -129,7 +143,17 @@ impl State {
             Box::new(policy),
             brig_gateway::guard::normalizer(Vec::new()),
         );
+        let response = match (&detection, response) {
+            (Some(_), Some(config)) => Some(brig_gateway::response::Response::start(
+                &dir,
+                &config,
+                appender.clone(),
+            )?),
+            _ => None,
+        };
         Ok(Arc::new(State {
+            detection,
+            response,
             store: Pool::open(&dir, POOL)?,
             guard: Mutex::new(guard),
             appender,
@@ -169,7 +193,12 @@ pub async fn serve(
         .await
         .map_err(ServerError::Serve)?;
     // Every handler has returned: the last of their writes are queued; finish them.
-    if let Ok(state) = Arc::try_unwrap(state) {
+    if let Some(r) = &state.response {
+        r.finish();
+    }
+    if let Ok(mut state) = Arc::try_unwrap(state) {
+        // The responder's handle on the writer goes first, so the writer is the last.
+        state.response.take();
         if let Ok(appender) = Arc::try_unwrap(state.appender) {
             if let Err(e) = appender.finish() {
                 tracing::error!(error = %e, "final checkpoint failed");

@@ -396,8 +396,9 @@ pub struct DecideResponse {
     session: String,
 }
 
-/// The gateway's decision as a service: containment, then policy, for one tool call;
-/// the call and the decision are recorded durably before the answer (fails closed).
+/// The gateway's decision as a service: containment, then policy, then the detection rules
+/// (a blocking rule denies), for one tool call; the call, the decision and any alerts are
+/// recorded durably before the answer (fails closed), and alerts go to incident response.
 #[utoipa::path(post, path = "/v1/decide", request_body = DecideRequest,
     responses((status = 200, body = DecideResponse), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)),
@@ -437,7 +438,9 @@ async fn decide(
             workflow: req.workflow.clone(),
             task: req.task.clone(),
         };
-        let rec = Recorder::new(st.appender.clone(), "api", agent, req.workflow, sess);
+        let rec = Recorder::new(st.appender.clone(), "api", agent, req.workflow, sess)
+            .with_detection(st.detection.clone())
+            .with_response(st.response.clone());
         let id = json!(req.call.unwrap_or_else(|| EventId::new().to_string()));
         let (events, decided) = {
             let mut guard = st.guard.lock().unwrap_or_else(|p| p.into_inner());

@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// Directory of Cedar policies for /v1/decide [default: Brig's built-in policy]
     #[arg(long, value_name = "DIR")]
     policy: Option<PathBuf>,
+    /// The rules /v1/decide evaluates each call with, and incident response to its alerts.
+    #[command(flatten)]
+    detection: crate::mcp_proxy::DetectionArgs,
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
@@ -33,7 +36,11 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let state = brig_server::State::open(a.data.open()?, a.policy.as_deref())
+    let dir = a.data.open()?;
+    let (detection, response) =
+        a.detection
+            .load(Some(&dir), &[], a.policy.clone(), "brig serve")?;
+    let state = brig_server::State::open_with(dir, a.policy.as_deref(), detection, response)
         .context("brig serve refuses to start")?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(brig_server::serve(state, a.listen, shutdown(), |addr| {

@@ -1310,3 +1310,58 @@ fn a_remote_gateway_is_decided_recorded_and_contained_by_the_control_plane() {
     );
     s.finish();
 }
+
+/// `/v1/decide` runs the rule pack: a call that blinds monitoring is denied by the blocking
+/// rule even where policy permits it, the alert is recorded, and incident response files
+/// it (the agent is contained for the next call).
+#[test]
+fn decide_runs_the_rules_and_incident_response() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let policies = tmp.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("p.cedar"),
+        "permit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let agent = token(&data, "gw-a", "agent", Some("bot-a"));
+    let operator = token(&data, "alice", "operator", None);
+    let server = Server::start_with(&data, &policies);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let decide = |cmd: &str| {
+        call(
+            &rt,
+            "POST",
+            &url("/v1/decide"),
+            Some(&agent),
+            Some(json!({"tool": "bash", "session": "s9", "arguments": {"command": cmd}})),
+        )
+    };
+    let (s, d) = decide("ls /srv");
+    assert_eq!((s, d["effect"].clone()), (200, json!("allow")), "{d}");
+    let (s, d) = decide("systemctl stop auditd");
+    assert_eq!((s, d["effect"].clone()), (200, json!("deny")), "{d}");
+    // Incident response runs off the request path: wait (bounded) for the incident.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, list) = call(&rt, "GET", &url("/v1/incidents"), Some(&operator), None);
+        if list
+            .as_array()
+            .is_some_and(|l| l.iter().any(|i| i["agent"] == "bot-a"))
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no incident: {list}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(server.stop().success());
+    let o = run(&data, &["ledger", "show", "--json"]);
+    let alerts = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["event"].clone())
+        .filter(|e| e["kind"] == "alert")
+        .count();
+    assert!(alerts >= 1);
+}
