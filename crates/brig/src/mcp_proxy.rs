@@ -112,18 +112,7 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     let (detection, response) =
         args.detection
             .load(Some(&dir), &roots, args.policy.clone(), "brig mcp-proxy")?;
-    let opts = ProxyOptions {
-        who: Identity {
-            agent: args.agent.clone(),
-            workflow: args.workflow.clone(),
-            task: args.task.clone(),
-        },
-        max_message_bytes: args.max_message_bytes,
-        approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
-        detection,
-        response,
-        workspace: roots,
-    };
+    let opts = options(&args, detection, response, roots);
     if let (Some(listen), Some(upstream)) = (args.listen, args.upstream_url.clone()) {
         http::run(
             opts,
@@ -152,6 +141,27 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     Ok(if code == 0 { Exit::Ok } else { Exit::Error })
 }
 
+/// The proxy's options from its arguments.
+fn options(
+    args: &McpProxyArgs,
+    detection: Detection,
+    response: Option<ResponseConfig>,
+    workspace: Vec<PathBuf>,
+) -> ProxyOptions {
+    ProxyOptions {
+        who: Identity {
+            agent: args.agent.clone(),
+            workflow: args.workflow.clone(),
+            task: args.task.clone(),
+        },
+        max_message_bytes: args.max_message_bytes,
+        approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
+        detection,
+        response,
+        workspace,
+    }
+}
+
 /// `brig mcp-proxy --server URL`: the remote gateway (no data directory on this host).
 fn run_remote(args: McpProxyArgs, url: &str) -> anyhow::Result<Exit> {
     let token = match &args.token_file {
@@ -175,18 +185,7 @@ fn run_remote(args: McpProxyArgs, url: &str) -> anyhow::Result<Exit> {
     }
     let roots = served_roots(&args);
     let (detection, _) = args.detection.load(None, &roots, None, "brig mcp-proxy")?;
-    let opts = ProxyOptions {
-        who: Identity {
-            agent: args.agent.clone(),
-            workflow: args.workflow.clone(),
-            task: args.task.clone(),
-        },
-        max_message_bytes: args.max_message_bytes,
-        approval_timeout: std::time::Duration::from_secs(args.approval_timeout),
-        detection,
-        response: None,
-        workspace: Vec::new(),
-    };
+    let opts = options(&args, detection, None, Vec::new());
     let remote = stdio::Remote {
         cp,
         grace_reads: args

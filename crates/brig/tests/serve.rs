@@ -62,6 +62,17 @@ impl Drop for Server {
     }
 }
 
+/// A Cedar policy directory under `tmp` holding `text`.
+fn policies(tmp: &Path, text: &str) -> std::path::PathBuf {
+    let dir = tmp.join("policies");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p.cedar"), text).unwrap();
+    dir
+}
+
+/// Permits everything: the tests exercise what comes after policy.
+const PERMIT_ALL: &str = "permit (principal, action, resource);\n";
+
 fn token(data: &Path, name: &str, role: &str, agent: Option<&str>) -> String {
     let mut args = vec!["tokens", "create", "--name", name, "--role", role];
     if let Some(a) = agent {
@@ -616,13 +627,7 @@ fn containment_through_one_server_stops_the_agent_at_the_other() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 
-    let policies = tmp.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("allow.cedar"),
-        "permit(principal, action, resource);\n",
-    )
-    .unwrap();
+    let policies = policies(tmp.path(), PERMIT_ALL);
     let operator = token(&data_a, "alice", "operator", None);
     let agent = token(&data_b, "gw-host-b", "agent", Some("bot-a"));
     let a = Server::start_with(&data_a, &policies);
@@ -758,10 +763,8 @@ fn a_tokens_rate_and_body_limits_are_enforced() {
 fn held_calls_are_decided_over_http() {
     let tmp = tempdir();
     let data = init(tmp.path());
-    let policies = tmp.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("p.cedar"),
+    let policies = policies(
+        tmp.path(),
         r#"@id("everything")
 permit (principal, action, resource);
 
@@ -769,8 +772,7 @@ permit (principal, action, resource);
 @approval("required")
 forbid (principal, action == Action::"file.delete", resource);
 "#,
-    )
-    .unwrap();
+    );
     let agent = token(&data, "gw-a", "agent", Some("bot-a"));
     let other = token(&data, "gw-b", "agent", Some("bot-b"));
     let operator = token(&data, "alice", "operator", None);
@@ -1201,13 +1203,7 @@ fn a_remote_gateway_is_decided_recorded_and_contained_by_the_control_plane() {
     let ws = tmp.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
     std::fs::write(ws.join("notes.txt"), "hello\n").unwrap();
-    let policies = tmp.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("p.cedar"),
-        "permit (principal, action, resource);\n",
-    )
-    .unwrap();
+    let policies = policies(tmp.path(), PERMIT_ALL);
     let agent = token(&data, "gw-host-b", "agent", Some("bot-a"));
     let operator = token(&data, "alice", "operator", None);
     let server = Server::start_with(&data, &policies);
@@ -1318,13 +1314,7 @@ fn a_remote_gateway_is_decided_recorded_and_contained_by_the_control_plane() {
 fn decide_runs_the_rules_and_incident_response() {
     let tmp = tempdir();
     let data = init(tmp.path());
-    let policies = tmp.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("p.cedar"),
-        "permit (principal, action, resource);\n",
-    )
-    .unwrap();
+    let policies = policies(tmp.path(), PERMIT_ALL);
     let agent = token(&data, "gw-a", "agent", Some("bot-a"));
     let operator = token(&data, "alice", "operator", None);
     let server = Server::start_with(&data, &policies);
