@@ -49,6 +49,8 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/approvals/{id}/approve", post(approve))
         .route("/v1/approvals/{id}/deny", post(deny))
         .route("/v1/ledger/checkpoint", get(checkpoint))
+        .route("/v1/ledger/proof", get(proof))
+        .route("/v1/alerts", get(alerts))
         .route("/v1/stream", get(crate::stream::stream))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -58,7 +60,7 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, whoami, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, checkpoint, crate::stream::stream),
+    paths(healthz, readyz, whoami, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, proof, alerts, checkpoint, crate::stream::stream),
     components(schemas(ErrorBody, WhoAmI, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
@@ -913,9 +915,11 @@ async fn export_evidence(
 ) -> Result<Response, ApiError> {
     require(&caller, &[Role::Operator, Role::Auditor], "export evidence")?;
     let scope = export_scope(&req)?;
+    let scope_text = format!("{scope:?}");
     let compressed = req.zstd;
+    let by = format!("token:{}", caller.name);
     let opts = brig_evidence::export::Options {
-        by: format!("token:{}", caller.name),
+        by: by.clone(),
         compress: req.zstd,
         note: req.note,
     };
@@ -936,6 +940,23 @@ async fn export_evidence(
                 ApiError(code, format!("export: {e}"))
             })?;
         let file = std::fs::File::open(&path).map_err(internal)?;
+        // The export is an operator action like any other: in the ledger, with the token.
+        let mut e = NewEvent::new("operator", "*", brig_model::EventKind::OperatorAction);
+        e.attrs.insert("action".into(), json!("evidence.export"));
+        e.attrs.insert("actor".into(), json!(by));
+        e.attrs.insert("events".into(), json!(summary.events));
+        e.attrs
+            .insert("manifest_sha256".into(), json!(summary.manifest_sha256));
+        e.payload.insert("scope".into(), json!(scope_text));
+        let recorded = Prepared::new(e)
+            .map_err(|e| e.to_string())
+            .and_then(|p| state.appender.append(vec![p]));
+        if let Err(e) = recorded {
+            return Err(ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the export could not be recorded in the ledger: {e}"),
+            ));
+        }
         Ok((file, summary))
     })
     .await?;
@@ -1142,6 +1163,90 @@ async fn checkpoint(Shared(state): St, caller: Caller) -> Result<Json<Checkpoint
         root: hex_of(&cp.root),
         note: cp.note,
     }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ProofQuery {
+    /// The ledger index of the event.
+    index: u64,
+}
+
+/// A C2SP tlog-proof that the event at `index` is in the ledger: the leaf itself, its
+/// inclusion proof, and the signed checkpoint it is proven against (the newest). Anyone
+/// checks it offline with the ledger's key (`brig ledger verify-proof FILE --key VKEY`).
+/// 404 when there is no such event, 409 when no checkpoint covers it yet (one is signed
+/// every few seconds while the ledger grows). Operators and auditors.
+#[utoipa::path(get, path = "/v1/ledger/proof", params(ProofQuery),
+    responses((status = 200, description = "the proof", content_type = "text/plain"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("token" = [])))]
+async fn proof(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<ProofQuery>,
+) -> Result<Response, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "read proofs")?;
+    let text = blocking(move || {
+        let mut ledger = state.data.ledger().map_err(internal)?;
+        let size = ledger.size().map_err(internal)?;
+        if q.index >= size {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                format!("no event at index {} (the ledger holds {size})", q.index),
+            ));
+        }
+        let cp = ledger.checkpoint_covering(q.index, true).map_err(|e| {
+            ApiError(
+                StatusCode::CONFLICT,
+                format!("{e}: no signed checkpoint covers it yet; ask again shortly"),
+            )
+        })?;
+        let p = ledger.prove(q.index, &cp, true).map_err(internal)?;
+        Ok(p.to_text())
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AlertsQuery {
+    /// The first ledger index to look from [default: 0].
+    from: Option<u64>,
+    /// At most this many [default: 1000, at most 10000].
+    limit: Option<usize>,
+}
+
+/// Alerts recorded in the ledger, oldest first, from `from` on: `[{index, event}]`, each
+/// event as the ledger holds it (payload digests only). Operators and auditors.
+#[utoipa::path(get, path = "/v1/alerts", params(AlertsQuery),
+    responses((status = 200, description = "`[{index, event}]`"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("token" = [])))]
+async fn alerts(
+    Shared(state): St,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<AlertsQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    require(&caller, &[Role::Operator, Role::Auditor], "read alerts")?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    blocking(move || {
+        state.store.with(|s| {
+            let indices = s
+                .kinds_since(q.from.unwrap_or(0), &["alert"], limit)
+                .map_err(internal)?;
+            let mut out = Vec::with_capacity(indices.len());
+            for i in indices {
+                let row = s.leaf(i).map_err(internal)?;
+                let event = row
+                    .and_then(|r| brig_model::Event::from_leaf(&r.leaf).ok())
+                    .ok_or_else(|| internal(format!("ledger row {i} is unreadable")))?;
+                out.push(json!({"index": i, "event": event}));
+            }
+            Ok(Json(out))
+        })
+    })
+    .await
 }
 
 fn hex_of(bytes: &[u8]) -> String {
