@@ -200,6 +200,40 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
         ),
         ("GET", "/v1/incidents", None, [403, 200, 200]),
         ("GET", "/v1/ledger/checkpoint", None, [403, 200, 200]),
+        ("GET", "/v1/whoami", None, [200, 200, 200]),
+        ("GET", "/v1/alerts", None, [403, 200, 200]),
+        ("GET", "/v1/approvals", None, [403, 200, 200]),
+        ("GET", "/v1/approvals/nope", None, [404, 404, 404]),
+        (
+            "POST",
+            "/v1/approvals/nope/approve",
+            Some(json!({"reason": "r"})),
+            [403, 404, 403],
+        ),
+        (
+            "POST",
+            "/v1/evidence/export",
+            Some(json!({"agent": "bot-a"})),
+            [403, 200, 200],
+        ),
+        (
+            "POST",
+            "/v1/rollback/plan",
+            Some(json!({"agent": "bot-a"})),
+            [403, 200, 200],
+        ),
+        (
+            "POST",
+            "/v1/rollback/verify",
+            Some(json!({"agent": "bot-a"})),
+            [403, 200, 200],
+        ),
+        (
+            "POST",
+            "/v1/rollback/apply",
+            Some(json!({"agent": "bot-a", "dry_run": true})),
+            [403, 200, 403],
+        ),
     ];
     // A checkpoint exists for the checkpoint endpoint to return.
     assert!(run(&data, &["ledger", "checkpoint"]).status.success());
