@@ -217,6 +217,22 @@ async fn track(Shared(state): St, req: Request, next: Next) -> Response {
     res
 }
 
+/// Appends a batch through the server's one ledger writer and waits until it is durable,
+/// without holding an async thread; a failure is a 503 that starts with `what`.
+async fn append(
+    state: &State,
+    batch: Vec<Prepared>,
+    what: &str,
+) -> Result<Vec<brig_ledger::Receipt>, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state.appender.submit_then(batch, move |r| {
+        let _ = tx.send(r);
+    });
+    rx.await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{what}: {e}")))
+}
+
 /// Runs blocking store and ledger work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -337,18 +353,9 @@ async fn ingest(
     let n = prepared.len() as u64;
     let start = Instant::now();
     state.metrics.queue_depth.inc();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    state.appender.submit_then(prepared, move |r| {
-        let _ = tx.send(r);
-    });
-    let result = rx.await;
+    let result = append(&state, prepared, "not recorded").await;
     state.metrics.queue_depth.dec();
-    let receipts = result.map_err(internal)?.map_err(|e| {
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not recorded: {e}"),
-        )
-    })?;
+    let receipts = result?;
     state.metrics.events.inc_by(n);
     state
         .metrics
@@ -826,16 +833,12 @@ async fn settle(
     })
     .await?;
     let prepared = Prepared::new(event).map_err(internal)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    state.appender.submit_then(vec![prepared], move |r| {
-        let _ = tx.send(r);
-    });
-    let receipts = rx.await.map_err(internal)?.map_err(|e| {
-        ApiError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the decision was taken but not recorded: {e}"),
-        )
-    })?;
+    let receipts = append(
+        &state,
+        vec![prepared],
+        "the decision was taken but not recorded",
+    )
+    .await?;
     Ok(Json(SettleResponse {
         id: approval.id,
         status: if approve { "approved" } else { "denied" }.into(),
