@@ -257,10 +257,8 @@ impl Uplink {
 
     fn push(&self, events: Vec<NewEvent>, then: Option<Then>) {
         // An event the ledger would refuse is refused here, alone, rather than failing
-        // the batch it would travel in.
-        let (good, bad): (Vec<_>, Vec<_>) = events
-            .into_iter()
-            .partition(|e| brig_ledger::Prepared::new(e.clone()).is_ok());
+        // the batch it would travel in (checked, not sealed: the server seals it).
+        let (good, bad): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| e.validate().is_ok());
         if !bad.is_empty() {
             eprintln!("brig mcp-proxy: {} invalid event(s) not sent", bad.len());
         }

@@ -223,7 +223,8 @@ pub fn run_with(
             let uplink = crate::remote::Uplink::start(r.cp.clone());
             let rec = Recorder::to_sink(uplink.clone(), "mcp-proxy", who.0, who.1, session);
             let side = Side::Remote(r.cp.clone());
-            (rec, None, Some(uplink), None, side, Decider::Remote(r))
+            let decider = Decider::Remote(r, uplink.clone());
+            (rec, None, Some(uplink), None, side, decider)
         }
     };
     let rec = rec.with_detection(opts.detection.clone());
@@ -382,7 +383,7 @@ fn follow_containment(
     cp.follow_containment(stop.clone(), move |e| {
         let attrs = &e["attrs"];
         let ours = e["agent"] == who.agent.as_str()
-            || attrs["scope"] == "every agent"
+            || attrs["scope"] == brig_store::Scope::All.to_string().as_str()
             || (e["workflow"].is_string() && e["workflow"].as_str() == who.workflow.as_deref());
         if !(ours && attrs["action"] == "contain" && attrs["kill_upstream"] == true) {
             return;
@@ -402,7 +403,9 @@ fn follow_containment(
 /// Who decides calls: this host's guard, or the control plane.
 enum Decider {
     Local(Guard),
-    Remote(Remote),
+    /// The control plane decides; calls are refused while the uplink's backlog is over
+    /// [`crate::remote::MAX_BACKLOG`].
+    Remote(Remote, Arc<crate::remote::Uplink>),
 }
 
 impl Decider {
@@ -424,8 +427,16 @@ impl Decider {
                     let _ = tx.send(decided.settle(durable));
                 });
             }
-            Decider::Remote(r) => {
-                let _ = tx.send(remote_verdict(r, opts, rec, id, tool, arguments));
+            Decider::Remote(r, uplink) => {
+                let verdict = if uplink.backlog() > crate::remote::MAX_BACKLOG {
+                    Verdict::Refuse(format!(
+                        "This tool call was blocked by Brig and not run: {} events are waiting to reach the control plane, so what the agent does could not be accounted for; Brig fails closed",
+                        uplink.backlog()
+                    ))
+                } else {
+                    remote_verdict(r, opts, rec, id, tool, arguments)
+                };
+                let _ = tx.send(verdict);
             }
         }
         verdict

@@ -327,7 +327,9 @@ impl NewEvent {
         Ok((event, blobs))
     }
 
-    fn validate(&self) -> Result<(), ValidationError> {
+    /// Checks the event as [`NewEvent::seal`] does, without sealing it (no salting or
+    /// hashing): for a sender that must refuse an event before it travels.
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if let Some(v) = self.v {
             if v != SCHEMA_VERSION {
                 return Err(field_err(

@@ -931,17 +931,8 @@ async fn export_evidence(
         // streamed, and nothing is left behind whatever happens to the connection.
         let dir = tempfile::tempdir().map_err(internal)?;
         let path = dir.path().join("bundle");
-        let summary =
-            brig_evidence::export::export(&state.data, &scope, &path, &opts).map_err(|e| {
-                use brig_evidence::EvidenceError as E;
-                let code = match &e {
-                    E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
-                        StatusCode::NOT_FOUND
-                    }
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                ApiError(code, format!("export: {e}"))
-            })?;
+        let summary = brig_evidence::export::export(&state.data, &scope, &path, &opts)
+            .map_err(evidence_error)?;
         let file = std::fs::File::open(&path).map_err(internal)?;
         // The export is an operator action like any other: in the ledger, with the token.
         let mut e = NewEvent::new("operator", "*", brig_model::EventKind::OperatorAction);
@@ -1021,17 +1012,21 @@ fn plan_of(state: &State, r: &RollbackRequest) -> Result<brig_evidence::undo::Pl
         exclude: r.exclude.clone(),
         git_revert: false,
     };
-    brig_evidence::undo::plan_scope(&state.data, &scope, &sel).map_err(|e| {
-        use brig_evidence::EvidenceError as E;
-        let code = match &e {
-            E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
-                StatusCode::NOT_FOUND
-            }
-            E::Rollback(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
-    })
+    brig_evidence::undo::plan_scope(&state.data, &scope, &sel).map_err(evidence_error)
+}
+
+/// An evidence or rollback failure as an answer: nothing in scope is 404, images that
+/// cannot be planned from (altered, erased, a bad glob) 422, the rest 500.
+fn evidence_error(e: brig_evidence::EvidenceError) -> ApiError {
+    use brig_evidence::EvidenceError as E;
+    let code = match &e {
+        E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
+            StatusCode::NOT_FOUND
+        }
+        E::Rollback(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError(code, e.to_string())
 }
 
 /// What rolling back the scope would do, path by path (newest change first): restore,

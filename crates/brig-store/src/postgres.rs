@@ -342,7 +342,7 @@ impl PgStore {
             .map_err(backend)
     }
 
-    fn opt(&mut self, sql: &str, p: &[&(dyn postgres::types::ToSql + Sync)]) -> PgResult<Row> {
+    fn opt(&mut self, sql: &str, p: &[&(dyn postgres::types::ToSql + Sync)]) -> MaybeRow {
         self.client.query_opt(sql, p).map_err(backend)
     }
 
@@ -716,7 +716,8 @@ impl PgStore {
     }
 }
 
-type PgResult<T> = Result<Option<T>, StoreError>;
+/// At most one row.
+type MaybeRow = Result<Option<Row>, StoreError>;
 
 fn prep(client: &mut Client, sql: &str) -> Result<Statement, StoreError> {
     client.prepare(sql).map_err(backend)

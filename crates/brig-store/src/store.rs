@@ -57,14 +57,6 @@ impl Store {
         }
     }
 
-    /// The SQLite store inside, for tests that must reach under the abstraction.
-    pub fn as_sqlite(&self) -> Option<&SqliteStore> {
-        match self {
-            Store::Sqlite(s) => Some(s),
-            Store::Postgres(_) => None,
-        }
-    }
-
     /// How long a write waits for another writer's lock before it fails.
     pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
         each!(self, s => s.set_busy_timeout(timeout))
