@@ -29,6 +29,7 @@ pub mod desk;
 pub mod grade;
 pub mod notify;
 pub mod playbook;
+pub mod postmortem;
 pub mod questions;
 pub mod switch;
 

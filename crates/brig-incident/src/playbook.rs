@@ -115,6 +115,47 @@ pub struct Step {
     pub detail: String,
 }
 
+/// A playbook step as the ledger holds it (a `response.action` event with a status).
+#[derive(Clone, Debug, Serialize)]
+pub struct Recorded {
+    pub ledger_index: u64,
+    pub ts: i64,
+    pub step: String,
+    pub status: String,
+    pub ms: Option<f64>,
+    pub detail: String,
+}
+
+/// The playbook steps among an incident's records ([`crate::questions::records_of`]), their
+/// details read through the ledger's payload check (altered or erased ones say so).
+pub fn recorded_steps(
+    store: &mut Store,
+    records: &[(u64, brig_model::Event)],
+) -> Result<Vec<Recorded>, brig_ledger::store::StoreError> {
+    let mut out = Vec::new();
+    for (idx, e) in records {
+        let text = |k: &str| e.attrs.get(k).and_then(Value::as_str).map(String::from);
+        let (true, Some(status)) = (e.kind == EventKind::ResponseAction, text("status")) else {
+            continue;
+        };
+        let payloads = crate::questions::payloads(store, *idx, e)?;
+        let detail = match &payloads["detail"] {
+            Value::String(t) => t.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        out.push(Recorded {
+            ledger_index: *idx,
+            ts: e.ts.unix_nanos(),
+            step: text("step").unwrap_or_default(),
+            status,
+            ms: e.attrs.get("ms").and_then(Value::as_f64),
+            detail,
+        });
+    }
+    Ok(out)
+}
+
 /// What handling a batch of signals did.
 #[derive(Clone, Debug)]
 pub struct Handled {

@@ -62,6 +62,53 @@ pub fn events_of(
     Ok((out, cut))
 }
 
+/// How many of the agent's latest events are searched for an incident's own records.
+const RECORDS_SCAN: usize = 5_000;
+
+/// The events that name incident `i` in their `incident` attribute — its transitions and
+/// playbook steps, written for its agent outside any session — oldest first, among the
+/// agent's latest events.
+pub fn records_of(
+    store: &mut Store,
+    i: &Incident,
+) -> Result<Vec<(u64, Event)>, brig_ledger::store::StoreError> {
+    let mut out = Vec::new();
+    for idx in store.recent_agent_events(&i.agent, RECORDS_SCAN)? {
+        let Some(row) = store.leaf(idx)? else {
+            continue;
+        };
+        let e = Event::from_leaf(&row.leaf).map_err(|err| {
+            brig_ledger::store::StoreError::Damaged(format!("event {idx} does not parse: {err}"))
+        })?;
+        if e.attrs.get("incident").and_then(|v| v.as_str()) == Some(i.id.as_str()) {
+            out.push((idx, e));
+        }
+    }
+    Ok(out)
+}
+
+/// An event's payloads read from the blob store, by part name, each checked against the
+/// digest its leaf records: an altered or missing one says so instead of its content.
+pub fn payloads(
+    store: &mut impl LedgerStore,
+    index: u64,
+    e: &Event,
+) -> Result<serde_json::Value, brig_ledger::store::StoreError> {
+    use serde_json::{json, Value};
+    let mut out = serde_json::Map::new();
+    for (name, r) in &e.payload {
+        let v = match store.blob(index, name)? {
+            Some(b) if b.is_intact() && b.digest == r.salted_sha256 => {
+                serde_json::from_slice(&b.data).unwrap_or_else(|_| json!({"unreadable": true}))
+            }
+            Some(_) => json!({"altered": "content does not match its digest"}),
+            None => json!({"missing": "not in the blob store"}),
+        };
+        out.insert(name.clone(), v);
+    }
+    Ok(Value::Object(out))
+}
+
 /// What the agent did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Did {

@@ -10,7 +10,7 @@ use brig_incident::desk::{self, Change};
 use brig_incident::questions::{self, Answers};
 use brig_incident::{Incident, Severity, State};
 use brig_ledger::Prepared;
-use brig_model::{Event, EventKind, Timestamp};
+use brig_model::Timestamp;
 use brig_store::{DataDir, Store};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -275,10 +275,10 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
     for s in &steps {
         println!(
             "  {:<17} {:<7} {:>8} ms  {}",
-            s["step"].as_str().unwrap_or(""),
-            s["status"].as_str().unwrap_or(""),
-            s["ms"],
-            s["detail"].as_str().unwrap_or("")
+            s.step,
+            s.status,
+            s.ms.map_or_else(|| "-".into(), |ms| ms.to_string()),
+            s.detail
         );
     }
     println!("\nNotes:");
@@ -470,36 +470,12 @@ fn print_clocks(clocks: &[Obligation], now: i64) {
 }
 
 /// The playbook steps recorded for an incident.
-fn playbook_steps(store: &mut Store, i: &Incident) -> anyhow::Result<Vec<Value>> {
-    use brig_ledger::store::LedgerStore;
-    let mut out = Vec::new();
-    for idx in store.recent_agent_events(&i.agent, 5000)? {
-        let Some(row) = store.leaf(idx)? else {
-            continue;
-        };
-        let e = Event::from_leaf(&row.leaf).map_err(anyhow::Error::msg)?;
-        if e.kind != EventKind::ResponseAction
-            || e.attrs.get("incident").and_then(Value::as_str) != Some(i.id.as_str())
-            || !e.attrs.contains_key("status")
-        {
-            continue;
-        }
-        // Read through the ledger's payload check: altered or erased details say so.
-        let payloads = crate::ledger_cmd::payloads(store, idx, &e)?;
-        let detail = match &payloads["detail"] {
-            Value::String(t) => t.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        out.push(json!({
-            "ledger_index": idx,
-            "step": e.attrs.get("step"),
-            "status": e.attrs.get("status"),
-            "ms": e.attrs.get("ms"),
-            "detail": detail,
-        }));
-    }
-    Ok(out)
+fn playbook_steps(
+    store: &mut Store,
+    i: &Incident,
+) -> anyhow::Result<Vec<brig_incident::playbook::Recorded>> {
+    let records = questions::records_of(store, i)?;
+    Ok(brig_incident::playbook::recorded_steps(store, &records)?)
 }
 
 fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {

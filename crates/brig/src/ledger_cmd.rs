@@ -266,18 +266,7 @@ pub(crate) fn payloads(
     index: u64,
     e: &Event,
 ) -> anyhow::Result<Value> {
-    let mut out = serde_json::Map::new();
-    for (name, r) in &e.payload {
-        let v = match store.blob(index, name)? {
-            Some(b) if b.is_intact() && b.digest == r.salted_sha256 => {
-                serde_json::from_slice(&b.data).unwrap_or_else(|_| json!({"unreadable": true}))
-            }
-            Some(_) => json!({"altered": "content does not match its digest"}),
-            None => json!({"missing": "not in the blob store"}),
-        };
-        out.insert(name.clone(), v);
-    }
-    Ok(Value::Object(out))
+    Ok(brig_incident::questions::payloads(store, index, e)?)
 }
 
 fn prove(a: ProveArgs) -> anyhow::Result<Exit> {

@@ -12,6 +12,7 @@ mod ingest;
 mod init;
 mod ledger_cmd;
 mod mcp_proxy;
+mod postmortem;
 mod report;
 mod rollback;
 mod serve;
@@ -106,6 +107,15 @@ enum Command {
     ///   --happened copied --attach screenshot.png
     #[command(verbatim_doc_comment)]
     ReportIncident(report::ReportArgs),
+    /// A blameless post-mortem of an incident, written from the record (Markdown or HTML).
+    ///
+    /// Summary, impact, timeline (in HTML, an SVG chart), detection and response timings, a
+    /// suggested root-cause category with its evidence, ability / opportunity / incentive,
+    /// what worked and what did not, corrective actions to assign, reporting obligations.
+    /// Example:
+    ///   brig postmortem --incident INC-0193 --format html --register brig.toml -o pm.html
+    #[command(verbatim_doc_comment)]
+    Postmortem(postmortem::PostmortemArgs),
     /// Evidence bundles that anyone can verify offline: export, verify, show, custody.
     ///
     /// Examples:
@@ -202,6 +212,7 @@ fn main() -> ExitCode {
         Command::Detect(a) => detect::run(a),
         Command::Incidents(c) => incidents::run(c),
         Command::ReportIncident(a) => report::run(a),
+        Command::Postmortem(a) => postmortem::run(a),
         Command::Evidence(c) => evidence::run(c),
         Command::Timeline(a) => evidence::timeline(a),
         Command::Rollback(c) => rollback::run(c),
