@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use brig_model::{Action, NewEvent};
-use brig_rollback::images::{capture, changed_paths, Images, POST, PRE};
+use brig_rollback::images::{capture, changed_paths, with_missing_parents, Images, POST, PRE};
 use brig_rollback::objects::Objects;
 use brig_rollback::workspace::{Before, Workspace};
 use brig_store::DataDir;
@@ -69,7 +69,8 @@ impl Imager {
     /// Records in `call` the state of every path its actions change, and for a command line
     /// snapshots the workspace.
     pub fn before(&self, session: &str, call_id: &str, actions: &[Action], call: &mut NewEvent) {
-        let paths = changed_paths(actions);
+        // The parents a call would create are changed by it too (and undone with it).
+        let paths = with_missing_parents(&changed_paths(actions));
         let command = runs_command(actions);
         let workspace = match (&self.workspace, command) {
             (Some(ws), true) => self.snapshot_before(ws, call),

@@ -26,6 +26,7 @@ pub use brig_register::Severity;
 
 pub mod clocks;
 pub mod desk;
+pub mod drills;
 pub mod grade;
 pub mod notify;
 pub mod playbook;

@@ -48,6 +48,26 @@ pub fn changed_paths(actions: &[Action]) -> Vec<String> {
     out
 }
 
+/// `paths` and every missing directory above each of them: a call that creates
+/// `a/b/c` when only `a` exists also creates `a/b` (recursive `mkdir`, a write that makes
+/// its parents), and undoing it must remove `a/b` too. Sorted, without duplicates.
+pub fn with_missing_parents(paths: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = paths.to_vec();
+    for p in paths {
+        let mut up = Path::new(p).parent();
+        while let Some(dir) = up {
+            if dir.parent().is_none() || std::fs::symlink_metadata(dir).is_ok() {
+                break;
+            }
+            out.push(dir.display().to_string());
+            up = dir.parent();
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The state of each path, content stored. A path that cannot be read is an error: a call
 /// whose pre-image cannot be taken is one rollback could not undo.
 pub fn capture(paths: &[String], objects: &Objects) -> Result<Images, RollbackError> {
@@ -77,4 +97,24 @@ pub fn as_actions(pre: &Images, post: &Images, found_by: &str) -> Vec<Action> {
             a
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn missing_parents_are_part_of_what_a_call_changes() {
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().display().to_string();
+        let deep = format!("{base}/a/b/c.txt");
+        let got = super::with_missing_parents(&[deep.clone(), format!("{base}/x.txt")]);
+        assert_eq!(
+            got,
+            vec![
+                format!("{base}/a"),
+                format!("{base}/a/b"),
+                deep,
+                format!("{base}/x.txt")
+            ]
+        );
+    }
 }

@@ -11,4 +11,6 @@ pub enum Exit {
     Invalid = 4,
     /// `brig hunt` found copies of protected data, or persistence.
     Found = 5,
+    /// `brig drill`: a scenario failed one of its checks.
+    Failed = 6,
 }

@@ -4,6 +4,7 @@
 mod approvals;
 mod contain;
 mod detect;
+mod drill;
 mod evidence;
 mod exit;
 mod hunt;
@@ -38,7 +39,8 @@ const EXIT_CODES: &str = "Exit codes:
   3  brig ingest: some input lines were rejected (the valid ones were recorded);
      brig rollback apply: some paths were left alone as conflicts
   4  verification failed: the ledger, a proof or an evidence bundle does not check out
-  5  brig hunt: copies of protected data, or persistence, were found";
+  5  brig hunt: copies of protected data, or persistence, were found
+  6  brig drill: a scenario failed one of its checks";
 
 #[derive(Parser)]
 #[command(name = "brig", version, about = ABOUT, after_help = EXIT_CODES)]
@@ -138,6 +140,22 @@ enum Command {
     ///   brig rollback verify --incident INC-0193
     #[command(subcommand, verbatim_doc_comment)]
     Rollback(rollback::RollbackCommand),
+    /// Rehearse incident response: scheming agents played through a real gateway, scored.
+    ///
+    /// Each scenario (the source checklist's incident patterns and tabletop cases, plus a
+    /// benign control) runs in a sandbox with known content: a real `brig mcp-proxy` with
+    /// Brig's default policies and rule pack in front of the MCP reference filesystem server
+    /// (or Brig's built-in sandbox server when Node.js is missing), a scripted agent
+    /// through it. Scored from the sandbox's ledger: detected (which rules, time to
+    /// detect), contained (before which call, time to contain), evidence exported and
+    /// verified offline, rollback restoring the workspace's baseline hash, stealth copies
+    /// hunted. Exit 6 when any check fails. Results are recorded in the data directory's
+    /// ledger when there is one (for `brig metrics` and `brig readiness`). Examples:
+    ///   brig drill                                  # every scenario, about a minute
+    ///   brig drill --scenario stealth-backup --keep --json
+    ///   brig drill --policy ./policies --workflow support
+    #[command(verbatim_doc_comment)]
+    Drill(drill::DrillArgs),
     /// Hunt for what an agent left behind: stealth copies of protected data, and persistence.
     ///
     /// Copies are found by content (size, then partial and full BLAKE3), whatever their name,
@@ -217,6 +235,7 @@ fn main() -> ExitCode {
         Command::Timeline(a) => evidence::timeline(a),
         Command::Rollback(c) => rollback::run(c),
         Command::Hunt(c) => hunt::run(c),
+        Command::Drill(a) => drill::run(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
