@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check a submission must pass: formatting, lints, and the whole test suite.
 # Installs what the tests need when it is missing: Rust components, the MCP servers and SDK
-# (npm), sigma-cli and the OCSF schema (PyPI), Schemathesis (PyPI), a PostgreSQL server
-# (Debian), which it starts on a free loopback port for the run and stops afterwards.
+# (npm), sigma-cli and the OCSF schema (PyPI), Schemathesis (PyPI), Chromium and a PostgreSQL
+# server (Debian), which it starts on a free loopback port for the run and stops afterwards.
 # The store suite and the command-line suite run on both backends, SQLite and PostgreSQL.
 # BRIG_TEST_DATABASE=postgres://… uses that server instead of starting one.
 # Usage: ./scripts/test.sh            (from anywhere inside the repository)
@@ -44,6 +44,13 @@ if [ "$npm_missing" = 1 ]; then
   mkdir -p target/npm
   npm install --prefix target/npm --no-audit --no-fund --loglevel=error "${npm_pins[@]}"
 fi
+
+say "Chromium for the post-mortem rendering check (Debian's chromium, headless)"
+if [ -z "${BRIG_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "installing Debian's chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export BRIG_CHROMIUM="${BRIG_CHROMIUM:-/usr/bin/chromium}"
 
 say "sigma-cli for the rule-pack check (PyPI, pinned, in target/sigma-venv)"
 sigma_version=3.1.0
