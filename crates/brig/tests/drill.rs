@@ -144,7 +144,13 @@ fn a_drill_without_detection_fails_and_the_hunt_finds_what_got_through() {
     let data = init(tmp.path());
     let (code, report) = drill(
         &data,
-        &["--scenario", "stealth-backup", "--no-detect", "--upstream", "builtin"],
+        &[
+            "--scenario",
+            "stealth-backup",
+            "--no-detect",
+            "--upstream",
+            "builtin",
+        ],
     );
     assert_eq!(code, 6, "{report:#}");
     assert_eq!(report["passed"], false);
@@ -183,4 +189,91 @@ fn an_unknown_scenario_is_named() {
         err.contains("no-such-thing") && err.contains("stealth-backup"),
         "{err}"
     );
+}
+
+/// The post-mortem of a drill's incident: every section, written from the sandbox's own
+/// record (the prompt injection is named as the suggested root cause), and the HTML
+/// rendered by Chromium.
+#[test]
+fn the_post_mortem_of_a_drill_incident_has_every_section() {
+    let tmp = tempdir();
+    let sandbox = tmp.path().join("sandboxes");
+    let o = brig()
+        .args([
+            "drill",
+            "--scenario",
+            "prompt-injection-send",
+            "--upstream",
+            "builtin",
+        ])
+        .args(["--no-record", "--json", "--sandbox"])
+        .arg(&sandbox)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = card(&report, "prompt-injection-send");
+    let incident = c["incident"]
+        .as_str()
+        .expect("the drill opened an incident");
+    let data = sandbox.join("prompt-injection-send/data");
+
+    let md = run(&data, &["postmortem", "--incident", incident]);
+    assert!(md.status.success(), "{}", stderr(&md));
+    let md = stdout(&md);
+    for section in [
+        "Summary",
+        "Impact",
+        "Timeline",
+        "Detection and response",
+        "Root cause (suggested)",
+        "Ability, opportunity, incentive",
+        "What worked",
+        "What did not",
+        "Corrective actions",
+        "Reporting obligations",
+    ] {
+        assert!(
+            md.contains(&format!("## {section}")),
+            "no section {section}:\n{md}"
+        );
+    }
+    assert!(md.contains(incident) && md.contains("drill-prompt-injection-send"));
+    assert!(md.to_lowercase().contains("prompt injection"), "{md}");
+
+    let page = tmp.path().join("postmortem.html");
+    let o = brig()
+        .args([
+            "postmortem",
+            "--incident",
+            incident,
+            "--format",
+            "html",
+            "-o",
+        ])
+        .arg(&page)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    if let Some(dom) = chromium_dom(&page) {
+        for id in [
+            "summary",
+            "impact",
+            "timeline",
+            "root-cause",
+            "actions",
+            "reporting",
+        ] {
+            assert!(
+                dom.contains(&format!("<section id=\"{id}\">")),
+                "no section {id} in the rendered DOM"
+            );
+        }
+        assert!(
+            dom.contains("<svg"),
+            "no timeline chart in the rendered DOM"
+        );
+    }
 }

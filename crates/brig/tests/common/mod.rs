@@ -170,3 +170,27 @@ pub fn tempdir() -> tempfile::TempDir {
         .tempdir()
         .unwrap()
 }
+
+/// The DOM of a local page as headless Chromium renders it (`$BRIG_CHROMIUM`, default
+/// `/usr/bin/chromium`, which scripts/test.sh installs). `None`, after saying why, when
+/// Chromium is missing outside CI; in CI (`CI=true`) a missing Chromium fails the test.
+pub fn chromium_dom(page: &Path) -> Option<String> {
+    let bin = std::env::var("BRIG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&bin).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Chromium ({bin}) is missing; scripts/test.sh installs it"
+        );
+        eprintln!("skipped the Chromium check: {bin} is missing (scripts/test.sh installs it)");
+        return None;
+    }
+    let profile = tempdir();
+    let o = Command::new(&bin)
+        .args(["--headless", "--disable-gpu", "--no-sandbox", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(o.status.success(), "chromium: {}", stderr(&o));
+    Some(stdout(&o))
+}
