@@ -1011,6 +1011,70 @@ mod tests {
         assert_eq!(duration(52.0 * 3_600e3), "2 d 4 h");
     }
 
+    fn alerted(rule: &str, ran: bool, by: &[&str]) -> Alerted {
+        Alerted {
+            signal: Signal {
+                rule: rule.into(),
+                title: format!("rule {rule}"),
+                ..Signal::default()
+            },
+            index: 7,
+            tool: Some("write_file".into()),
+            ran,
+            decided_by: by.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn incident() -> Incident {
+        Incident {
+            id: "INC-1".into(),
+            title: "t (a)".into(),
+            agent: "a".into(),
+            sessions: BTreeSet::new(),
+            workflow: None,
+            severity: crate::Severity::SecurityIncident,
+            reasons: vec![],
+            state: State::Open,
+            owner: None,
+            verdict: None,
+            legal_hold: false,
+            classes: BTreeSet::new(),
+            outcomes: BTreeSet::new(),
+            resources: BTreeSet::new(),
+            identities: BTreeSet::new(),
+            rules: BTreeSet::new(),
+            alerts: vec![],
+            times: crate::Times::default(),
+        }
+    }
+
+    #[test]
+    fn the_suggested_root_cause_follows_the_record() {
+        let i = incident();
+        // A followed injection wins over everything else.
+        let rc = root_cause(
+            &[
+                alerted("x", true, &["permit-all"]),
+                alerted(INJECTION_RULES[0], true, &["permit-all"]),
+            ],
+            &i,
+        );
+        assert_eq!(rc.suggested, Category::PromptInjection);
+        assert!(rc.evidence[0].contains(INJECTION_RULES[0]));
+        assert!(rc.status.contains("review"));
+        // A tool's description changed.
+        let rc = root_cause(&[alerted(TOOL_RULES[0], false, &[])], &i);
+        assert_eq!(rc.suggested, Category::MisconfiguredTool);
+        // A flagged call ran: the policy that let it through is named.
+        let rc = root_cause(&[alerted("x", true, &["permit-all"])], &i);
+        assert_eq!(rc.suggested, Category::OverBroadPermissions);
+        assert!(rc.evidence[0].contains("allowed by permit-all"), "{rc:?}");
+        // Every flagged call was stopped: the boundary held.
+        let rc = root_cause(&[alerted("x", false, &["brig.playbook"])], &i);
+        assert_eq!(rc.suggested, Category::ModelBehavior);
+        assert!(rc.evidence[0].contains("by brig.playbook"), "{rc:?}");
+    }
+
     #[test]
     fn long_quotes_are_cut() {
         let long = "x".repeat(QUOTE_MAX + 10);
