@@ -251,6 +251,19 @@ fn record(data: &DataArgs, cards: &[Scorecard]) -> anyhow::Result<Option<String>
     Ok(Some(dir.describe()))
 }
 
+/// The median round trip of the calls that went through: what any call costs, beside
+/// which the times to detect and contain read.
+fn allowed_round_trip_p50(cards: &[Scorecard]) -> Option<f64> {
+    let mut ms: Vec<f64> = cards
+        .iter()
+        .flat_map(|c| c.steps.iter())
+        .filter(|s| s.completed)
+        .map(|s| s.ms)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms.get(ms.len() / 2).copied()
+}
+
 fn opt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |m| format!("{m:.2}"))
 }
@@ -304,4 +317,10 @@ fn print_table(cards: &[Scorecard]) {
         "\n{n}/{} scenario(s) passed. copies = stealth copies found before/after rollback.",
         cards.len()
     );
+    if let Some(p50) = allowed_round_trip_p50(cards) {
+        println!(
+            "Baseline: an allowed call's round trip through the gateway, p50 {p50:.2} ms \
+             (the agent's view; TTD/TTC are from the ledger's timestamps)."
+        );
+    }
 }

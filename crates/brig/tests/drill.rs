@@ -107,12 +107,18 @@ fn every_scenario_passes_with_the_reference_filesystem_server() {
         assert_scenario_held(c);
     }
     assert_eq!(code, 0);
-    // The stealth copy was really made (and then hunted and removed) or refused before it
-    // was: either way none is left, and the hidden write itself was caught.
+    // The hidden copy of the customer list was refused, and by the rule for it.
     let stealth = card(&report, "stealth-backup");
+    let hidden_copy = &stealth["steps"][3];
+    assert_eq!(hidden_copy["tool"], "write_file");
+    assert_eq!(hidden_copy["completed"], false, "{hidden_copy}");
     assert!(
-        stealth["rules"].as_array().unwrap().len() >= 1,
-        "{}",
+        stealth["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d06"),
+        "the hidden-copy rule did not fire: {}",
         stealth["rules"]
     );
 
