@@ -183,3 +183,45 @@ pub fn step_event(who: &str, o: &plan::Outcome) -> brig_model::NewEvent {
     }
     e
 }
+
+/// After a rollback verify of an incident: when every path checked matches its pre-agent
+/// state, records the incident's `recovered` step (the lifecycle change `brig incidents step
+/// ID recovered` makes), once — a later verify leaves the first time standing, which is
+/// when service was restored. `append` writes the step's event durably and returns its
+/// ledger index; the incident is saved only after. Returns that index, or `None` when
+/// nothing was recorded (not an incident's scope, nothing checked, a mismatch, or already
+/// recovered). Shared by `brig rollback verify` and `/v1/rollback/verify`.
+pub fn record_recovered(
+    store: &mut Store,
+    scope: &Scope,
+    checks: &[Check],
+    who: &str,
+    append: impl FnOnce(brig_model::NewEvent) -> Result<u64, String>,
+) -> Result<Option<u64>, EvidenceError> {
+    use brig_incident::desk;
+    let Scope::Incident(id) = scope else {
+        return Ok(None);
+    };
+    if checks.is_empty() || !checks.iter().all(|c| c.matches) {
+        return Ok(None);
+    }
+    let (incident, row) = desk::load(store, id)?;
+    if incident.times.recovered.is_some() {
+        return Ok(None);
+    }
+    let reason = format!(
+        "rollback verified: {} path(s) match their pre-agent state",
+        checks.len()
+    );
+    let (updated, e) = desk::change(
+        &incident,
+        who,
+        &desk::Change::Step(brig_incident::State::Recovered),
+        Some(&reason),
+    )?;
+    let index = append(e).map_err(|e| {
+        EvidenceError::Rollback(format!("the recovered step could not be recorded: {e}"))
+    })?;
+    desk::save(store, &updated, &row)?;
+    Ok(Some(index))
+}

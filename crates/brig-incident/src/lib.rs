@@ -28,10 +28,12 @@ pub mod clocks;
 pub mod desk;
 pub mod drills;
 pub mod grade;
+pub mod metrics;
 pub mod notify;
 pub mod playbook;
 pub mod postmortem;
 pub mod questions;
+pub mod readiness;
 pub mod switch;
 
 /// Something that happened in an incident that makes it graver than its rules' levels say.

@@ -191,6 +191,73 @@ struct WorkflowFile {
     tools: Vec<String>,
     #[serde(default)]
     owner: Option<String>,
+    #[serde(default)]
+    environment: Option<Environment>,
+    #[serde(default)]
+    controls: Option<Controls>,
+}
+
+/// Where a workflow's agents run: test and production identities are kept apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// Whether a capability of a workflow's agents can be turned off on demand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Control {
+    /// The agents do not have it at all.
+    Absent,
+    /// It can be disabled on demand (a flag, a setting, a revoked connector).
+    OffSwitch,
+    /// It is on and cannot be disabled without redeploying.
+    AlwaysOn,
+}
+
+impl Control {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Control::Absent => "absent",
+            Control::OffSwitch => "off-switch",
+            Control::AlwaysOn => "always-on",
+        }
+    }
+}
+
+/// `[workflow.controls]`: how the workflow's memory, external browsing and autonomous
+/// retries can be disabled (section 8 of the checklist). Undeclared: not known.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Controls {
+    #[serde(default)]
+    pub memory: Option<Control>,
+    #[serde(default)]
+    pub browsing: Option<Control>,
+    #[serde(default)]
+    pub retries: Option<Control>,
+}
+
+impl Controls {
+    /// Each control with its name.
+    pub fn each(&self) -> [(&'static str, Option<Control>); 3] {
+        [
+            ("memory", self.memory),
+            ("browsing", self.browsing),
+            ("retries", self.retries),
+        ]
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +377,10 @@ pub struct Workflow {
     /// Tools its agents may use (`*`: any). Empty: not declared.
     pub tools: Vec<String>,
     pub owner: Option<String>,
+    /// `test` or `production`: an agent id must not serve both.
+    pub environment: Option<Environment>,
+    /// How memory, browsing and retries can be disabled.
+    pub controls: Option<Controls>,
 }
 
 /// Something worth protecting.
@@ -434,6 +505,8 @@ impl Register {
                 agents: w.agents,
                 tools: w.tools,
                 owner: w.owner,
+                environment: w.environment,
+                controls: w.controls,
             });
         }
 
@@ -643,6 +716,28 @@ mod tests {
     fn lines_and_columns() {
         assert_eq!(line_col("a\nbc\n", 0), (1, 1));
         assert_eq!(line_col("a\nbc\n", 3), (2, 2));
+    }
+
+    #[test]
+    fn environments_and_controls() {
+        let r = Register::parse(
+            "[[workflow]]\nname = \"w\"\nenvironment = \"test\"\n[workflow.controls]\nmemory = \"off-switch\"\nretries = \"always-on\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let w = &r.workflows[0];
+        assert_eq!(w.environment, Some(Environment::Test));
+        let c = w.controls.as_ref().unwrap();
+        assert_eq!(c.memory, Some(Control::OffSwitch));
+        assert_eq!(c.browsing, None);
+        assert_eq!(c.retries, Some(Control::AlwaysOn));
+        let bad = Register::parse(
+            "[[workflow]]\nname = \"w\"\nenvironment = \"staging\"\n",
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.starts_with("t.toml:3:"), "{bad}");
     }
 
     #[test]

@@ -288,6 +288,21 @@ async fn metrics(Shared(state): St) -> Response {
         .map(|c| c.len() as i64)
         .unwrap_or(-1);
     state.metrics.contained.set(contained);
+    if state.metrics.record.due() {
+        // Bounded reads (brig_incident::metrics), off the async threads; a failure leaves
+        // the last figures standing.
+        let s = state.clone();
+        let figures = blocking(move || {
+            s.store
+                .with(|st| brig_incident::metrics::metrics(st, Vec::new(), None))
+                .map_err(internal)
+        })
+        .await;
+        match figures {
+            Ok(m) => state.metrics.record.set(&m),
+            Err(ApiError(_, e)) => tracing::warn!(error = %e, "incident metrics not computed"),
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -1053,8 +1068,10 @@ async fn rollback_plan(
 }
 
 /// Re-hashes every path of the scope against its pre-agent state. Operators and auditors.
+/// When an operator verifies an incident's rollback and every path matches, the incident's
+/// `recovered` step is recorded (once; `recovered` is its ledger index, else null).
 #[utoipa::path(post, path = "/v1/rollback/verify", request_body = RollbackRequest,
-    responses((status = 200, description = "`{matches, checks}`"),
+    responses((status = 200, description = "`{matches, checks, recovered}`"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)),
@@ -1069,12 +1086,30 @@ async fn rollback_verify(
         &[Role::Operator, Role::Auditor],
         "verify a rollback",
     )?;
+    let operator = caller.role == Role::Operator;
+    let who = format!("token:{}", caller.name);
     blocking(move || {
         let p = plan_of(&state, &req)?;
         let checks = brig_evidence::undo::verify(&p)
             .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let matches = checks.iter().all(|c| c.matches);
-        Ok(Json(json!({"matches": matches, "checks": checks})))
+        let recovered = if operator {
+            let scope = scope_of(&req.incident, &req.session, &req.agent, &req.from, &req.to)?;
+            state
+                .store
+                .with(|s| {
+                    brig_evidence::undo::record_recovered(s, &scope, &checks, &who, |e| {
+                        let e = Prepared::new(e).map_err(|e| e.to_string())?;
+                        Ok(state.appender.append(vec![e])?[0].index)
+                    })
+                })
+                .map_err(evidence_error)?
+        } else {
+            None
+        };
+        Ok(Json(
+            json!({"matches": matches, "checks": checks, "recovered": recovered}),
+        ))
     })
     .await
 }

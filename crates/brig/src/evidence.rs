@@ -126,6 +126,16 @@ pub struct VerifyArgs {
     pub key: Option<String>,
     #[arg(long)]
     pub json: bool,
+    /// Record the result in the data directory's ledger (an `evidence.verify` operator
+    /// action: the bundle's incident, ok or not, its manifest digest), for `brig metrics`'
+    /// forensic coverage. Without --key the bundle is checked against that ledger's key.
+    #[arg(long)]
+    pub record: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Who verified (default: $USER), with --record.
+    #[arg(long)]
+    pub actor: Option<String>,
 }
 
 #[derive(Args)]
@@ -198,8 +208,16 @@ fn export_cmd(a: ExportArgs) -> anyhow::Result<Exit> {
 }
 
 fn verify_cmd(a: VerifyArgs) -> anyhow::Result<Exit> {
-    let key = a.key.as_deref().map(load_vkey).transpose()?;
+    let dir = a.record.then(|| a.data.open()).transpose()?;
+    let key = match (&a.key, &dir) {
+        (Some(k), _) => Some(load_vkey(k)?),
+        (None, Some(d)) => Some(d.verifier()?),
+        (None, None) => None,
+    };
     let r = brig_evidence::verify::verify_file(&a.file, key.as_ref());
+    if let Some(d) = &dir {
+        record_verification(d, &a, &r)?;
+    }
     if a.json {
         let mut v = serde_json::to_value(&r)?;
         if let Some(m) = v.get_mut("manifest").and_then(|m| m.as_object_mut()) {
@@ -229,6 +247,36 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(if r.ok { Exit::Ok } else { Exit::Invalid })
+}
+
+/// Appends the verification's result to the data directory's ledger.
+fn record_verification(
+    dir: &brig_store::DataDir,
+    a: &VerifyArgs,
+    r: &brig_evidence::verify::Report,
+) -> anyhow::Result<()> {
+    let manifest_sha256 = bundle::read(&a.file)
+        .ok()
+        .and_then(|f| f.get(bundle::MANIFEST).map(bundle::sha256_hex))
+        .unwrap_or_default();
+    let v = brig_incident::metrics::Verification {
+        incident: r.manifest.as_ref().and_then(|m| m.scope.incident.clone()),
+        agent: r
+            .manifest
+            .as_ref()
+            .map_or_else(|| "*".into(), |m| m.scope.agent.clone()),
+        ok: r.ok,
+        manifest_sha256,
+        key: r.key.clone(),
+    };
+    let e = brig_ledger::Prepared::new(v.event(&crate::util::actor(&a.actor)))?;
+    let index = dir
+        .ledger()?
+        .append(&[e])
+        .context("the verification could not be recorded in the ledger")?[0]
+        .index;
+    eprintln!("recorded in the ledger (event {index})");
+    Ok(())
 }
 
 fn read_manifest(files: &bundle::Files) -> anyhow::Result<bundle::Manifest> {

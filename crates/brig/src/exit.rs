@@ -13,4 +13,6 @@ pub enum Exit {
     Found = 5,
     /// `brig drill`: a scenario failed one of its checks.
     Failed = 6,
+    /// `brig readiness`: a pre-incident control failed or could not be known.
+    NotReady = 7,
 }

@@ -13,7 +13,9 @@ mod ingest;
 mod init;
 mod ledger_cmd;
 mod mcp_proxy;
+mod metrics;
 mod postmortem;
+mod readiness;
 mod report;
 mod rollback;
 mod serve;
@@ -40,7 +42,8 @@ const EXIT_CODES: &str = "Exit codes:
      brig rollback apply: some paths were left alone as conflicts
   4  verification failed: the ledger, a proof or an evidence bundle does not check out
   5  brig hunt: copies of protected data, or persistence, were found
-  6  brig drill: a scenario failed one of its checks";
+  6  brig drill: a scenario failed one of its checks
+  7  brig readiness: a pre-incident control failed or could not be known";
 
 #[derive(Parser)]
 #[command(name = "brig", version, about = ABOUT, after_help = EXIT_CODES)]
@@ -165,6 +168,22 @@ enum Command {
     #[command(verbatim_doc_comment)]
     #[command(subcommand)]
     Hunt(hunt::HuntCommand),
+    /// The metrics that matter: time to detect, contain and restore (mean, p90), forensic
+    /// coverage, workflows with a tested rollback, repeat incidents, impact, drill scores.
+    ///
+    /// Read from the ledger and the incidents; `--help` says what each figure measures.
+    /// Example:
+    ///   brig metrics --since 2026-01-01T00:00:00Z --register brig.toml
+    #[command(verbatim_doc_comment)]
+    Metrics(metrics::MetricsArgs),
+    /// Score the deployment against the checklist's pre-incident controls: each item pass,
+    /// fail or unknown, with what was found and the fix.
+    ///
+    /// Policies are probed as the gateway decides; the rest is read from the register, the
+    /// ledger and its drill results. Exit 7 unless every item passes. Example:
+    ///   brig readiness --register brig.toml --policy policies/ --json
+    #[command(verbatim_doc_comment)]
+    Readiness(readiness::ReadinessArgs),
     /// Record what an agent that does not go through the gateway changes in directories.
     ///
     /// A baseline snapshot, then every change (seen through inotify, confirmed by an
@@ -235,6 +254,8 @@ fn main() -> ExitCode {
         Command::Timeline(a) => evidence::timeline(a),
         Command::Rollback(c) => rollback::run(c),
         Command::Hunt(c) => hunt::run(c),
+        Command::Metrics(a) => metrics::run(a),
+        Command::Readiness(a) => readiness::run(a),
         Command::Drill(a) => drill::run(a),
     };
     match result {

@@ -296,10 +296,10 @@ fn record(
 
 fn verify_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
     let Planned {
+        dir,
         objects,
         items,
         branches,
-        ..
     } = make_plan(&a)?;
     let mut checks = plan::verify(&items, &objects)?;
     if a.git_revert {
@@ -314,6 +314,21 @@ fn verify_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
         }
     }
     let bad = checks.iter().filter(|c| !c.matches).count();
+    // An incident whose every path is back: its `recovered` step, once.
+    let mut ledger = dir.ledger()?;
+    let recovered = undo::record_recovered(
+        &mut dir.store()?,
+        &a.scope.scope(),
+        &checks,
+        &actor(&None),
+        |e| {
+            let p = Prepared::new(e).map_err(|e| e.to_string())?;
+            ledger
+                .append(&[p])
+                .map(|r| r[0].index)
+                .map_err(|e| e.to_string())
+        },
+    )?;
     if a.json {
         println!("{}", serde_json::to_string(&checks)?);
     } else {
@@ -329,6 +344,9 @@ fn verify_cmd(a: PlanArgs) -> anyhow::Result<Exit> {
             checks.len() - bad,
             checks.len()
         );
+        if let Some(index) = recovered {
+            println!("incident recovered: step recorded (ledger event {index})");
+        }
     }
     Ok(if bad == 0 { Exit::Ok } else { Exit::Invalid })
 }
