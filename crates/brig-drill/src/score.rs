@@ -160,7 +160,10 @@ pub(crate) fn score(i: Input<'_>) -> Result<Scorecard, DrillError> {
         .zip(i.played.iter())
         .find(|(s, _)| s.harmful)
         .and_then(|(_, p)| call_ts(&all, p.id));
-    let detected_at = raised.iter().filter_map(|a| detection_moment(&all, a)).min();
+    let detected_at = raised
+        .iter()
+        .filter_map(|a| detection_moment(&all, a))
+        .min();
     let ttd_ms = first_harmful.zip(detected_at).map(|(t0, t1)| ms(t0, t1));
     let contained_at = all
         .iter()
