@@ -247,7 +247,13 @@ fn record(data: &DataArgs, cards: &[Scorecard]) -> anyhow::Result<Option<String>
         })
         .collect();
     let actor = std::env::var("USER").unwrap_or_else(|_| "brig drill".into());
-    drills::record(&mut dir.ledger()?, &records, &actor).context("recording the drill results")?;
+    let mut ledger = dir.ledger()?;
+    drills::record(&mut ledger, &records, &actor).context("recording the drill results")?;
+    // Signed over the results, as every command that appends leaves the ledger.
+    let signer = dir.signer().context("the ledger's signing key")?;
+    ledger
+        .checkpoint(&signer)
+        .context("signing a checkpoint over the drill results")?;
     Ok(Some(dir.describe()))
 }
 
