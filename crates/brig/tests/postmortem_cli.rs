@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use brig_drill::client::{Client, Reply};
 
 use common::*;
 use serde_json::{json, Value};
@@ -35,101 +34,38 @@ const SECTIONS: [&str; 11] = [
     "About this report",
 ];
 
-/// An MCP client session through the proxy, over stdio.
-struct Session {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<Value>,
-    next_id: u64,
+/// An MCP client session through the proxy, over stdio (the drill's agent client).
+fn session(data: &Path, ws: &Path, register: &Path) -> Client {
+    let mut cmd = brig();
+    cmd.args([
+        "mcp-proxy",
+        "--agent",
+        AGENT,
+        "--workflow",
+        "repo-maintenance",
+    ])
+    .args(["--task", TASK, "--register"])
+    .arg(register)
+    .arg("--data")
+    .arg(data)
+    .arg("--")
+    .arg("node")
+    .arg(server_bin())
+    .arg(ws);
+    let mut c = Client::start(cmd).expect("the proxy starts");
+    c.initialize().expect("the proxy initializes");
+    c
 }
 
-impl Session {
-    fn start(data: &Path, ws: &Path, register: &Path) -> Session {
-        let mut child = brig()
-            .args([
-                "mcp-proxy",
-                "--agent",
-                AGENT,
-                "--workflow",
-                "repo-maintenance",
-            ])
-            .args(["--task", TASK, "--register"])
-            .arg(register)
-            .arg("--data")
-            .arg(data)
-            .arg("--")
-            .arg("node")
-            .arg(server_bin())
-            .arg(ws)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                    break;
-                };
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut s = Session {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-        };
-        let init = s.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "brig-test", "version": "1"}}),
-        );
-        assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
-        s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        s
-    }
-
-    fn send(&mut self, v: &Value) {
-        writeln!(self.stdin, "{v}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = json!(self.next_id);
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no response to request {id}"));
-            if v["id"] == id {
-                return v;
-            }
-        }
-    }
-
-    fn call(&mut self, tool: &str, arguments: Value) -> bool {
-        let r = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
-        r["result"]["isError"] != json!(true)
-    }
-
-    fn finish(mut self) {
-        drop(self.stdin);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the proxy did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+/// Calls a tool; true when it ran without error.
+fn call(c: &mut Client, tool: &str, arguments: Value) -> bool {
+    match c
+        .call_tool(tool, &arguments, Duration::from_secs(20))
+        .unwrap()
+        .1
+    {
+        Reply::Result(r) => r["isError"] != json!(true),
+        other => panic!("{tool}: {other:?}"),
     }
 }
 
@@ -153,14 +89,23 @@ fn incident(tmp: &Path) -> (PathBuf, PathBuf, String) {
         ),
     )
     .unwrap();
-    let mut s = Session::start(&data, &ws, &register);
-    assert!(s.call("read_text_file", json!({"path": ws.join("notes.md")})));
-    assert!(!s.call(
+    let mut s = session(&data, &ws, &register);
+    assert!(call(
+        &mut s,
+        "read_text_file",
+        json!({"path": ws.join("notes.md")})
+    ));
+    assert!(!call(
+        &mut s,
         "write_file",
         json!({"path": ws.join("secrets/db.env"), "content": "PASSWORD=\n"})
     ));
-    assert!(!s.call("read_text_file", json!({"path": ws.join("notes.md")})));
-    s.finish();
+    assert!(!call(
+        &mut s,
+        "read_text_file",
+        json!({"path": ws.join("notes.md")})
+    ));
+    s.close(Duration::from_secs(10)).expect("the proxy exits");
     let o = run(&data, &["incidents", "list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let list: Vec<Value> = stdout(&o)
