@@ -7,6 +7,7 @@ mod detect;
 mod drill;
 mod evidence;
 mod exit;
+mod hook;
 mod hunt;
 mod incidents;
 mod ingest;
@@ -19,6 +20,7 @@ mod readiness;
 mod report;
 mod rollback;
 mod serve;
+mod siem;
 mod util;
 mod watch;
 
@@ -37,7 +39,8 @@ C2SP signed checkpoints) that anyone can verify offline with one public key.";
 const EXIT_CODES: &str = "Exit codes:
   0  success
   1  error (bad arguments, unreadable files, store failure); nothing already recorded is lost
-  2  command-line usage error
+  2  command-line usage error; brig hook: Brig could not decide, the action is denied
+     (fail closed: the coding agents block the action on exit code 2)
   3  brig ingest: some input lines were rejected (the valid ones were recorded);
      brig rollback apply: some paths were left alone as conflicts
   4  verification failed: the ledger, a proof or an evidence bundle does not check out
@@ -77,6 +80,10 @@ enum Command {
     ///   brig mcp-proxy --agent notes-bot -- npx @modelcontextprotocol/server-filesystem ~/notes
     #[command(verbatim_doc_comment)]
     McpProxy(mcp_proxy::McpProxyArgs),
+    /// Be a coding agent's hook (Claude Code, Gemini CLI, Cursor): decide each tool call
+    /// before it runs, record prompts and results. `brig hook install` sets it up.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
     /// Kill switch: deny every further tool call of an agent, a workflow, or every agent.
     ///
     /// Takes effect at the next call through any running proxy that shares the data
@@ -206,6 +213,15 @@ enum Command {
     /// API tokens for `brig serve`: create, list, revoke.
     #[command(subcommand)]
     Tokens(serve::TokensCommand),
+    /// Send alerts and incident changes (or every event) to a SIEM as OCSF: a file, syslog
+    /// (UDP, TCP, TLS) or an HTTP collector (Splunk HEC, generic JSON); nothing lost while
+    /// it is down.
+    ///
+    /// Examples:
+    ///   brig siem forward --to syslog+tcp://siem.example.com:514
+    ///   brig siem status
+    #[command(subcommand, verbatim_doc_comment)]
+    Siem(siem::SiemCommand),
 }
 
 /// Where the state lives. Shared by every command that touches state.
@@ -240,9 +256,11 @@ fn main() -> ExitCode {
         Command::Ingest(a) => ingest::run(a),
         Command::Ledger(c) => ledger_cmd::run(c),
         Command::McpProxy(a) => mcp_proxy::run_proxy(a),
+        Command::Hook(c) => hook::run(c),
         Command::Watch(a) => watch::run(a),
         Command::Serve(a) => serve::serve(a),
         Command::Tokens(c) => serve::tokens(c),
+        Command::Siem(c) => siem::run(c),
         Command::Contain(a) => contain::contain(a),
         Command::Release(a) => contain::release(a),
         Command::Approvals(c) => approvals::run(c),
