@@ -30,22 +30,7 @@ pub fn hold_and_wait(
     let mut store = data
         .store()
         .map_err(|e| held(&format!("the approval queue cannot be read ({e})")))?;
-    // The request is durable before the queue shows it, so the ledger never holds an
-    // operator's decision ahead of the request it decides.
-    let mut e = rec.event(EventKind::ApprovalRequest);
-    e.tool = Some(approval.tool.clone());
-    e.call = Some(call.to_string());
-    e.attrs.insert("approval".into(), json!(approval.id));
-    e.attrs
-        .insert("event_index".into(), json!(approval.event_index));
-    let queued = rec
-        .record_durably(vec![e])
-        .and_then(|()| store.add_approval(approval).map_err(|e| e.to_string()));
-    if let Err(e) = queued {
-        return Err(format!(
-            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
-        ));
-    }
+    queue(&mut store, rec, approval, call)?;
 
     let watch = Watch {
         rec,
@@ -84,6 +69,29 @@ pub fn hold_and_wait(
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Records the approval request of the call `call` durably, then queues `approval`.
+/// `Err(text)`: the tool error to answer the agent with (nothing queued, fail closed).
+pub fn queue(
+    store: &mut Store,
+    rec: &Recorder,
+    approval: &Approval,
+    call: &str,
+) -> Result<(), String> {
+    // The request is durable before the queue shows it, so the ledger never holds an
+    // operator's decision ahead of the request it decides.
+    let mut e = rec.event(EventKind::ApprovalRequest);
+    e.tool = Some(approval.tool.clone());
+    e.call = Some(call.to_string());
+    e.attrs.insert("approval".into(), json!(approval.id));
+    e.attrs
+        .insert("event_index".into(), json!(approval.event_index));
+    rec.record_durably(vec![e])
+        .and_then(|()| store.add_approval(approval).map_err(|e| e.to_string()))
+        .map_err(|e| format!(
+            "This tool call needs approval, but it cannot be queued ({e}); Brig fails closed and did not run it"
+        ))
 }
 
 /// Why an approval is cancelled when the session that held it ends.

@@ -96,12 +96,7 @@ impl Detection {
             store,
             learned,
         } = &mut *state;
-        if let Some(store) = store.as_mut().filter(|_| !detector.knows(&e.agent)) {
-            match store.seen_of(&e.agent) {
-                Ok(facts) => detector.preload(&e.agent, facts),
-                Err(err) => eprintln!("brig: detection state of {} not loaded: {err}", e.agent),
-            }
-        }
+        preload(detector, store.as_mut(), &e.agent);
         let alerts = detector.observe(e, &id.to_string());
         let facts = detector.take_learned();
         if let (Some(tx), false) = (learned.as_ref(), facts.is_empty()) {
@@ -113,6 +108,33 @@ impl Detection {
             );
         }
         alerts
+    }
+
+    /// Replays events already recorded (oldest first), so the detector remembers their
+    /// session — declared task, provenance, injection marks, correlation windows — as it
+    /// was: for a process that sees one event of a session, such as a coding agent's hook.
+    /// Nothing is alerted or learned again.
+    pub fn replay(&self, events: &[NewEvent]) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let State {
+            detector, store, ..
+        } = &mut *state;
+        for e in events {
+            preload(detector, store.as_mut(), &e.agent);
+            let id = e.id.map(|i| i.to_string()).unwrap_or_default();
+            let _ = detector.observe(e, &id);
+        }
+        let _ = detector.take_learned();
+    }
+}
+
+/// Loads what earlier processes learned about `agent`, the first time this one sees it.
+fn preload(detector: &mut Detector, store: Option<&mut Store>, agent: &str) {
+    if let Some(store) = store.filter(|_| !detector.knows(agent)) {
+        match store.seen_of(agent) {
+            Ok(facts) => detector.preload(agent, facts),
+            Err(err) => eprintln!("brig: detection state of {agent} not loaded: {err}"),
+        }
     }
 }
 

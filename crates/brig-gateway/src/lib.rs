@@ -23,6 +23,7 @@ pub mod approval;
 pub mod call;
 pub mod detection;
 pub mod guard;
+pub mod hook;
 pub mod http;
 pub mod images;
 pub mod jsonrpc;

@@ -200,6 +200,21 @@ impl SqliteStore {
         )
     }
 
+    /// Ledger indices of the latest events of `session`, oldest first, at most `limit`.
+    pub fn recent_session_events(
+        &mut self,
+        session: &str,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut v = self.indices(
+            "SELECT idx FROM events WHERE session = ?1 ORDER BY idx DESC LIMIT ?2",
+            session,
+            limit,
+        )?;
+        v.reverse();
+        Ok(v)
+    }
+
     /// Ledger indices of `agent`'s most recent events, oldest first, at most `limit`.
     pub fn recent_agent_events(
         &mut self,

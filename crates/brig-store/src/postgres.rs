@@ -603,6 +603,20 @@ impl PgStore {
         )
     }
 
+    pub fn recent_session_events(
+        &mut self,
+        session: &str,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut v = self.indices(
+            "SELECT idx FROM events WHERE session = $1 ORDER BY idx DESC LIMIT $2",
+            session,
+            limit,
+        )?;
+        v.reverse();
+        Ok(v)
+    }
+
     pub fn recent_agent_events(
         &mut self,
         agent: &str,

@@ -210,6 +210,16 @@ impl Store {
         each!(self, s => s.session_events(session, limit))
     }
 
+    /// Ledger indices of the latest events of `session`, oldest first, at most `limit` (what
+    /// a process that sees one event of a session reads to know the session so far).
+    pub fn recent_session_events(
+        &mut self,
+        session: &str,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        each!(self, s => s.recent_session_events(session, limit))
+    }
+
     /// Ledger indices of `agent`'s most recent events, oldest first, at most `limit`.
     pub fn recent_agent_events(
         &mut self,

@@ -5,6 +5,8 @@
 pub enum Exit {
     Ok = 0,
     Error = 1,
+    /// `brig hook`: Brig could not decide, so the action is denied (the agents block on 2).
+    Blocked = 2,
     /// Some input lines were rejected; the valid ones were recorded.
     Rejected = 3,
     /// The ledger or a proof failed verification.

@@ -35,6 +35,19 @@
 //! A known filesystem tool whose required arguments are missing or of the wrong type yields
 //! `tool.call` with attrs `malformed: true` (the server would reject the call).
 //!
+//! Coding agents' built-in tools, as their hooks report them (`brig hook`):
+//!
+//! | tool | arguments | actions |
+//! |---|---|---|
+//! | Claude Code `Read`; Gemini CLI / Cursor `read_file`, `read_many_files` | `file_path` (`absolute_path`) | `file.read` |
+//! | `Write`, `Edit`, `MultiEdit`, `NotebookEdit` (`notebook_path`); `write_file`, `edit_file`, `replace` | `file_path` | `file.write` |
+//! | `Glob`, `LS`, `glob` | `path` (default: the working directory), `pattern` → attrs `pattern` | `file.list` |
+//! | `Grep`, `search_file_content` | `path` (default: the working directory), `pattern` → attrs | `file.read` |
+//!
+//! (`read_file`, `write_file` and `list_directory` called with `path` are the filesystem
+//! server's; `Bash`, `run_shell_command`, `run_terminal_cmd` are shell tools; `WebFetch`'s
+//! `url` is read by the generic names.)
+//!
 //! Any other tool is read by generic argument names; every family that matches adds its
 //! actions (in this order), and a tool matching none yields `tool.call`:
 //!
@@ -130,6 +143,7 @@
 //!   Unrecognized argument names are ignored; when nothing matches, `tool.call` keeps the
 //!   call visible to rules that match on tool names.
 
+mod agent;
 mod filesystem;
 mod generic;
 mod path;
@@ -157,6 +171,9 @@ pub struct ToolContext<'a> {
 /// `list_allowed_directories`, which touches nothing.
 pub fn normalize(tool: &str, arguments: &Value, ctx: &ToolContext<'_>) -> Vec<Action> {
     let name = strip_prefix(tool).to_ascii_lowercase();
+    if let Some(actions) = agent::normalize(&name, arguments, ctx) {
+        return actions;
+    }
     match filesystem::normalize(&name, arguments, ctx) {
         filesystem::Outcome::Actions(actions) => return actions,
         filesystem::Outcome::Malformed => {
