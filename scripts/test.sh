@@ -71,6 +71,15 @@ fi
 BRIG_OCSF_SCHEMA="$(target/ocsf-venv/bin/python -c 'import ocsf_json_schema, pathlib; print(pathlib.Path(ocsf_json_schema.__file__).parent / "ocsf" / "1.8.0.json")')"
 export BRIG_OCSF_SCHEMA
 
+say "OpenTelemetry Python SDK and OTLP/HTTP exporter for the OTLP receiver test (PyPI, pinned, in target/otel-venv)"
+otel_version=1.45.2
+if ! target/otel-venv/bin/pip show opentelemetry-exporter-otlp-proto-http 2>/dev/null | grep -qx "Version: $otel_version"; then
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv; }
+  python3 -m venv target/otel-venv
+  target/otel-venv/bin/pip install -q --disable-pip-version-check "opentelemetry-sdk==$otel_version" "opentelemetry-exporter-otlp-proto-http==$otel_version"
+fi
+export BRIG_OTEL_PYTHON="$PWD/target/otel-venv/bin/python"
+
 say "Schemathesis for the API fuzz check (PyPI, pinned, in target/st-venv)"
 st_version=4.32.5
 if ! target/st-venv/bin/pip show schemathesis 2>/dev/null | grep -qx "Version: $st_version"; then

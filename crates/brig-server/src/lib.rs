@@ -16,9 +16,11 @@
 
 pub mod auth;
 mod metrics;
+mod otlp;
 mod routes;
 mod stream;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -173,25 +175,63 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
-    let listener = tokio::net::TcpListener::bind(listen)
+    serve_with(state, listen, None, shutdown, |addr, _| ready(addr)).await
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| ServerError::Listen {
-            addr: listen,
-            source,
-        })?;
+        .map_err(|source| ServerError::Listen { addr, source })
+}
+
+/// [`serve`], and with `otlp` a second listener answering only OTLP/HTTP's `/v1/traces`
+/// (the standard OTLP port, 4318, for exporters configured with an endpoint alone);
+/// `ready` gets both bound addresses.
+pub async fn serve_with(
+    state: Arc<State>,
+    listen: SocketAddr,
+    otlp: Option<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr, Option<SocketAddr>),
+) -> Result<(), ServerError> {
+    let listener = bind(listen).await?;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
-    ready(addr);
+    let otlp_listener = match otlp {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let otlp_addr = match &otlp_listener {
+        Some(l) => Some(l.local_addr().map_err(ServerError::Serve)?),
+        None => None,
+    };
+    ready(addr, otlp_addr);
     let stopping = state.clone();
-    let shutdown = async move {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         shutdown.await;
         stopping
             .closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = stop.send(true);
+    });
+    let on_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
     };
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)?;
+    let main = axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(on_stop(stopped.clone()))
+        .into_future();
+    let side = async {
+        match otlp_listener {
+            Some(l) => {
+                axum::serve(l, otlp::app(state.clone()))
+                    .with_graceful_shutdown(on_stop(stopped.clone()))
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let (main, side) = tokio::join!(main, side);
+    main.and(side).map_err(ServerError::Serve)?;
     // Every handler has returned: the last of their writes are queued; finish them.
     if let Some(r) = &state.response {
         r.finish();

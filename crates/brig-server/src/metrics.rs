@@ -165,6 +165,9 @@ pub struct Metrics {
     pub ingest_seconds: Histogram,
     pub contained: Gauge,
     pub queue_depth: Gauge,
+    /// OTLP spans recorded (`/v1/traces`), and spans refused (unreadable, or another agent's).
+    pub otlp_spans: Counter,
+    pub otlp_rejected: Counter,
     /// Incident-response figures, read from the store when scraped.
     pub record: Record,
 }
@@ -184,6 +187,8 @@ impl Metrics {
             ingest_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
             contained: Gauge::default(),
             queue_depth: Gauge::default(),
+            otlp_spans: Counter::default(),
+            otlp_rejected: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -221,6 +226,16 @@ impl Metrics {
             "ingest_queue_depth",
             "Ingest requests waiting for the ledger writer",
             m.queue_depth.clone(),
+        );
+        registry.register(
+            "otlp_spans_accepted",
+            "OTLP spans accepted at /v1/traces",
+            m.otlp_spans.clone(),
+        );
+        registry.register(
+            "otlp_spans_rejected",
+            "OTLP spans rejected at /v1/traces (missing required attributes, or another agent's)",
+            m.otlp_rejected.clone(),
         );
         Metrics { registry, ..m }
     }

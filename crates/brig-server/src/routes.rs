@@ -37,6 +37,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/v1/events", post(ingest))
         .route("/v1/decide", post(decide))
+        .route("/v1/traces", post(crate::otlp::traces))
         .route("/v1/containment", get(containment).post(contain))
         .route("/v1/containment/release", post(release))
         .route("/v1/incidents", get(incidents))
@@ -60,7 +61,7 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, whoami, ingest, decide, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, proof, alerts, checkpoint, crate::stream::stream),
+    paths(healthz, readyz, whoami, ingest, decide, crate::otlp::traces, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, proof, alerts, checkpoint, crate::stream::stream),
     components(schemas(ErrorBody, WhoAmI, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
     modifiers(&BearerAuth)
 )]
@@ -196,7 +197,7 @@ fn within_limits(parts: &Parts, state: &State, row: &brig_store::TokenRow) -> Re
 }
 
 /// Counts every request by route and status; logs it.
-async fn track(Shared(state): St, req: Request, next: Next) -> Response {
+pub(crate) async fn track(Shared(state): St, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -219,7 +220,7 @@ async fn track(Shared(state): St, req: Request, next: Next) -> Response {
 
 /// Appends a batch through the server's one ledger writer and waits until it is durable,
 /// without holding an async thread; a failure is a 503 that starts with `what`.
-async fn append(
+pub(crate) async fn append(
     state: &State,
     batch: Vec<Prepared>,
     what: &str,
@@ -234,7 +235,7 @@ async fn append(
 }
 
 /// Runs blocking store and ledger work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(internal)?

@@ -204,10 +204,12 @@ enum Command {
     /// The control plane: Brig's HTTP API (/v1) with tokens and roles, on this data directory.
     ///
     /// Health at /healthz and /readyz, Prometheus metrics at /metrics, the OpenAPI document
-    /// at /v1/openapi.json. SIGINT or SIGTERM stops it gracefully (in-flight writes
-    /// finished, a last checkpoint signed). Example:
+    /// at /v1/openapi.json. OpenTelemetry GenAI traces (OTLP/HTTP, protobuf or JSON) at
+    /// /v1/traces, also on the standard OTLP port with --otlp-listen: passive (detect, alert,
+    /// open incidents; nothing can be blocked). SIGINT or SIGTERM stops it gracefully
+    /// (in-flight writes finished, a last checkpoint signed). Example:
     ///   brig tokens create --name alice --role operator
-    ///   brig serve --listen 127.0.0.1:7878
+    ///   brig serve --listen 127.0.0.1:7878 --otlp-listen 127.0.0.1:4318
     #[command(verbatim_doc_comment)]
     Serve(serve::ServeArgs),
     /// API tokens for `brig serve`: create, list, revoke.

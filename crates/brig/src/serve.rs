@@ -19,6 +19,13 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
     listen: SocketAddr,
+    /// Also accept OpenTelemetry traces (OTLP/HTTP, `POST /v1/traces` only) on this address,
+    /// the standard OTLP port for exporters given just an endpoint (/v1/traces is on
+    /// --listen too). Example: --otlp-listen 127.0.0.1:4318, then in the agent's environment
+    /// OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 and
+    /// OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer brig_…"
+    #[arg(long, value_name = "ADDR")]
+    otlp_listen: Option<SocketAddr>,
     /// Directory of Cedar policies for /v1/decide [default: Brig's built-in policy]
     #[arg(long, value_name = "DIR")]
     policy: Option<PathBuf>,
@@ -43,12 +50,23 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
     let state = brig_server::State::open_with(dir, a.policy.as_deref(), detection, response)
         .context("brig serve refuses to start")?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(brig_server::serve(state, a.listen, shutdown(), |addr| {
+    let ready = |addr, otlp: Option<SocketAddr>| {
         eprintln!(
             "brig serve: listening on http://{addr} (API under /v1, OpenAPI at /v1/openapi.json)"
         );
         tracing::info!(%addr, "listening");
-    }))
+        if let Some(otlp) = otlp {
+            eprintln!("brig serve: OTLP/HTTP traces on http://{otlp}/v1/traces");
+            tracing::info!(%otlp, "listening for OTLP");
+        }
+    };
+    rt.block_on(brig_server::serve_with(
+        state,
+        a.listen,
+        a.otlp_listen,
+        shutdown(),
+        ready,
+    ))
     .context("brig serve")?;
     eprintln!("brig serve: stopped; in-flight writes finished and a last checkpoint signed");
     Ok(Exit::Ok)

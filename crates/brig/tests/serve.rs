@@ -140,6 +140,7 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
     for p in [
         "/v1/events",
         "/v1/decide",
+        "/v1/traces",
         "/v1/containment",
         "/v1/containment/release",
         "/v1/incidents",
@@ -158,6 +159,11 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
     let decide_other =
         json!({"agent": "bot-b", "tool": "read_file", "arguments": {"path": "/srv/a.txt"}});
     let contain_b = json!({"scope": "agent:bot-b", "reason": "role test"});
+    let otlp_own = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "00f067aa0ba902b7",
+        "startTimeUnixNano": "1765000000000000000", "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}},
+            {"key": "gen_ai.agent.name", "value": {"stringValue": "bot-a"}}]}]}]}]});
     type Case<'a> = (&'a str, &'a str, Option<Value>, [u16; 3]);
     // Expected status for [agent, operator, auditor].
     let cases: Vec<Case> = vec![
@@ -184,6 +190,14 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
             "/v1/decide",
             Some(decide_other.clone()),
             [403, 200, 403],
+        ),
+        // OTLP/JSON spans of bot-a (an agent token's own; another agent's are refused in the
+        // answer's partialSuccess, see tests/otlp.rs).
+        (
+            "POST",
+            "/v1/traces",
+            Some(otlp_own.clone()),
+            [200, 200, 403],
         ),
         ("GET", "/v1/containment", None, [403, 200, 200]),
         (
