@@ -619,6 +619,13 @@ impl RemoteHook {
                 Ok(Outcome::Done)
             }
             Kind::PreTool { tool, input } => {
+                // The control plane knows nothing of the project: relative paths (a shell
+                // command's) resolve against the directory given as the call's `cwd`.
+                let mut input = input.clone();
+                if let Some(args) = input.as_object_mut() {
+                    args.entry("cwd")
+                        .or_insert_with(|| json!(ev.cwd.to_string_lossy()));
+                }
                 let d = self.cp.decide(&json!({
                     "agent": self.who.agent, "workflow": self.who.workflow,
                     "session": ev.session, "call": call, "tool": tool, "arguments": input,
