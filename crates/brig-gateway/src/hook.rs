@@ -53,6 +53,9 @@ pub enum AgentKind {
     ClaudeCode,
     GeminiCli,
     Cursor,
+    /// OpenAI Codex CLI's hooks (experimental, `[features] codex_hooks`): Claude Code's
+    /// event shapes; only shell commands reach PreToolUse, and it cannot ask the user.
+    Codex,
 }
 
 impl AgentKind {
@@ -62,6 +65,7 @@ impl AgentKind {
             AgentKind::ClaudeCode => "claude-code",
             AgentKind::GeminiCli => "gemini-cli",
             AgentKind::Cursor => "cursor",
+            AgentKind::Codex => "codex",
         }
     }
 }
@@ -134,7 +138,9 @@ pub fn parse(agent: AgentKind, bytes: &[u8]) -> Result<HookEvent, HookError> {
     let obj = v.as_object().ok_or_else(|| input("not a JSON object"))?;
     let name = text(obj, "hook_event_name")?.to_string();
     let mut ev = match agent {
-        AgentKind::ClaudeCode | AgentKind::GeminiCli => tool_shaped(agent, obj, &name)?,
+        AgentKind::ClaudeCode | AgentKind::GeminiCli | AgentKind::Codex => {
+            tool_shaped(agent, obj, &name)?
+        }
         AgentKind::Cursor => cursor(obj, &name)?,
     };
     if !ev.cwd.is_absolute() {
@@ -156,8 +162,8 @@ fn text<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, HookError
         .ok_or_else(|| input(format!("`{key}` is missing or not a string")))
 }
 
-/// Claude Code's events (`PreToolUse`, `PostToolUse`, `UserPromptSubmit`) and Gemini CLI's
-/// (`BeforeTool`, `AfterTool`, `BeforeAgent`) carry the same fields.
+/// Claude Code's events (`PreToolUse`, `PostToolUse`, `UserPromptSubmit`; Codex's too) and
+/// Gemini CLI's (`BeforeTool`, `AfterTool`, `BeforeAgent`) carry the same fields.
 fn tool_shaped(
     agent: AgentKind,
     obj: &Map<String, Value>,
@@ -302,6 +308,19 @@ fn answer_to(agent: AgentKind, event: &str, outcome: &Outcome) -> (Value, i32) {
             }
             json!({ "hookSpecificOutput": out })
         }
+        // Codex: no objection is an empty answer; it has no "ask", so a held call is
+        // refused, naming the approval a person can grant before the agent retries.
+        AgentKind::Codex if decision == "allow" => json!({}),
+        AgentKind::Codex => {
+            let why = match outcome {
+                Outcome::Ask(r) => format!("Held for approval and not run (Codex cannot ask): {r}"),
+                _ => reason.unwrap_or_default().to_string(),
+            };
+            json!({ "hookSpecificOutput": {
+                "hookEventName": event, "permissionDecision": "deny",
+                "permissionDecisionReason": why,
+            }})
+        }
         AgentKind::GeminiCli => {
             let mut out = json!({ "decision": decision });
             if let Some(r) = reason {
@@ -338,7 +357,7 @@ fn done(agent: AgentKind, event: &str) -> Value {
 pub fn fail_closed(agent: AgentKind, event: Option<&str>, why: &str) -> (Value, i32) {
     let reason = format!("Brig could not decide, so it denies (fail closed): {why}");
     let event = event.unwrap_or(match agent {
-        AgentKind::ClaudeCode => "PreToolUse",
+        AgentKind::ClaudeCode | AgentKind::Codex => "PreToolUse",
         AgentKind::GeminiCli => "BeforeTool",
         AgentKind::Cursor => "beforeShellExecution",
     });
@@ -544,6 +563,7 @@ fn source(agent: AgentKind) -> &'static str {
         AgentKind::ClaudeCode => "hook:claude-code",
         AgentKind::GeminiCli => "hook:gemini-cli",
         AgentKind::Cursor => "hook:cursor",
+        AgentKind::Codex => "hook:codex",
     }
 }
 

@@ -1,4 +1,4 @@
-//! `brig hook`: Brig as a coding agent's hook (Claude Code, Gemini CLI, Cursor), and
+//! `brig hook`: Brig as a coding agent's hook (Claude Code, Gemini CLI, Cursor, Codex CLI), and
 //! `brig hook install`, which writes the agent's hook configuration.
 
 use std::io::{Read, Write};
@@ -44,6 +44,13 @@ pub enum HookCommand {
     /// Install it with `brig hook install cursor --project DIR` (.cursor/hooks.json).
     #[command(verbatim_doc_comment)]
     Cursor(HookArgs),
+    /// OpenAI Codex CLI's hook (experimental in Codex: `[features] codex_hooks = true`):
+    /// PreToolUse (shell commands only) decided — a held call is refused, Codex cannot ask —,
+    /// PostToolUse and UserPromptSubmit recorded.
+    ///
+    /// Install it with `brig hook install codex --project DIR` (.codex/hooks.json).
+    #[command(verbatim_doc_comment)]
+    Codex(HookArgs),
     /// Write a coding agent's hook configuration to run `brig hook`, merged with what is
     /// there (other hooks and settings kept, the old file backed up beside it; running it
     /// again changes nothing). Example:
@@ -84,6 +91,7 @@ pub fn run(cmd: HookCommand) -> anyhow::Result<Exit> {
         HookCommand::ClaudeCode(a) => Ok(answer(AgentKind::ClaudeCode, &a)),
         HookCommand::GeminiCli(a) => Ok(answer(AgentKind::GeminiCli, &a)),
         HookCommand::Cursor(a) => Ok(answer(AgentKind::Cursor, &a)),
+        HookCommand::Codex(a) => Ok(answer(AgentKind::Codex, &a)),
         HookCommand::Install(a) => install(&a),
     }
 }
@@ -189,6 +197,7 @@ pub enum Target {
     ClaudeCode,
     GeminiCli,
     Cursor,
+    Codex,
 }
 
 #[derive(Args)]
@@ -196,8 +205,8 @@ pub struct InstallArgs {
     /// The coding agent whose hooks to configure.
     #[arg(value_enum)]
     target: Target,
-    /// The project to configure (its .claude/settings.json, .gemini/settings.json or
-    /// .cursor/hooks.json) [default: the current directory].
+    /// The project to configure (its .claude/settings.json, .gemini/settings.json,
+    /// .cursor/hooks.json or .codex/hooks.json) [default: the current directory].
     #[arg(long, value_name = "DIR", conflicts_with = "user")]
     project: Option<PathBuf>,
     /// Configure the user's settings (~/.claude/settings.json …) instead: every project.
@@ -248,6 +257,7 @@ impl Target {
             Target::ClaudeCode => AgentKind::ClaudeCode,
             Target::GeminiCli => AgentKind::GeminiCli,
             Target::Cursor => AgentKind::Cursor,
+            Target::Codex => AgentKind::Codex,
         }
     }
 
@@ -257,13 +267,14 @@ impl Target {
             Target::ClaudeCode => ".claude/settings.json",
             Target::GeminiCli => ".gemini/settings.json",
             Target::Cursor => ".cursor/hooks.json",
+            Target::Codex => ".codex/hooks.json",
         }
     }
 
     /// The events Brig hooks, and whether each takes a tool matcher.
     fn events(self) -> &'static [(&'static str, bool)] {
         match self {
-            Target::ClaudeCode => &[
+            Target::ClaudeCode | Target::Codex => &[
                 ("PreToolUse", true),
                 ("PostToolUse", true),
                 ("UserPromptSubmit", false),

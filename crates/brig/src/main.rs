@@ -80,7 +80,7 @@ enum Command {
     ///   brig mcp-proxy --agent notes-bot -- npx @modelcontextprotocol/server-filesystem ~/notes
     #[command(verbatim_doc_comment)]
     McpProxy(mcp_proxy::McpProxyArgs),
-    /// Be a coding agent's hook (Claude Code, Gemini CLI, Cursor): decide each tool call
+    /// Be a coding agent's hook (Claude Code, Gemini CLI, Cursor, Codex): decide each tool call
     /// before it runs, record prompts and results. `brig hook install` sets it up.
     #[command(subcommand)]
     Hook(hook::HookCommand),

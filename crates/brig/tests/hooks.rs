@@ -458,6 +458,35 @@ fn cursor_events_are_decided_and_recorded() {
     verifies(&s.data);
 }
 
+#[test]
+fn codex_events_are_decided_and_recorded() {
+    let s = setup();
+    let c = "codex";
+    let (v, _) = feed(&s, c, "UserPromptSubmit", "x-1", &[]);
+    assert_eq!(v, json!({}));
+    // No objection is an empty answer.
+    let (v, o) = feed(&s, c, "PreToolUse-Bash-ls", "x-1", &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(v, json!({}));
+    let (v, _) = feed(&s, c, "PostToolUse-Bash-ls", "x-1", &[]);
+    assert_eq!(v, json!({}));
+    // Codex cannot ask: a held call is refused, naming its approval.
+    let (v, _) = feed(&s, c, "PreToolUse-Bash-rm-build", "x-1", &[]);
+    let (d, why) = decision(&v);
+    assert_eq!(d, "deny", "{v}");
+    assert!(why.contains("Held for approval"), "{why}");
+    let events = ledger(&s.data);
+    let calls = of_kind(&events, "tool.call");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["event"]["source"], "hook:codex");
+    assert_eq!(of_kind(&events, "approval.request").len(), 1);
+    assert_eq!(
+        of_kind(&events, "tool.result")[0]["event"]["call"],
+        "call_ls"
+    );
+    verifies(&s.data);
+}
+
 /// A running `brig serve` on a free port, killed when dropped.
 struct Server {
     child: std::process::Child,
@@ -714,6 +743,7 @@ fn install_merges_backs_up_and_is_idempotent() {
     for (target, file, event) in [
         ("cursor", ".cursor/hooks.json", "beforeShellExecution"),
         ("gemini-cli", ".gemini/settings.json", "BeforeTool"),
+        ("codex", ".codex/hooks.json", "PreToolUse"),
     ] {
         let o = run(
             &s.data,
