@@ -20,8 +20,9 @@
 //!    `tool.result`) posted to `POST /v1/traces` in exports of 500 spans, as OTLP/JSON and as
 //!    protobuf, with the built-in rule pack and incident response on (every event observed
 //!    in its session); beside it, the very events those spans map to posted to
-//!    `/v1/events` (no detection there), in the same run on fresh data directories.
-//!    `cargo bench -p brig-server --bench api -- EVENTS DECISIONS SPANS` (default 64,000).
+//!    `/v1/events` (no detection there), and protobuf once more with detection off (what
+//!    decoding and mapping cost alone), in the same run on fresh data directories.
+//!    `cargo bench -p brig-server --bench api -- EVENTS DECISIONS SPANS` (default 32,000).
 //!
 //! Each backend runs all of them: SQLite always; PostgreSQL when `BRIG_BENCH_DATABASE` names
 //! a server (each phase gets a scratch database on it). The data directories go under
@@ -91,7 +92,7 @@ fn main() {
         .collect();
     let events = args.first().copied().unwrap_or(200_000);
     let decisions = args.get(1).copied().unwrap_or(20_000);
-    let spans = args.get(2).copied().unwrap_or(64_000);
+    let spans = args.get(2).copied().unwrap_or(32_000);
 
     run("SQLite", None, events, decisions);
     otlp::run("SQLite", None, spans);
@@ -447,12 +448,18 @@ mod otlp {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let mut rates = Vec::new();
         type Body = fn(&Export) -> (&'static str, Vec<u8>);
-        let cases: [(&str, &str, bool, Body); 3] = [
+        let cases: [(&str, &str, bool, Body); 4] = [
             (
                 "native /v1/events, same events, no detection",
                 "/v1/events",
                 false,
                 |e| ("application/json", e.events.to_string().into_bytes()),
+            ),
+            (
+                "OTLP protobuf /v1/traces, detection off",
+                "/v1/traces",
+                false,
+                |e| ("application/x-protobuf", e.protobuf.clone()),
             ),
             (
                 "OTLP/JSON /v1/traces, detection on",
@@ -470,10 +477,22 @@ mod otlp {
         for (what, path, detect, body) in cases {
             let (base, tokens, stop, _dir) = server(&rt, admin, detect);
             let rate = drive(&rt, &format!("{base}{path}"), &tokens, &exports, body);
+            // The rule pack's verdict on the load (benign commands; first uses still count).
+            let alerts = rt.block_on(async {
+                let text = reqwest::get(format!("{base}/metrics"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                text.lines()
+                    .find_map(|l| l.strip_prefix("brig_alerts_total "))
+                    .map_or(0.0, |v| v.trim().parse::<f64>().unwrap_or(0.0))
+            });
             stop();
             rates.push(rate);
             println!(
-                "{name}: {what} ({CLIENTS} clients, {BATCH} spans = {} events per request): {rate:>8.0} spans/s ({:.0} events/s, {:.0}% of native)",
+                "{name}: {what} ({CLIENTS} clients, {BATCH} spans = {} events per request): {rate:>8.0} spans/s ({:.0} events/s, {:.0}% of native), {alerts} alerts",
                 BATCH * events_per_span,
                 rate * events_per_span as f64,
                 100.0 * rate / rates[0]
