@@ -11,6 +11,11 @@
 //! `/v1/stream` follows the ledger as server-sent events: every new event, alerts and
 //! containment changes typed as such.
 //!
+//! `/v1/traces` takes OpenTelemetry traces (OTLP/HTTP, protobuf or JSON): agents that emit
+//! GenAI spans rather than calling through a gateway are recorded and watched by the same
+//! rules and incident response, passively ([`serve_with`] also opens it alone on the
+//! standard OTLP port).
+//!
 //! Built so far: SQLite (the data directory) as the backend. Not yet: PostgreSQL, approvals,
 //! evidence and rollback over HTTP, remote gateways, per-token rate limits.
 
