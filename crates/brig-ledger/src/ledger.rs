@@ -117,10 +117,20 @@ impl<S: LedgerStore> Ledger<S> {
             // Another process appended since we last looked.
             Frontier::from_source(size, &mut TxNodes(&mut *tx))?
         };
+        let caller_ids: Vec<EventId> = batch
+            .iter()
+            .filter(|p| p.caller_id)
+            .map(|p| p.event.id)
+            .collect();
+        let known = if caller_ids.is_empty() {
+            Default::default()
+        } else {
+            tx.find_events(&caller_ids)?
+        };
         let mut batch_ids: HashSet<EventId> = HashSet::new();
         for p in batch {
             if p.caller_id {
-                if let Some(index) = tx.find_event(&p.event.id)? {
+                if let Some(&index) = known.get(&p.event.id) {
                     receipts.push(Receipt {
                         index,
                         id: p.event.id,

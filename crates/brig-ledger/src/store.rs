@@ -15,6 +15,8 @@
 //! order as the events (a random-keyed digest index cost half the append throughput), and
 //! each is checked against the salted digest its leaf recorded.
 
+use std::collections::HashMap;
+
 use brig_model::{Blob, EventId};
 
 use crate::merkle::Hash;
@@ -83,6 +85,18 @@ pub trait AppendTx {
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError>;
     /// Index of the event with this id, if it is already recorded.
     fn find_event(&mut self, id: &EventId) -> Result<Option<u64>, StoreError>;
+    /// The indices of those of `ids` already recorded. One lookup for a whole batch where
+    /// the backend can do it in one round trip (and before any row of the batch is written,
+    /// so a backend that buffers its inserts keeps them in one flush).
+    fn find_events(&mut self, ids: &[EventId]) -> Result<HashMap<EventId, u64>, StoreError> {
+        let mut found = HashMap::new();
+        for id in ids {
+            if let Some(index) = self.find_event(id)? {
+                found.insert(*id, index);
+            }
+        }
+        Ok(found)
+    }
     fn insert_leaf(&mut self, row: &NewLeafRow<'_>) -> Result<(), StoreError>;
     /// Stores payload part `part` of the event at `index`.
     fn insert_blob(&mut self, index: u64, part: &str, blob: &Blob) -> Result<(), StoreError>;

@@ -25,6 +25,7 @@
 //! instead of one per row.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -285,6 +286,7 @@ struct Prepared {
     size: Statement,
     node: Statement,
     find: Statement,
+    find_many: Statement,
     leaves: Statement,
     blobs: Statement,
 }
@@ -306,6 +308,7 @@ impl PgStore {
             size: prep(&mut client, "SELECT COALESCE(MAX(idx) + 1, 0) FROM events")?,
             node: prep(&mut client, "SELECT hashes FROM events WHERE idx = $1")?,
             find: prep(&mut client, "SELECT idx FROM events WHERE id = $1")?,
+            find_many: prep(&mut client, "SELECT id, idx FROM events WHERE id = ANY($1)")?,
             leaves: prep(
                 &mut client,
                 "INSERT INTO events (idx, id, ts, kind, agent, session, workflow, leaf, hashes)
@@ -1011,6 +1014,26 @@ impl AppendTx for PgAppend<'_> {
             .query_opt(&self.prepared.find, &[&&id.as_bytes()[..]])
             .map_err(backend)?
             .map(|r| r.get::<_, i64>(0) as u64))
+    }
+
+    fn find_events(&mut self, ids: &[EventId]) -> Result<HashMap<EventId, u64>, StoreError> {
+        self.flush()?;
+        let keys: Vec<&[u8]> = ids.iter().map(|id| &id.as_bytes()[..]).collect();
+        let rows = self
+            .tx
+            .query(&self.prepared.find_many, &[&keys])
+            .map_err(backend)?;
+        // The rows name ids by their bytes: find each among those asked for.
+        let asked: HashMap<&[u8], EventId> =
+            ids.iter().map(|id| (&id.as_bytes()[..], *id)).collect();
+        let mut found = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let raw: &[u8] = r.get(0);
+            if let Some(id) = asked.get(raw) {
+                found.insert(*id, r.get::<_, i64>(1) as u64);
+            }
+        }
+        Ok(found)
     }
 
     fn insert_leaf(&mut self, row: &NewLeafRow<'_>) -> Result<(), StoreError> {

@@ -222,7 +222,32 @@ fn an_event_id_is_recorded_once() {
         assert!(again[0].duplicate, "{}", b.name);
         assert_eq!(again[0].index, first[0].index);
         assert_eq!(ledger.size().unwrap(), 1);
+
+        // A batch of known, new and repeated ids is checked in one lookup: each known id
+        // answers with its first index, each new one is recorded once.
+        let with_id = |id| {
+            let mut e = NewEvent::new("test", "a", EventKind::Alert);
+            e.id = Some(id);
+            Prepared::new(e).unwrap()
+        };
+        let (new1, new2) = (brig_model::EventId::new(), brig_model::EventId::new());
+        let known = e_id(&p);
+        let batch = [with_id(new1), with_id(known), with_id(new2), with_id(new1)];
+        let r = ledger.append(&batch).unwrap();
+        let dup: Vec<bool> = r.iter().map(|x| x.duplicate).collect();
+        assert_eq!(dup, [false, true, false, true], "{}", b.name);
+        assert_eq!(
+            (r[1].index, r[3].index),
+            (first[0].index, r[0].index),
+            "{}",
+            b.name
+        );
+        assert_eq!(ledger.size().unwrap(), 3, "{}", b.name);
     }
+}
+
+fn e_id(p: &Prepared) -> brig_model::EventId {
+    p.event.id
 }
 
 #[test]
