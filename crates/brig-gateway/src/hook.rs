@@ -26,7 +26,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use brig_ledger::appender::{Appender, Checkpointing};
+use brig_ledger::appender::Appender;
 use brig_ledger::store::LedgerStore;
 use brig_model::{EventKind, NewEvent};
 use brig_store::{DataDir, Store};
@@ -415,14 +415,17 @@ pub fn latest_task(history: &[NewEvent]) -> Option<String> {
         .find_map(|e| e.payload.get("task")?.as_str().map(str::to_string))
 }
 
-/// How often the ledger writer of a hook process would sign a checkpoint: never while it
-/// runs (it runs for milliseconds); once when it finishes.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// A hook process signs a checkpoint when it finishes only if the latest one is older than
+/// this: hook processes come one per tool call, and a signed checkpoint per call would fill
+/// the checkpoint table for nothing (events are durable without one; evidence exports and
+/// `brig ledger checkpoint` sign a fresh one whenever they need it).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A hook process on this host's data directory.
 pub struct LocalHook {
     data: DataDir,
-    guard: Guard,
+    /// Containment and policy (`None`: the process only records, it decides nothing).
+    guard: Option<Guard>,
     who: Identity,
     detection: Option<Arc<Detection>>,
     appender: Arc<Appender>,
@@ -434,20 +437,14 @@ impl LocalHook {
     /// workflow (its task is read from the session).
     pub fn open(
         data: &DataDir,
-        guard: Guard,
+        guard: Option<Guard>,
         who: Identity,
         detection: Option<Arc<Detection>>,
         response: Option<&ResponseConfig>,
     ) -> Result<LocalHook, HookError> {
         let mut store = data.store()?;
         store.set_busy_timeout(std::time::Duration::from_secs(2))?;
-        let appender = Arc::new(Appender::start(
-            brig_ledger::Ledger::new(store),
-            Some(Checkpointing {
-                signer: data.signer()?,
-                interval: CHECKPOINT_EVERY,
-            }),
-        ));
+        let appender = Arc::new(Appender::start(brig_ledger::Ledger::new(store), None));
         let response = response
             .map(|c| Response::start(data, c, appender.clone()))
             .transpose()?;
@@ -518,7 +515,11 @@ impl LocalHook {
         input: &Value,
     ) -> Result<Outcome, HookError> {
         let id = json!(call);
-        let (events, decided) = call::decide(&mut self.guard, who, rec, &id, tool, input);
+        let guard = self
+            .guard
+            .as_mut()
+            .ok_or_else(|| HookError::Input("this hook process was not given a policy".into()))?;
+        let (events, decided) = call::decide(guard, who, rec, &id, tool, input);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         rec.record_then(events, move |r| {
             let _ = tx.send(r);
@@ -551,10 +552,30 @@ impl LocalHook {
         drop(self.response);
         if let Ok(a) = Arc::try_unwrap(self.appender) {
             if let Err(e) = a.finish() {
-                eprintln!("brig hook: final checkpoint failed: {e}");
+                eprintln!("brig hook: the ledger writer failed: {e}");
             }
         }
+        if let Err(e) = checkpoint_if_stale(&self.data) {
+            eprintln!("brig hook: checkpoint not signed: {e}");
+        }
     }
+}
+
+/// Signs a checkpoint when the latest is older than [`CHECKPOINT_EVERY`] (or there is none).
+fn checkpoint_if_stale(data: &DataDir) -> Result<(), String> {
+    let mut store = data.store().map_err(|e| e.to_string())?;
+    let latest = store.latest_checkpoint().map_err(|e| e.to_string())?;
+    let now = brig_model::Timestamp::now().unix_nanos();
+    let fresh = latest
+        .is_some_and(|c| now.saturating_sub(c.created_nanos) < CHECKPOINT_EVERY.as_nanos() as i64);
+    if fresh {
+        return Ok(());
+    }
+    let signer = data.signer().map_err(|e| e.to_string())?;
+    brig_ledger::Ledger::new(store)
+        .checkpoint(&signer)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The event source of an agent's hook events.

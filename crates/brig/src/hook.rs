@@ -156,9 +156,19 @@ fn handle(
         .root()
         .canonicalize()
         .unwrap_or_else(|_| dir.root().to_path_buf())];
-    let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
-        .context("loading policies")?;
-    let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots.clone()));
+    // Only a tool about to run is decided: the others skip loading the policies.
+    let guard = match ev.kind {
+        hook::Kind::PreTool { .. } => {
+            let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
+                .context("loading policies")?;
+            Some(Guard::new(
+                dir.store()?,
+                Box::new(policy),
+                normalizer(roots.clone()),
+            ))
+        }
+        _ => None,
+    };
     let (detection, response) =
         args.detection
             .load(Some(&dir), &roots, args.policy.clone(), "brig hook")?;
