@@ -496,9 +496,10 @@ impl LocalHook {
             }
             Kind::PostTool { tool, response, .. } => {
                 let call = ev.call.clone().unwrap_or_default();
-                let e = tool_result(&rec, ev, tool, &call, response);
-                rec.record_durably(rec.observed(e))
-                    .map_err(HookError::Ledger)?;
+                // A call Brig held ran: the person at the agent said yes when it asked.
+                let mut events = approved_by_user(&mut store, ev, &self.who.agent, &call)?;
+                events.extend(rec.observed(tool_result(&rec, ev, tool, &call, response)));
+                rec.record_durably(events).map_err(HookError::Ledger)?;
                 Ok(Outcome::Done)
             }
             Kind::Other => Ok(Outcome::Done),
@@ -559,6 +560,45 @@ impl LocalHook {
             eprintln!("brig hook: checkpoint not signed: {e}");
         }
     }
+}
+
+/// Settles the pending approval of `call` (held, then asked of the user, and now run) as
+/// approved by the agent's user; the `approval.decision` to record, if there was one.
+fn approved_by_user(
+    store: &mut Store,
+    ev: &HookEvent,
+    agent: &str,
+    call: &str,
+) -> Result<Vec<NewEvent>, HookError> {
+    for a in store.approvals(false)? {
+        if a.agent != agent || a.status != "pending" {
+            continue;
+        }
+        let Some(row) = store.leaf(a.event_index)? else {
+            continue;
+        };
+        let held = brig_model::Event::from_leaf(&row.leaf).ok();
+        if held.is_none_or(|e| {
+            e.call.as_deref() != Some(call) || e.session.as_deref() != Some(&ev.session)
+        }) {
+            continue;
+        }
+        let actor = format!("user at {}", ev.agent.name());
+        let why = format!("allowed when {} asked; the tool ran", ev.agent.name());
+        match crate::approval::settle_by_operator(store, &a.id, true, &actor, &why) {
+            Ok((_, mut e)) => {
+                e.source = source(ev.agent).to_string();
+                e.ts = Some(brig_model::Timestamp::now());
+                e.session = Some(ev.session.clone());
+                e.call = Some(call.to_string());
+                return Ok(vec![e]);
+            }
+            // Settled meanwhile (an operator, a timeout): theirs is the record.
+            Err(crate::approval::SettleError::NotPending { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(HookError::Ledger(e.to_string())),
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Signs a checkpoint when the latest is older than [`CHECKPOINT_EVERY`] (or there is none).

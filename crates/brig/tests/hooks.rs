@@ -168,6 +168,17 @@ fn a_claude_code_session_is_decided_and_recorded() {
         "{}",
         stdout(&o)
     );
+    // The user said yes and the tool ran: the approval is settled as theirs.
+    let (v, _) = feed(&s, cc, "PostToolUse-Bash-rm-build", "sess-1", &[]);
+    assert_eq!(v, json!({}));
+    let o = run(&s.data, &["approvals", "list", "--all", "--json"]);
+    let all: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["status"], "approved", "{all:?}");
+    assert_eq!(all[0]["decided_by"], "user at claude-code", "{all:?}");
 
     // rm -rf / : denied by policy, with the reason.
     let (v, o) = feed(&s, cc, "PreToolUse-Bash-rm-root", "sess-1", &[]);
@@ -226,8 +237,12 @@ fn a_claude_code_session_is_decided_and_recorded() {
         .collect();
     assert_eq!(effects, ["allow", "allow", "allow", "hold", "deny", "deny"]);
     let results = of_kind(&events, "tool.result");
-    assert_eq!(results.len(), 1);
+    assert_eq!(results.len(), 2);
     assert_eq!(results[0]["event"]["call"], "toolu_01Read");
+    let settled = of_kind(&events, "approval.decision");
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0]["event"]["call"], "toolu_03RmBuild");
+    assert_eq!(settled[0]["event"]["decision"]["effect"], "allow");
     assert!(results[0]["payloads"]["result"]["file"]["content"]
         .as_str()
         .unwrap()
