@@ -156,22 +156,35 @@ fn handle(
         .root()
         .canonicalize()
         .unwrap_or_else(|_| dir.root().to_path_buf())];
-    // Only a tool about to run is decided: the others skip loading the policies.
-    let guard = match ev.kind {
-        hook::Kind::PreTool { .. } => {
-            let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
-                .context("loading policies")?;
-            Some(Guard::new(
-                dir.store()?,
-                Box::new(policy),
-                normalizer(roots.clone()),
-            ))
-        }
-        _ => None,
-    };
-    let (detection, response) =
-        args.detection
-            .load(Some(&dir), &roots, args.policy.clone(), "brig hook")?;
+    // The rule pack (parsed and compiled) and the policies (parsed and validated) are the
+    // largest part of a hook's run, and independent: they load on two threads.
+    let (guard, loaded) = std::thread::scope(|s| {
+        let rules = s.spawn(|| {
+            args.detection
+                .load(Some(&dir), &roots, args.policy.clone(), "brig hook")
+        });
+        // Only a tool about to run is decided: the others skip loading the policies.
+        let guard = match ev.kind {
+            hook::Kind::PreTool { .. } => {
+                CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
+                    .context("loading policies")
+                    .and_then(|policy| {
+                        let store = dir.store()?;
+                        Ok(Some(Guard::new(
+                            store,
+                            Box::new(policy),
+                            normalizer(roots.clone()),
+                        )))
+                    })
+            }
+            _ => Ok(None),
+        };
+        let loaded = rules
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the rules panicked")));
+        (guard, loaded)
+    });
+    let (guard, (detection, response)) = (guard?, loaded?);
     let mut h = LocalHook::open(&dir, guard, who, detection, response.as_ref())?;
     let outcome = h.handle(ev)?;
     Ok((outcome, Some(h)))
