@@ -430,6 +430,9 @@ pub struct LocalHook {
     detection: Option<Arc<Detection>>,
     appender: Arc<Appender>,
     response: Option<Arc<Response>>,
+    /// Pre-images of the files a call changes go in its `tool.call`, post-images in its
+    /// `tool.result`, so `brig rollback` can undo what the agent's tools did.
+    images: Arc<crate::images::Imager>,
 }
 
 impl LocalHook {
@@ -448,6 +451,8 @@ impl LocalHook {
         let response = response
             .map(|c| Response::start(data, c, appender.clone()))
             .transpose()?;
+        let images = crate::images::Imager::open(data, &[])
+            .map_err(|e| HookError::Ledger(format!("the object store for pre-images: {e}")))?;
         Ok(LocalHook {
             data: data.clone(),
             guard,
@@ -455,6 +460,7 @@ impl LocalHook {
             detection,
             appender,
             response,
+            images: Arc::new(images),
         })
     }
 
@@ -476,7 +482,8 @@ impl LocalHook {
             ev.session.clone(),
         )
         .with_detection(self.detection.clone())
-        .with_response(self.response.clone());
+        .with_response(self.response.clone())
+        .with_images(Some(self.images.clone()));
         match &ev.kind {
             Kind::Prompt(text) => {
                 let mut e = rec.event(EventKind::AgentPrompt);
@@ -498,7 +505,9 @@ impl LocalHook {
                 let call = ev.call.clone().unwrap_or_default();
                 // A call Brig held ran: the person at the agent said yes when it asked.
                 let mut events = approved_by_user(&mut store, ev, &self.who.agent, &call)?;
-                events.extend(rec.observed(tool_result(&rec, ev, tool, &call, response)));
+                let mut result = tool_result(&rec, ev, tool, &call, response);
+                post_images(&self.data, &past, &call, &mut result);
+                events.extend(rec.observed(result));
                 rec.record_durably(events).map_err(HookError::Ledger)?;
                 Ok(Outcome::Done)
             }
@@ -558,6 +567,36 @@ impl LocalHook {
         }
         if let Err(e) = checkpoint_if_stale(&self.data) {
             eprintln!("brig hook: checkpoint not signed: {e}");
+        }
+    }
+}
+
+/// Records in `result` the state now of the paths its call changes (as its `tool.call`,
+/// found in the session's history, named them), beside the pre-images that call carries.
+fn post_images(data: &DataDir, past: &[NewEvent], call: &str, result: &mut NewEvent) {
+    use brig_rollback::images::{capture, POST, PRE};
+    let Some(called) = past
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::ToolCall && e.call.as_deref() == Some(call))
+    else {
+        return;
+    };
+    // The same paths as the pre-images (directories the call created included).
+    let Some(Value::Object(pre)) = called.payload.get(PRE) else {
+        return;
+    };
+    let paths: Vec<String> = pre.keys().cloned().collect();
+    let captured = brig_rollback::objects::Objects::open(&data.root().join("objects"))
+        .and_then(|objects| capture(&paths, &objects));
+    match captured {
+        Ok(images) => {
+            result.payload.insert(POST.into(), json!(images));
+        }
+        Err(e) => {
+            result
+                .attrs
+                .insert("postimage_error".into(), json!(e.to_string()));
         }
     }
 }

@@ -345,6 +345,27 @@ fn the_session_is_remembered_across_hook_processes() {
 }
 
 #[test]
+fn a_hooked_agents_edits_are_rolled_back() {
+    // Pre-images go with the call, post-images with its result (each its own process):
+    // `brig rollback` undoes what the agent's Edit did.
+    let s = setup();
+    let readme = s.project.join("README.md");
+    let (v, _) = feed(&s, "claude-code", "PreToolUse-Edit", "sess-6", &[]);
+    assert_eq!(decision(&v).0, "allow");
+    std::fs::write(&readme, "# Site\nThe site.\n").unwrap(); // what Claude Code's Edit does
+    let (v, _) = feed(&s, "claude-code", "PostToolUse-Edit", "sess-6", &[]);
+    assert_eq!(v, json!({}));
+    let o = run(&s.data, &["rollback", "apply", "--session", "sess-6"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "# Site\nTeh site.\n"
+    );
+    let o = run(&s.data, &["rollback", "verify", "--session", "sess-6"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
 fn brig_fails_closed() {
     let s = setup();
     let data = s.data.to_string_lossy().into_owned();
