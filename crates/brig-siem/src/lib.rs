@@ -13,7 +13,8 @@
 //!
 //! **What is sent.** By default the alerts (OCSF Detection Finding 2004) and, for every
 //! `incident.transition` or `response.action` event, the incident's current state (Incident
-//! Finding 2005, once per incident per batch, attributed to the last such event); with
+//! Finding 2005, once per incident per batch, attributed to the last such event, whose
+//! ledger index it carries as `metadata.sequence`); with
 //! [`Selection::All`] every event that has an OCSF class (calls as API Activity 6003, their
 //! file changes as File System Activity 1001, alerts, incidents). Other kinds (decisions,
 //! results, prompts) have no OCSF class of their own: they set their call's outcome when

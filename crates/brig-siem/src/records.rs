@@ -116,6 +116,14 @@ pub fn records(
             continue;
         }
         let (index, e) = &events[pos];
+        let mut o = o;
+        if class == 2005 && o.pointer("/metadata/sequence").is_none() {
+            // An incident's state is sent with a change to it; the change's place in the
+            // ledger tells one sending from the next.
+            if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("sequence".into(), (*index).into());
+            }
+        }
         out.push(Record {
             index: *index,
             event_id: e.id.to_string(),

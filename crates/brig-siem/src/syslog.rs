@@ -99,22 +99,39 @@ impl SyslogSink {
     fn connect(&self) -> Result<Conn, SendError> {
         let target = format!("{}:{}", self.host, self.port);
         let fail = |e: std::io::Error| SendError::Retry(format!("connecting to {target}: {e}"));
-        let addr = (self.host.as_str(), self.port)
+        let addrs: Vec<_> = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(fail)?
-            .next()
-            .ok_or_else(|| SendError::Retry(format!("{target}: no address")))?;
+            .collect();
+        let Some(first) = addrs.first().copied() else {
+            return Err(SendError::Retry(format!("{target}: no address")));
+        };
         if self.transport == Transport::Udp {
-            let bind = if addr.is_ipv4() {
+            let bind = if first.is_ipv4() {
                 "0.0.0.0:0"
             } else {
                 "[::]:0"
             };
             let s = UdpSocket::bind(bind).map_err(fail)?;
-            s.connect(addr).map_err(fail)?;
+            s.connect(first).map_err(fail)?;
             return Ok(Conn::Udp(s));
         }
-        let s = TcpStream::connect_timeout(&addr, self.timeout).map_err(fail)?;
+        // Every address the name has (localhost: ::1 and 127.0.0.1), the first that answers.
+        let mut last = None;
+        let mut conn = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, self.timeout) {
+                Ok(s) => {
+                    conn = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let s = match conn {
+            Some(s) => s,
+            None => return Err(fail(last.expect("at least one address was tried"))),
+        };
         s.set_write_timeout(Some(self.timeout)).map_err(fail)?;
         s.set_read_timeout(Some(self.timeout)).map_err(fail)?;
         let _ = s.set_nodelay(true);
