@@ -32,6 +32,11 @@ pub struct ServeArgs {
     /// The rules /v1/decide evaluates each call with, and incident response to its alerts.
     #[command(flatten)]
     detection: crate::mcp_proxy::DetectionArgs,
+    /// Also forward alerts and incident changes to this SIEM sink, in a background thread
+    /// (repeatable; see `brig siem forward --help` for sinks; HTTP token from
+    /// $BRIG_SIEM_TOKEN).
+    #[arg(long = "siem", value_name = "SINK")]
+    siem: Vec<String>,
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
@@ -49,6 +54,8 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
             .load(Some(&dir), &[], a.policy.clone(), "brig serve")?;
     let state = brig_server::State::open_with(dir, a.policy.as_deref(), detection, response)
         .context("brig serve refuses to start")?;
+    // SIEM forwarders follow the ledger beside the server; stopped after it.
+    let forwarders = crate::siem::spawn_all(&a.data, &a.siem)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let ready = |addr, otlp: Option<SocketAddr>| {
         eprintln!(
@@ -68,6 +75,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
         ready,
     ))
     .context("brig serve")?;
+    forwarders.stop();
     eprintln!("brig serve: stopped; in-flight writes finished and a last checkpoint signed");
     Ok(Exit::Ok)
 }

@@ -241,3 +241,76 @@ fn init_logs() {
         )
         .try_init();
 }
+
+/// Forwarders running beside `brig serve` (`--siem SINK`), one thread each.
+pub struct Background {
+    stop: Stop,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a forwarder thread per sink (default options: alerts and incident changes, from
+/// the start for a new cursor, token from `$BRIG_SIEM_TOKEN`). A sink that cannot be parsed
+/// stops the start; errors while running are logged and retried, except a rejection,
+/// which stops that forwarder (its cursor stays where it was).
+pub fn spawn_all(data: &DataArgs, sinks: &[String]) -> anyhow::Result<Background> {
+    let stop = Stop::default();
+    let mut threads = Vec::new();
+    for text in sinks {
+        let spec = SinkSpec::parse(text)?;
+        let options = SinkOptions {
+            token: token(None)?,
+            ..SinkOptions::default()
+        };
+        let name = cursor::default_name(text);
+        let data = data.clone();
+        let text = text.clone();
+        let stop = stop.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("siem-{name}"))
+            .spawn(move || background(&data, &spec, &options, &Options::new(&name, &text), &stop))
+            .context("starting a SIEM forwarder")?;
+        threads.push(t);
+    }
+    Ok(Background { stop, threads })
+}
+
+fn background(data: &DataArgs, spec: &SinkSpec, sink: &SinkOptions, opts: &Options, stop: &Stop) {
+    while !stop.is_set() {
+        let run = || -> anyhow::Result<()> {
+            let dir = data.open()?;
+            let mut store = dir.store()?;
+            let mut sink = Sink::open(spec, sink)?;
+            forward(dir.root(), &mut store, &mut sink, opts, stop)?;
+            Ok(())
+        };
+        match run() {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(sink = %opts.name, error = %format!("{e:#}"), "SIEM forwarder failed");
+                if matches!(
+                    e.downcast_ref::<brig_siem::SiemError>(),
+                    Some(brig_siem::SiemError::Rejected { .. })
+                ) {
+                    return;
+                }
+            }
+        }
+        // Store or sink trouble: look again in a while.
+        for _ in 0..100 {
+            if stop.is_set() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Background {
+    /// Stops the forwarders after their current batch and waits for them.
+    pub fn stop(self) {
+        self.stop.set();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}

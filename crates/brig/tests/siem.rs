@@ -817,3 +817,44 @@ fn a_rejected_batch_stops_with_the_cursor_unmoved_unless_skipped() {
     assert_eq!(first["from"], 0);
     assert!(first["reason"].as_str().unwrap().contains("HTTP 400"));
 }
+
+#[test]
+fn brig_serve_runs_forwarders_beside_the_api() {
+    let tmp = common::tempdir();
+    let data = init(tmp.path());
+    let out = tmp.path().join("serve.jsonl");
+    let sink = format!("file:{}", out.display());
+    let child = common::brig()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--siem",
+            &sink,
+            "--data",
+        ])
+        .arg(&data)
+        .env("BRIG_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::ingest(&data, tmp.path(), "a.jsonl", &alert_lines(10, 0));
+    report(&data);
+    wait_for("the alerts in the file", || {
+        out.exists()
+            && file_records(&out, 0)
+                .iter()
+                .filter(|r| r["class_uid"] == 2004)
+                .count()
+                == 10
+    });
+    let err = stop(child);
+    assert!(err.contains("stopped"), "{err}");
+    let recs = file_records(&out, 0);
+    assert!(recs.iter().any(|r| r["class_uid"] == 2005), "the incident");
+    let st = status(&data);
+    assert_eq!(st["sinks"].as_array().unwrap().len(), 1);
+    assert_eq!(st["sinks"][0]["sink"], sink.as_str());
+    assert_eq!(st["sinks"][0]["lag"], 0);
+}
