@@ -94,9 +94,12 @@ pub struct HookEvent {
     /// `hook_event_name` as sent (the answer names it back).
     pub name: String,
     pub session: String,
-    /// The project directory: relative paths resolve here, and the default agent id and the
-    /// policy's served directory come from it.
+    /// The working directory: relative paths resolve here (it follows the agent's `cd`).
     pub cwd: PathBuf,
+    /// The project: the default agent id and the policy's served directory come from it.
+    /// The first workspace root (Cursor), else the working directory; the caller may know
+    /// better (`CLAUDE_PROJECT_DIR`, `GEMINI_PROJECT_DIR`: see [`project_from_env`]).
+    pub project: PathBuf,
     /// The agent's id of the tool call, when it gives one (`tool_use_id`).
     pub call: Option<String>,
     pub kind: Kind,
@@ -143,11 +146,13 @@ pub fn parse(agent: AgentKind, bytes: &[u8]) -> Result<HookEvent, HookError> {
         }
         AgentKind::Cursor => cursor(obj, &name)?,
     };
-    if !ev.cwd.is_absolute() {
-        return Err(input(format!(
-            "the working directory `{}` is not absolute",
-            ev.cwd.display()
-        )));
+    for dir in [&ev.cwd, &ev.project] {
+        if !dir.is_absolute() {
+            return Err(input(format!(
+                "the directory `{}` is not absolute",
+                dir.display()
+            )));
+        }
     }
     if ev.call.is_none() {
         ev.call = call_hash(&ev);
@@ -188,6 +193,7 @@ fn tool_shaped(
         name: name.to_string(),
         session: text(obj, "session_id")?.to_string(),
         cwd: PathBuf::from(text(obj, "cwd")?),
+        project: PathBuf::from(text(obj, "cwd")?),
         call: obj
             .get("tool_use_id")
             .and_then(Value::as_str)
@@ -248,11 +254,16 @@ fn cursor(obj: &Map<String, Value>, name: &str) -> Result<HookEvent, HookError> 
         "beforeSubmitPrompt" => Kind::Prompt(text(obj, "prompt")?.to_string()),
         _ => Kind::Other,
     };
+    let project = obj
+        .get("workspace_roots")
+        .and_then(|r| r.get(0)?.as_str())
+        .unwrap_or(cwd);
     Ok(HookEvent {
         agent: AgentKind::Cursor,
         name: name.to_string(),
         session: text(obj, "conversation_id")?.to_string(),
         cwd: PathBuf::from(cwd),
+        project: PathBuf::from(project),
         call: None,
         kind,
     })
@@ -275,6 +286,20 @@ fn call_hash(ev: &HookEvent) -> Option<String> {
         h.update(part);
     }
     Some(format!("h-{}", &h.finalize().to_hex()[..16]))
+}
+
+/// The project directory the agent itself names in the hook's environment, when it does:
+/// Claude Code sets `CLAUDE_PROJECT_DIR` and Gemini CLI `GEMINI_PROJECT_DIR` for their
+/// hooks (the event's `cwd` follows the agent's `cd`, the project does not).
+pub fn project_from_env(agent: AgentKind) -> Option<PathBuf> {
+    let var = match agent {
+        AgentKind::ClaudeCode => "CLAUDE_PROJECT_DIR",
+        AgentKind::GeminiCli => "GEMINI_PROJECT_DIR",
+        AgentKind::Cursor | AgentKind::Codex => return None,
+    };
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
 }
 
 /// The default agent id for a project: `<agent>:<directory name>-<8 hex of its path's

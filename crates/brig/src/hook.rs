@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use brig_gateway::guard::{normalizer, Guard};
+use brig_gateway::guard::{Guard, Normalizer};
 use brig_gateway::hook::{self, AgentKind, HookEvent, LocalHook, Outcome, RemoteHook};
 use brig_gateway::policy::CedarPolicy;
 use brig_gateway::Identity;
@@ -136,7 +136,9 @@ fn handle(
     ev: &HookEvent,
 ) -> anyhow::Result<(Outcome, Option<LocalHook>)> {
     // The project as the agent names it; symlinks resolved when it exists, as paths are.
-    let project = ev.cwd.canonicalize().unwrap_or_else(|_| ev.cwd.clone());
+    let project = hook::project_from_env(agent).unwrap_or_else(|| ev.project.clone());
+    let project = project.canonicalize().unwrap_or(project);
+    let cwd = ev.cwd.canonicalize().unwrap_or_else(|_| ev.cwd.clone());
     let who = Identity {
         agent: args
             .agent
@@ -173,7 +175,7 @@ fn handle(
                         Ok(Some(Guard::new(
                             store,
                             Box::new(policy),
-                            normalizer(roots.clone()),
+                            resolving_in(cwd.clone(), roots.clone()),
                         )))
                     })
             }
@@ -188,6 +190,18 @@ fn handle(
     let mut h = LocalHook::open(&dir, guard, who, detection, response.as_ref())?;
     let outcome = h.handle(ev)?;
     Ok((outcome, Some(h)))
+}
+
+/// The normalizer of a hooked agent's calls: relative paths resolve in its working
+/// directory; `roots` (the project) is what the policy calls served.
+fn resolving_in(cwd: PathBuf, roots: Vec<PathBuf>) -> Normalizer {
+    Box::new(move |tool, arguments| {
+        let ctx = brig_detect::normalize::ToolContext {
+            cwd: Some(&cwd),
+            roots: &roots,
+        };
+        brig_detect::normalize::normalize(tool, arguments, &ctx)
+    })
 }
 
 /// The control plane, with a token that is this agent's.

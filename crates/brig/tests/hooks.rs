@@ -366,6 +366,40 @@ fn a_hooked_agents_edits_are_rolled_back() {
 }
 
 #[test]
+fn the_project_is_the_agents_not_the_working_directory() {
+    // Claude Code's `cwd` follows the agent's `cd`; CLAUDE_PROJECT_DIR names the project.
+    let s = setup();
+    let data = s.data.to_string_lossy().into_owned();
+    let build = s.project.join("build");
+    let input = fixture("claude-code", "PreToolUse-Bash-rm-build", &s, "sess-7").replace(
+        &format!(r#""cwd":"{}""#, s.project.display()),
+        &format!(r#""cwd":"{}""#, build.display()),
+    );
+    let project = s.project.to_string_lossy().into_owned();
+    let o = hook(
+        "claude-code",
+        &["--data", &data, "--policy", &s.policy.to_string_lossy()],
+        &input,
+        &[("CLAUDE_PROJECT_DIR", project.as_str())],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(decision(&v).0, "ask", "{v}");
+    let events = ledger(&s.data);
+    let call = of_kind(&events, "tool.call")[0];
+    // Same agent as from the project directory; `build` resolved in the working directory.
+    let (v, _) = feed(&s, "claude-code", "PreToolUse-Read", "sess-7", &[]);
+    assert_eq!(decision(&v).0, "allow");
+    let events = ledger(&s.data);
+    let read = of_kind(&events, "tool.call")[1];
+    assert_eq!(call["event"]["agent"], read["event"]["agent"]);
+    let targets = call["event"]["actions"].to_string();
+    assert!(
+        targets.contains(&format!("{}/build", build.display())),
+        "{targets}"
+    );
+}
+
+#[test]
 fn brig_fails_closed() {
     let s = setup();
     let data = s.data.to_string_lossy().into_owned();
