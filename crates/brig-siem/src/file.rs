@@ -46,8 +46,14 @@ impl FileSink {
             .append(true)
             .open(&self.path)
             .map_err(|e| fail("opening", e))?;
-        f.write_all(&buf).map_err(|e| fail("writing", e))?;
-        f.sync_all().map_err(|e| fail("syncing", e))
+        let start = f.metadata().map_err(|e| fail("opening", e))?.len();
+        let written = f.write_all(&buf).and_then(|()| f.sync_all());
+        if let Err(e) = written {
+            // No torn line for the retry to append after: back to where the batch began.
+            let _ = f.set_len(start);
+            return Err(fail("writing", e));
+        }
+        Ok(())
     }
 
     fn rotated(&self, n: usize) -> PathBuf {

@@ -124,6 +124,12 @@ pub fn forward(
     stop: &Stop,
 ) -> Result<Outcome, SiemError> {
     let mut cursor = match Cursor::load(data, &opts.name)? {
+        Some(c) if c.sink != opts.sink => {
+            return Err(SiemError::NameTaken {
+                name: opts.name.clone(),
+                sink: c.sink,
+            })
+        }
         Some(c) => c,
         None => {
             let next = match opts.start {
@@ -186,7 +192,6 @@ pub fn forward(
             }
         }
         cursor.next = to;
-        cursor.sink = opts.sink.clone();
         cursor.save(data)?;
         out.cursor = to;
         out.events_read += to - from;

@@ -63,6 +63,8 @@ pub enum SiemError {
     Tls(String),
     #[error(transparent)]
     Store(#[from] brig_ledger::store::StoreError),
+    #[error("the cursor `{name}` belongs to the sink {sink}; give this sink another --name")]
+    NameTaken { name: String, sink: String },
     #[error("ledger event {index} cannot be read: {reason}")]
     Damaged { index: u64, reason: String },
     #[error("the sink rejected ledger events {from}..{to} ({detail}); the cursor stays at {from}. Fix the cause and run again, or pass --skip-rejected to skip (and record) them")]

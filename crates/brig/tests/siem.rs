@@ -199,6 +199,11 @@ fn file_sink_rotates_by_size_and_forwards_alerts_and_incidents_once() {
     assert!(o.status.success());
     assert_eq!(file_records(&out, 100).len(), before + 3);
 
+    // One cursor, one sink: another sink under the same name is refused.
+    let o = forward(&data, "file:/dev/null", &["--name", "file"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("belongs to the sink"), "{}", stderr(&o));
+
     // --keep 2: older files are removed; --all also sends the calls (API Activity).
     let small = tmp.path().join("small.jsonl");
     let o = forward(
