@@ -114,7 +114,7 @@ impl Detection {
     /// session — declared task, provenance, injection marks, correlation windows — as it
     /// was: for a process that sees one event of a session, such as a coding agent's hook.
     /// Nothing is alerted or learned again.
-    pub fn replay(&self, events: &[NewEvent]) {
+    pub fn replay<'a>(&self, events: impl IntoIterator<Item = &'a NewEvent>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let State {
             detector, store, ..

@@ -497,7 +497,8 @@ impl LocalHook {
         let mut store = self.data.store()?;
         let past = history(&mut store, &ev.session)?;
         if let Some(d) = &self.detection {
-            d.replay(&past);
+            // Alerts are what the rules said, never what they saw: not replayed.
+            d.replay(past.iter().filter(|e| e.kind != EventKind::Alert));
         }
         let rec = Recorder::new(
             self.appender.clone(),
