@@ -100,7 +100,20 @@ pub fn records(
         .collect();
     let mut out = Vec::new();
     // The whole batch goes in, so a call's decision and result in it set the call's outcome.
-    for o in brig_evidence::ocsf::to_ocsf(events, &incidents) {
+    // For alerts alone, only what a finding reads: the calls' own mapping is skipped.
+    let relevant: Vec<(u64, Event)>;
+    let mapped = match selection {
+        Selection::All => events,
+        Selection::Alerts => {
+            relevant = events
+                .iter()
+                .filter(|(_, e)| finding_reads(e.kind))
+                .cloned()
+                .collect();
+            &relevant
+        }
+    };
+    for o in brig_evidence::ocsf::to_ocsf(mapped, &incidents) {
         let class = o.get("class_uid").and_then(Value::as_u64).unwrap_or(0);
         let pos = if class == 2005 {
             o.pointer("/metadata/correlation_uid")
@@ -135,4 +148,17 @@ pub fn records(
     // Incidents come last from the mapping; a stable sort puts them at their event.
     out.sort_by_key(|r| r.index);
     Ok(out)
+}
+
+/// The kinds `brig_evidence::ocsf` reads for a Detection or Incident Finding: the signals
+/// themselves, and the decisions and results that give an alert's call its outcome.
+fn finding_reads(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Alert
+            | EventKind::HumanReport
+            | EventKind::PolicyDecision
+            | EventKind::ApprovalDecision
+            | EventKind::ToolResult
+    )
 }
