@@ -104,9 +104,14 @@ fn answer(agent: AgentKind, args: &HookArgs) -> Exit {
         .take(MAX_EVENT_BYTES)
         .read_to_end(&mut bytes)
         .context("reading the hook event from stdin");
+    // A panic must not end the process without an answer: the agents take any exit but the
+    // blocking one as "go ahead". It becomes a denial like any other failure.
     let handled = read.and_then(|_| {
-        let ev = hook::parse(agent, &bytes)?;
-        handle(agent, args, &ev).map(|(outcome, rest)| (ev, outcome, rest))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let ev = hook::parse(agent, &bytes)?;
+            handle(agent, args, &ev).map(|(outcome, rest)| (ev, outcome, rest))
+        }))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("Brig failed while deciding (a panic)")))
     });
     let mut out = std::io::stdout().lock();
     match handled {
