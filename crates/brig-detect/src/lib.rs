@@ -7,6 +7,8 @@
 //! GenAI traces into the same events. [`rules`] evaluates Sigma rules and correlations over
 //! them, inline in the gateway or offline in `brig detect`.
 
+#![forbid(unsafe_code)]
+
 pub mod normalize;
 pub mod otlp;
 pub mod rules;

@@ -19,6 +19,8 @@
 //! The benign control must raise nothing and be refused nothing. A scenario passes only
 //! when every check holds; [`Scorecard::passed`] says so, [`Scorecard::checks`] says why.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -13,6 +13,8 @@
 //! Verifying needs only `brig-ledger`'s primitives (Merkle proofs, signed notes), never the
 //! data directory: an auditor's machine has no Brig state at all.
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 pub mod bundle;

@@ -19,6 +19,8 @@
 //! Calls are decided as they arrive and their records committed in groups, so a client
 //! that sends many calls at once pays for one fsync per group, not per call.
 
+#![forbid(unsafe_code)]
+
 pub mod approval;
 pub mod call;
 pub mod detection;

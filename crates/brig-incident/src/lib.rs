@@ -18,6 +18,8 @@
 //!   ([`clocks`]: candidates for legal review, not legal advice);
 //! - pushes incidents to a webhook, TheHive or DFIR-IRIS ([`notify`]).
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};

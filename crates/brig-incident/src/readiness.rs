@@ -8,7 +8,6 @@
 //! results recorded in it, and the data directory's files.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::os::unix::fs::PermissionsExt;
 
 use brig_ledger::store::LedgerStore;
 use brig_model::{Decision, Effect, Event, EventKind};
@@ -528,23 +527,21 @@ fn immutable_records(dir: &DataDir, store: &mut Store, now: i64) -> Result<Item,
             }
         }
     }
-    let mode = |p: &std::path::Path| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o777)
-    };
-    let root = dir.root();
-    let key = dir.vkey_path().with_file_name("ledger.key");
-    for (p, want) in [(root.to_path_buf(), 0o700), (key, 0o600)] {
-        match mode(&p) {
-            Some(m) if m & 0o077 == 0 => found.push(format!("{} mode {m:o}", p.display())),
-            Some(m) => {
-                found.push(format!("{} mode {m:o} (open to others)", p.display()));
+    for m in dir.modes() {
+        match m.mode {
+            Some(mode) if !m.is_loose() => {
+                found.push(format!("{} mode {mode:o}", m.path.display()))
+            }
+            Some(mode) => {
+                found.push(format!(
+                    "{} mode {mode:o} (open to others)",
+                    m.path.display()
+                ));
                 bad.push("mode");
-                fixes.push(format!("chmod {want:o} {}", p.display()));
+                fixes.push(format!("chmod {:o} {}", m.wanted, m.path.display()));
             }
             None => {
-                found.push(format!("{} missing", p.display()));
+                found.push(format!("{} missing", m.path.display()));
                 bad.push("missing");
             }
         }

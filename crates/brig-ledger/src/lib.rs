@@ -8,6 +8,8 @@
 //! [`Ledger`] (prepare, append, checkpoint, prove), group commit ([`appender`]) and full
 //! verification of a stored ledger ([`verify`]).
 
+#![forbid(unsafe_code)]
+
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;

@@ -14,6 +14,8 @@
 //!
 //! This crate does no I/O.
 
+#![forbid(unsafe_code)]
+
 /// Serializes a type as its `Display` string and deserializes it through `FromStr`, so the
 /// text form (and its validation) is defined once, in those two impls.
 macro_rules! serde_via_str {

@@ -35,6 +35,8 @@
 //! A call's decision is the most restrictive of its actions' (Deny > Hold > Allow). A
 //! call with no actions is evaluated as one `tool.call` on `Tool::"<tool name>"`.
 
+#![forbid(unsafe_code)]
+
 mod engine;
 mod error;
 mod load;

@@ -21,6 +21,8 @@
 //! glob, a duplicate name). Callers refuse to start on a bad register rather than run with
 //! half of it: an agent must not run unprotected because of a typo.
 
+#![forbid(unsafe_code)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;

@@ -17,6 +17,8 @@
 //! - [`git`]: the agent's commits, found from the branch refs the plan would rewind, and
 //!   reverting them with `git revert` instead (history kept).
 
+#![deny(unsafe_code)]
+
 use std::path::Path;
 
 pub mod git;

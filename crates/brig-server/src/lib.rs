@@ -19,6 +19,8 @@
 //! Built so far: SQLite (the data directory) as the backend. Not yet: PostgreSQL, approvals,
 //! evidence and rollback over HTTP, remote gateways, per-token rate limits.
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 mod metrics;
 mod otlp;

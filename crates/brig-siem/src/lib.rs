@@ -32,6 +32,8 @@
 //! Duplicates are recognisable: every OCSF object carries `metadata.uid` (the Brig event id,
 //! or `INC-…/state`) and `metadata.sequence` (the ledger index).
 
+#![forbid(unsafe_code)]
+
 pub mod cursor;
 pub mod forward;
 pub mod records;

@@ -185,6 +185,22 @@ impl DataDir {
         self.database.as_deref()
     }
 
+    /// The modes of the directory (wanted 0700) and of the signing key (wanted 0600), each
+    /// with whether group or others can reach it. An agent that can read the key can sign
+    /// a rewritten history; one that can write the directory can replace it.
+    pub fn modes(&self) -> Vec<FileMode> {
+        [(self.root.clone(), 0o700), (self.path(KEY_FILE), 0o600)]
+            .into_iter()
+            .map(|(path, wanted)| FileMode {
+                mode: fs::metadata(&path)
+                    .ok()
+                    .map(|m| m.permissions().mode() & 0o7777),
+                path,
+                wanted,
+            })
+            .collect()
+    }
+
     /// Where the state is, for messages: the SQLite file or the URL without its password.
     pub fn describe(&self) -> String {
         match &self.database {
@@ -317,6 +333,36 @@ fn default_origin() -> String {
     format!("brig.local/{host}/{tag}")
 }
 
+/// A file's permission bits beside the ones Brig wants for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMode {
+    pub path: PathBuf,
+    /// `None`: the file is missing.
+    pub mode: Option<u32>,
+    pub wanted: u32,
+}
+
+impl FileMode {
+    /// Group or others can read, write or enter it (or it is missing).
+    pub fn is_loose(&self) -> bool {
+        self.mode.is_none_or(|m| m & 0o077 != 0)
+    }
+
+    /// What is wrong and the command that fixes it, for a loose one.
+    pub fn warning(&self) -> String {
+        match self.mode {
+            Some(m) => format!(
+                "{} is mode {m:o}, open to other users (want {:o}): chmod {:o} {}",
+                self.path.display(),
+                self.wanted,
+                self.wanted,
+                self.path.display()
+            ),
+            None => format!("{} is missing", self.path.display()),
+        }
+    }
+}
+
 fn make_private_dir(path: &Path) -> Result<(), DataDirError> {
     fs::create_dir_all(path).map_err(io(path))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io(path))
@@ -348,6 +394,20 @@ mod tests {
         assert_eq!(mode(&root.join(DB_FILE)), 0o600);
         assert_eq!(dir.verifier().unwrap(), signer.verifier());
         assert_eq!(dir.origin().unwrap(), "brig.test/ledger");
+        assert!(
+            dir.modes().iter().all(|m| !m.is_loose()),
+            "{:?}",
+            dir.modes()
+        );
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        let loose: Vec<FileMode> = dir.modes().into_iter().filter(FileMode::is_loose).collect();
+        assert_eq!(loose.len(), 1);
+        assert!(
+            loose[0].warning().contains("chmod 700"),
+            "{}",
+            loose[0].warning()
+        );
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).unwrap();
         assert!(matches!(
             DataDir::init(&root, None),
             Err(DataDirError::AlreadyInitialized(_))

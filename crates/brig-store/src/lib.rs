@@ -7,6 +7,8 @@
 //! and hosts on one ledger). Both implement [`brig_ledger::store::LedgerStore`]. SQL stays
 //! in this crate.
 
+#![forbid(unsafe_code)]
+
 mod datadir;
 mod incidents;
 mod postgres;
@@ -14,7 +16,7 @@ mod sqlite;
 mod store;
 mod tokens;
 
-pub use datadir::{DataDir, DataDirError, InitOptions, DEFAULT_DATA_DIR};
+pub use datadir::{DataDir, DataDirError, FileMode, InitOptions, DEFAULT_DATA_DIR};
 pub use incidents::{IncidentRow, NoteRow};
 pub use postgres::{redact, scratch_database, PgStore, SEQUENCER_LOCK};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};

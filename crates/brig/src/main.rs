@@ -1,6 +1,8 @@
 //! `brig`: incident response for AI agents. One binary; this file is only the command line.
 //! Each subcommand lives in its own module and calls into the library crates.
 
+#![forbid(unsafe_code)]
+
 mod approvals;
 mod contain;
 mod detect;

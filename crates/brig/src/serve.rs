@@ -49,6 +49,11 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
         )
         .init();
     let dir = a.data.open()?;
+    // The agents Brig watches must not be able to read its key or replace its records.
+    for m in dir.modes().iter().filter(|m| m.is_loose()) {
+        eprintln!("brig serve: warning: {}", m.warning());
+        tracing::warn!(path = %m.path.display(), mode = ?m.mode, "data directory or key open to other users");
+    }
     let (detection, response) =
         a.detection
             .load(Some(&dir), &[], a.policy.clone(), "brig serve")?;

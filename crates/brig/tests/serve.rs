@@ -35,13 +35,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+        let (base, _) = listening(&mut err);
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in err.lines() {});
         Server { child, base }
@@ -53,6 +47,48 @@ impl Server {
         std::mem::forget(self);
         status
     }
+}
+
+/// Reads a starting server's stderr up to its "listening" line: its base URL, and the lines
+/// it printed before (warnings).
+fn listening(err: &mut impl BufRead) -> (String, Vec<String>) {
+    let mut before = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "the server exited: {before:?}"
+        );
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            return (url.to_string(), before);
+        }
+        before.push(line);
+    }
+}
+
+#[test]
+fn serve_warns_when_its_data_directory_is_open_to_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = brig()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("BRIG_LOG", "error")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let (_, before) = listening(&mut err);
+    let _ = child.kill();
+    let _ = child.wait();
+    let warned = before.concat();
+    assert!(
+        warned.contains("warning") && warned.contains(&format!("chmod 700 {}", data.display())),
+        "{warned}"
+    );
+    assert!(!warned.contains("ledger.key"), "the key is 0600: {warned}");
 }
 
 impl Drop for Server {
