@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
@@ -557,43 +557,6 @@ fn codex_events_are_decided_and_recorded() {
     verifies(&s.data);
 }
 
-/// A running `brig serve` on a free port, killed when dropped.
-struct Server {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path, policy: &Path) -> Server {
-        let mut child = brig()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .arg("--policy")
-            .arg(policy)
-            .env("BRIG_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        std::thread::spawn(move || for _ in err.lines() {});
-        Server { child, base }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn with_a_server_the_control_plane_decides_and_records() {
     let s = setup();
@@ -624,7 +587,7 @@ fn with_a_server_the_control_plane_decides_and_records() {
         ),
     );
     std::fs::write(policy.join("p.cedar"), by_path).unwrap();
-    let server = Server::start(&s.data, &policy);
+    let server = Server::start_with(&s.data, &policy);
     let remote = |name: &str, agent: &str, base: &str| {
         let input = fixture("claude-code", name, &s, "r-1");
         hook(

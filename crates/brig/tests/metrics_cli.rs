@@ -643,22 +643,8 @@ fn the_servers_prometheus_metrics_carry_the_incident_figures() {
     let i = show(&data, &i1);
     let severity = i["severity"].as_str().unwrap().to_string();
 
-    let mut child = brig()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("BRIG_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    std::thread::spawn(move || for _ in err.lines() {});
+    let server = Server::start(&data);
+    let base = server.base.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -666,8 +652,7 @@ fn the_servers_prometheus_metrics_carry_the_incident_figures() {
     let text = rt
         .block_on(async { reqwest::get(format!("{base}/metrics")).await?.text().await })
         .unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    child.wait().unwrap();
+    server.stop();
 
     let value = |series: &str| -> f64 {
         text.lines()

@@ -10,64 +10,15 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// A running `brig serve` with an OTLP listener, stopped (SIGTERM) by `stop`.
-struct Server {
-    child: Child,
-    base: String,
-    otlp: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = brig()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--otlp-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data")
-            .arg(data)
-            .env("BRIG_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut addr = || {
-            let mut line = String::new();
-            err.read_line(&mut line).unwrap();
-            line.split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .unwrap_or_else(|| panic!("no address in {line:?}"))
-                .trim_end_matches("/v1/traces")
-                .to_string()
-        };
-        let base = addr();
-        let otlp = addr();
-        std::thread::spawn(move || for _ in err.lines() {});
-        Server { child, base, otlp }
-    }
-
-    fn stop(mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        assert!(self.child.wait().unwrap().success());
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A running `brig serve` with an OTLP listener too.
+fn start(data: &Path) -> Server {
+    Server::spawn(data, &["--otlp-listen".as_ref(), "127.0.0.1:0".as_ref()])
 }
 
 fn token(data: &Path, name: &str, role: &str, agent: Option<&str>) -> String {
@@ -249,13 +200,13 @@ fn python_sdk_protobuf_export_raises_the_sessions_alerts_and_an_incident() {
     let data = init(tmp.path());
     let agent = token(&data, "otel-gw", "agent", Some("otel-bot"));
     let operator = token(&data, "alice", "operator", None);
-    let server = Server::start(&data);
+    let server = start(&data);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/otel_agent.py");
     let o = std::process::Command::new(&python)
         .arg(&script)
         .args([
-            &format!("{}/v1/traces", server.otlp),
+            &format!("{}/v1/traces", server.otlp.as_deref().unwrap()),
             &agent,
             "otel-bot",
             "conv-pb",
@@ -291,7 +242,7 @@ fn python_sdk_protobuf_export_raises_the_sessions_alerts_and_an_incident() {
     assert_eq!(counter(&metrics, "brig_otlp_spans_rejected_total"), 1.0);
     // invoke_agent, chat, two tools; the nameless tool span is the rejected one.
     assert_eq!(counter(&metrics, "brig_otlp_spans_accepted_total"), 4.0);
-    server.stop();
+    assert!(server.stop().success());
     ledger_verifies(&data);
 }
 
@@ -303,7 +254,7 @@ fn json_export_with_gzip_reports_rejected_spans_and_raises_alerts() {
     let data = init(tmp.path());
     let agent = token(&data, "otel-gw", "agent", Some("otel-bot"));
     let operator = token(&data, "alice", "operator", None);
-    let server = Server::start(&data);
+    let server = start(&data);
     let url = format!("{}/v1/traces", server.base);
 
     let doc = session_json("json-bot", "conv-json")
@@ -400,6 +351,6 @@ fn json_export_with_gzip_reports_rejected_spans_and_raises_alerts() {
 
     let metrics = get(&format!("{}/metrics", server.base), &operator);
     assert_eq!(counter(&metrics, "brig_otlp_spans_rejected_total"), 5.0);
-    server.stop();
+    assert!(server.stop().success());
     ledger_verifies(&data);
 }

@@ -9,95 +9,6 @@ use std::process::{Child, Stdio};
 
 use serde_json::{json, Value};
 
-/// A running `brig serve` on a free port, stopped (SIGTERM) when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        Self::spawn(data, &[])
-    }
-
-    /// A server deciding with the Cedar policies in `policies`.
-    fn start_with(data: &Path, policies: &Path) -> Server {
-        Self::spawn(data, &["--policy".as_ref(), policies.as_os_str()])
-    }
-
-    fn spawn(data: &Path, extra: &[&std::ffi::OsStr]) -> Server {
-        let mut child = brig()
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
-            .env("BRIG_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let (base, _) = listening(&mut err);
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in err.lines() {});
-        Server { child, base }
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
-    }
-}
-
-/// Reads a starting server's stderr up to its "listening" line: its base URL, and the lines
-/// it printed before (warnings).
-fn listening(err: &mut impl BufRead) -> (String, Vec<String>) {
-    let mut before = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "the server exited: {before:?}"
-        );
-        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            return (url.to_string(), before);
-        }
-        before.push(line);
-    }
-}
-
-#[test]
-fn serve_warns_when_its_data_directory_is_open_to_others() {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = tempdir();
-    let data = init(tmp.path());
-    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut child = brig()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("BRIG_LOG", "error")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let (_, before) = listening(&mut err);
-    let _ = child.kill();
-    let _ = child.wait();
-    let warned = before.concat();
-    assert!(
-        warned.contains("warning") && warned.contains(&format!("chmod 700 {}", data.display())),
-        "{warned}"
-    );
-    assert!(!warned.contains("ledger.key"), "the key is 0600: {warned}");
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A Cedar policy directory under `tmp` holding `text`.
 fn policies(tmp: &Path, text: &str) -> std::path::PathBuf {
     let dir = tmp.join("policies");
@@ -1517,4 +1428,19 @@ fn decide_runs_the_rules_and_incident_response() {
         .filter(|e| e["kind"] == "alert")
         .count();
     assert!(alerts >= 1);
+}
+
+#[test]
+fn serve_warns_when_its_data_directory_is_open_to_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(&data);
+    let warned = server.before.concat();
+    assert!(
+        warned.contains("warning") && warned.contains(&format!("chmod 700 {}", data.display())),
+        "{warned}"
+    );
+    assert!(!warned.contains("ledger.key"), "the key is 0600: {warned}");
 }

@@ -194,3 +194,77 @@ pub fn chromium_dom(page: &Path) -> Option<String> {
     assert!(o.status.success(), "chromium: {}", stderr(&o));
     Some(stdout(&o))
 }
+
+/// A running `brig serve` on free loopback ports, killed when dropped (`stop` for a
+/// graceful SIGTERM).
+pub struct Server {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The OTLP listener's base URL, when `--otlp-listen` was given.
+    pub otlp: Option<String>,
+    /// What the server printed before it listened (warnings).
+    pub before: Vec<String>,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        Self::spawn(data, &[])
+    }
+
+    /// A server deciding with the Cedar policies in `policies`.
+    pub fn start_with(data: &Path, policies: &Path) -> Server {
+        Self::spawn(data, &["--policy".as_ref(), policies.as_os_str()])
+    }
+
+    pub fn spawn(data: &Path, extra: &[&std::ffi::OsStr]) -> Server {
+        use std::io::{BufRead, BufReader};
+        let mut child = brig()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env("BRIG_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut before = Vec::new();
+        let mut url = || loop {
+            let mut line = String::new();
+            assert!(
+                err.read_line(&mut line).unwrap() > 0,
+                "brig serve exited before listening: {before:?}"
+            );
+            match line.split_whitespace().find(|w| w.starts_with("http://")) {
+                Some(u) => return u.trim_end_matches("/v1/traces").to_string(),
+                None => before.push(line),
+            }
+        };
+        let base = url();
+        let otlp = extra.iter().any(|a| *a == "--otlp-listen").then(&mut url);
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in err.lines() {});
+        Server {
+            child,
+            base,
+            otlp,
+            before,
+        }
+    }
+
+    /// SIGTERM, then its exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on the child's pid, which `self.child` keeps unreaped until wait.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
