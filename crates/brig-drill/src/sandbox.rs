@@ -85,9 +85,19 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Creates a sandbox under `root` (which must not exist yet or be empty).
+    /// Creates a sandbox under `root`, which must not exist yet or be empty: a drill never
+    /// writes its workspace over files that are already there.
     pub fn create(root: &Path, workflow: &str, agent: &str) -> io::Result<Sandbox> {
         let root = absolute(root)?;
+        if fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} is not empty: a drill's sandbox needs a new or empty directory",
+                    root.display()
+                ),
+            ));
+        }
         fs::create_dir_all(&root)?;
         fs::set_permissions(&root, fs::Permissions::from_mode(0o700))?;
         let root = root.canonicalize()?;

@@ -34,13 +34,6 @@ pub struct Scenario {
     pub steps: fn(&Sandbox) -> Vec<Step>,
 }
 
-impl Scenario {
-    /// The control: nothing harmful, so nothing may be raised or refused.
-    pub fn is_benign(&self, sb: &Sandbox) -> bool {
-        (self.steps)(sb).iter().all(|s| !s.harmful)
-    }
-}
-
 fn ok(tool: &'static str, args: Value) -> Step {
     Step {
         tool,

@@ -283,3 +283,42 @@ fn the_post_mortem_of_a_drill_incident_has_every_section() {
         );
     }
 }
+
+#[test]
+fn a_sandbox_directory_already_used_is_refused_untouched() {
+    let tmp = tempdir();
+    let sandbox = tmp.path().join("sb");
+    let args = [
+        "drill",
+        "--scenario",
+        "benign-control",
+        "--upstream",
+        "builtin",
+        "--no-record",
+    ];
+    let first = brig()
+        .args(args)
+        .arg("--sandbox")
+        .arg(&sandbox)
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let readme = sandbox.join("benign-control/workspace/README.md");
+    std::fs::write(&readme, "kept for review\n").unwrap();
+    let again = brig()
+        .args(args)
+        .arg("--sandbox")
+        .arg(&sandbox)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let err = stderr(&again);
+    assert!(
+        err.contains("benign-control") && err.contains("not empty"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        "kept for review\n"
+    );
+}
