@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod browse;
 mod datadir;
 mod incidents;
 mod postgres;
@@ -16,6 +17,7 @@ mod sqlite;
 mod store;
 mod tokens;
 
+pub use browse::{bucket_width, AgentSeen, Extent, Page, Span};
 pub use datadir::{DataDir, DataDirError, FileMode, InitOptions, DEFAULT_DATA_DIR};
 pub use incidents::{IncidentRow, NoteRow};
 pub use postgres::{redact, scratch_database, PgStore, SEQUENCER_LOCK};

@@ -349,7 +349,7 @@ impl PgStore {
         self.client.query_opt(sql, p).map_err(backend)
     }
 
-    fn all(
+    pub(crate) fn all(
         &mut self,
         sql: &str,
         p: &[&(dyn postgres::types::ToSql + Sync)],

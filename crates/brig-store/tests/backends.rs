@@ -456,3 +456,91 @@ fn the_two_backends_store_the_same_leaf_bytes() {
     }
     assert_eq!(roots["sqlite"], roots["postgresql"]);
 }
+
+#[test]
+fn incident_events_are_paged_and_bucketed_and_agents_listed_the_same_on_both() {
+    use brig_store::{Page, Span};
+    for b in backends() {
+        let mut ledger = Ledger::new((b.open)());
+        // 500 events of session s1 one second apart, 100 of s2, 30 of another agent.
+        let t0: i64 = 1_700_000_000_000_000_000;
+        let at = |agent: &str, session: &str, n: i64| {
+            let mut e = NewEvent::new("test", agent, EventKind::ToolCall);
+            e.session = Some(session.into());
+            e.workflow = Some(format!("wf-{agent}"));
+            e.tool = Some("read_file".into());
+            e.ts = Some(brig_model::Timestamp::from_unix_nanos(
+                t0 + n * 1_000_000_000,
+            ));
+            Prepared::new(e).unwrap()
+        };
+        let mut batch: Vec<Prepared> = (0..500).map(|n| at("a1", "s1", n)).collect();
+        batch.extend((0..100).map(|n| at("a1", "s2", n)));
+        batch.extend((0..30).map(|n| at("b2", "s3", n)));
+        ledger.append(&batch).unwrap();
+        let mut s = (b.open)();
+        let span = Span {
+            sessions: vec!["s1".into(), "s2".into()],
+            agent: "a1".into(),
+            from_nanos: i64::MIN,
+            to_nanos: i64::MAX,
+        };
+        let extent = s.span_extent(&span).unwrap();
+        assert_eq!(extent.events, 600, "{}", b.name);
+        assert_eq!(extent.first_nanos, Some(t0));
+        assert_eq!(extent.last_nanos, Some(t0 + 499_000_000_000));
+        // Pages: the latest 200, then the 200 before them, then forward again.
+        let latest = s.span_page(&span, Page::Latest, 200).unwrap();
+        assert_eq!(latest.len(), 200);
+        assert_eq!(latest.first(), Some(&400));
+        assert_eq!(latest.last(), Some(&599));
+        let older = s.span_page(&span, Page::Before(400), 200).unwrap();
+        assert_eq!((older[0], older[199]), (200, 399), "{}", b.name);
+        let newer = s.span_page(&span, Page::After(199), 200).unwrap();
+        assert_eq!(newer, older);
+        let oldest = s.span_page(&span, Page::Before(100), 200).unwrap();
+        assert_eq!(oldest, (0..100).collect::<Vec<u64>>());
+        // Buckets over the whole extent: every event counted once.
+        let whole = Span {
+            from_nanos: t0,
+            to_nanos: t0 + 499_000_000_000,
+            ..span.clone()
+        };
+        let counts = s.span_buckets(&whole, 50).unwrap();
+        assert_eq!(counts.len(), 50);
+        assert_eq!(counts.iter().sum::<u64>(), 600, "{}", b.name);
+        // The first 10 seconds hold 10 events of each session.
+        assert_eq!(counts[0], 20, "{}: {counts:?}", b.name);
+        assert_eq!(counts[49], 10);
+        // A zoomed span: seconds 100..=109 only.
+        let zoom = Span {
+            from_nanos: t0 + 100_000_000_000,
+            to_nanos: t0 + 109_000_000_000,
+            ..span.clone()
+        };
+        assert_eq!(s.span_extent(&zoom).unwrap().events, 10);
+        assert_eq!(
+            s.span_page(&zoom, Page::Latest, 200).unwrap(),
+            (100..110).collect::<Vec<u64>>()
+        );
+        // Without sessions: the agent's events.
+        let by_agent = Span {
+            sessions: Vec::new(),
+            agent: "b2".into(),
+            ..span.clone()
+        };
+        assert_eq!(s.span_extent(&by_agent).unwrap().events, 30);
+        let agents = s.agents_seen(100).unwrap();
+        let names: Vec<(&str, u64, Option<&str>)> = agents
+            .iter()
+            .map(|a| (a.agent.as_str(), a.last_index, a.workflow.as_deref()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("a1", 599, Some("wf-a1")), ("b2", 629, Some("wf-b2"))],
+            "{}",
+            b.name
+        );
+        assert_eq!(agents[1].last_nanos, t0 + 29_000_000_000);
+    }
+}
