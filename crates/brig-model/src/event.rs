@@ -1,6 +1,6 @@
 //! The event: one type for everything that enters the ledger.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -201,6 +201,11 @@ pub struct Event {
     pub kind: EventKind,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub payload: BTreeMap<String, PayloadRef>,
+    /// Payload parts that hold secrets, with the kinds found in each ([`crate::secrets`]),
+    /// never the values. Set when the event is sealed, so it is bound by the leaf hash;
+    /// absent (and the leaf byte for byte as before) when no part holds one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, BTreeSet<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     pub source: String,
@@ -298,7 +303,12 @@ impl NewEvent {
         self.validate()?;
         let mut blobs = Vec::with_capacity(self.payload.len());
         let mut payload = BTreeMap::new();
+        let mut secrets = BTreeMap::new();
         for (name, value) in self.payload {
+            let kinds = crate::secrets::scan_value(&value);
+            if !kinds.is_empty() {
+                secrets.insert(name.clone(), kinds);
+            }
             let bytes = if plain_value(&value) {
                 serde_json::to_vec(&value).map_err(CanonicalError::from)?
             } else {
@@ -323,6 +333,7 @@ impl NewEvent {
             decision: self.decision,
             attrs: self.attrs,
             payload,
+            secrets,
         };
         Ok((event, blobs))
     }
@@ -588,6 +599,28 @@ mod tests {
             );
             assert!(Event::from_leaf(&event.canonical_bytes().unwrap()).is_ok());
         }
+    }
+
+    #[test]
+    fn seal_records_which_parts_hold_secrets_and_never_the_values() {
+        let mut e = call();
+        e.payload.insert(
+            "result".into(),
+            json!({"stdout": "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\npassword=hunter2x"}),
+        );
+        let (event, _) = e.seal().unwrap();
+        let leaf = String::from_utf8(event.canonical_bytes().unwrap()).unwrap();
+        assert!(
+            leaf.contains(r#""secrets":{"result":["aws-access-key-id","password-field"]}"#),
+            "{leaf}"
+        );
+        assert!(!leaf.contains("AKIAIOSFODNN7EXAMPLE") && !leaf.contains("hunter2x"));
+        assert_eq!(Event::from_leaf(leaf.as_bytes()).unwrap(), event);
+        // No secret: no field, so leaves written before the field existed read the same.
+        let (plain, _) = call().seal().unwrap();
+        let bytes = plain.canonical_bytes().unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("secrets"));
+        assert!(Event::from_leaf(&bytes).is_ok());
     }
 
     #[test]

@@ -41,6 +41,7 @@ mod event;
 mod ids;
 pub mod net;
 mod payload;
+pub mod secrets;
 mod time;
 
 pub use action::{Action, ActionKind};
