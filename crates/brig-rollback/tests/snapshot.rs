@@ -184,6 +184,8 @@ fn a_workspace_snapshot_pair_attributes_each_change_to_the_command_between() {
     std::fs::create_dir_all(&own).unwrap();
     let objects = Objects::open(&own.join("objects")).unwrap();
     let fifo = std::ffi::CString::new(ws.join("pipe").to_str().unwrap()).unwrap();
+    // SAFETY: std cannot make a FIFO; mkfifo(3) reads the NUL-terminated path `fifo` owns,
+    // which outlives the call.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     std::fs::set_permissions(
         ws.join("src/f3.txt"),

@@ -397,6 +397,8 @@ fn watched_incident(data: &Path, ws: &Path) -> String {
         std::thread::sleep(Duration::from_millis(100));
     };
     std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: std can only SIGKILL a child; kill(2) on the pid of `watcher`, which is not
+    // reaped before its wait below, so the pid cannot name another process.
     unsafe { libc::kill(watcher.id() as i32, libc::SIGTERM) };
     assert!(watcher.wait().unwrap().success());
     id

@@ -489,6 +489,8 @@ fn a_server_killed_under_load_keeps_every_acknowledged_event() {
     let pid = server.child.id() as i32;
     let killer = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(1500));
+        // SAFETY: kill(2) from another thread, which cannot borrow the `Child` the server
+        // holds; the pid stays the server's until the main thread waits for it.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     });
     let acked = load(&base, &tokens, 12_500, 250);
@@ -1030,6 +1032,8 @@ fn an_agents_changes_are_rolled_back_over_http() {
     std::fs::write(ws.join("index.html"), "<h1>Pwned</h1>\n").unwrap();
     std::fs::remove_file(ws.join("README.md")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: std can only SIGKILL a child; kill(2) on the pid of `watcher`, which is not
+    // reaped before its wait below, so the pid cannot name another process.
     unsafe { libc::kill(watcher.id() as i32, libc::SIGTERM) };
     assert!(watcher.wait().unwrap().success());
 

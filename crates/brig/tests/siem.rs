@@ -679,6 +679,8 @@ fn generic_records(c: &Collector) -> Vec<Value> {
 }
 
 fn stop(mut child: Child) -> String {
+    // SAFETY: std can only SIGKILL a child; kill(2) on the pid of `child`, which is not
+    // reaped before its wait below, so the pid cannot name another process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let until = Instant::now() + Duration::from_secs(20);
     loop {

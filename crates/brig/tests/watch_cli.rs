@@ -96,6 +96,8 @@ fn changes_seen_by_the_watcher_are_recorded_detected_and_rolled_back() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // SIGTERM: a last look, then a clean exit with the summary.
+    // SAFETY: std can only SIGKILL a child; kill(2) on the pid of `watcher`, which is not
+    // reaped before its wait below, so the pid cannot name another process.
     unsafe { libc::kill(watcher.id() as i32, libc::SIGTERM) };
     let out = watcher.wait_with_output().unwrap();
     assert!(

@@ -254,7 +254,8 @@ impl Server {
 
     /// SIGTERM, then its exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        // SAFETY: kill(2) on the child's pid, which `self.child` keeps unreaped until wait.
+        // SAFETY: std can only SIGKILL a child; kill(2) on the child's pid, which `self.child`
+        // keeps unreaped until wait, so the pid cannot name another process.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait().unwrap();
         std::mem::forget(self);
