@@ -14,10 +14,15 @@
 //!
 //! With `deep`, each leaf is also parsed, checked to be canonical JSON, and each payload it
 //! references is looked up in the blob store.
+//!
+//! Erased payloads (`brig ledger erase`, [`brig_model::erasure`]) are listed in
+//! [`VerifyReport::erased`]; a payload missing from the store is a problem unless such a
+//! record names its event index, part and digest.
 
 use serde::Serialize;
 
-use brig_model::Event;
+use brig_model::erasure::{self, Erasure};
+use brig_model::{Event, Timestamp};
 
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::merkle::{self, Frontier, Hash};
@@ -96,6 +101,22 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// Further problems found but not listed (see `problems` for the first ones).
     pub suppressed: u64,
+    /// Payloads erased on purpose, each with the ledger record that says so.
+    pub erased: Vec<Erased>,
+}
+
+/// A payload erased by an operator, as the ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Erased {
+    #[serde(flatten)]
+    pub erasure: Erasure,
+    /// Index of the `operator.action` event that records the erasure.
+    pub record: u64,
+    /// When it was recorded.
+    pub at: String,
+    /// The record exists but the bytes are still in the store (the erase was interrupted):
+    /// running the same `brig ledger erase` again completes it.
+    pub pending: bool,
 }
 
 fn ser_opt_b64<S: serde::Serializer>(h: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
@@ -196,6 +217,7 @@ pub fn verify<S: LedgerStore + ?Sized>(
         report: &mut report,
         referenced: Vec::new(),
         verified: Vec::new(),
+        erasures: Vec::new(),
     };
     if pending.first().is_some_and(|p| p.cp.size == 0) {
         scan.check_checkpoints();
@@ -213,6 +235,7 @@ pub fn verify<S: LedgerStore + ?Sized>(
     let size = scan.expected;
     let referenced = std::mem::take(&mut scan.referenced);
     let verified = std::mem::take(&mut scan.verified);
+    let erasures = std::mem::take(&mut scan.erasures);
     for p in &pending[scan.next_cp..] {
         report.push(Problem {
             kind: ProblemKind::CheckpointBeyondEnd,
@@ -236,7 +259,16 @@ pub fn verify<S: LedgerStore + ?Sized>(
     }
     check_blobs(store, &mut report)?;
     if opts.deep {
-        check_payload_refs(store, &referenced, &mut report)?;
+        check_payload_refs(store, &referenced, &erasures, &mut report)?;
+    }
+    for (record, at, erasure) in erasures {
+        let pending = store.blob(erasure.index, &erasure.part)?.is_some();
+        report.erased.push(Erased {
+            erasure,
+            record,
+            at: at.to_string(),
+            pending,
+        });
     }
     if let Some(f) = progress {
         f(size);
@@ -323,6 +355,8 @@ struct Scan<'a> {
     referenced: Vec<(u64, String, [u8; 32])>,
     /// Checkpoints whose root matched, in size order.
     verified: Vec<Checkpoint>,
+    /// Erasure records: (their index, their time, what they erased).
+    erasures: Vec<(u64, Timestamp, Erasure)>,
 }
 
 impl Scan<'_> {
@@ -386,6 +420,14 @@ impl Scan<'_> {
         }
         if self.deep {
             self.deep_check(position, leaf);
+        }
+        if erasure::may_be_erasure(leaf) {
+            if let Some((ts, e)) = Event::from_leaf(leaf)
+                .ok()
+                .and_then(|ev| Some((ev.ts, Erasure::from_event(&ev)?)))
+            {
+                self.erasures.push((position, ts, e));
+            }
         }
         self.expected = index.max(self.expected) + 1;
         self.check_checkpoints();
@@ -523,11 +565,18 @@ fn check_blobs<S: LedgerStore + ?Sized>(
 fn check_payload_refs<S: LedgerStore + ?Sized>(
     store: &mut S,
     referenced: &[(u64, String, [u8; 32])],
+    erasures: &[(u64, Timestamp, Erasure)],
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
     for (index, part, digest) in referenced {
         let what = match store.blob(*index, part)? {
-            None => "is not in the blob store",
+            None if erasures
+                .iter()
+                .any(|(_, _, e)| e.covers(*index, part, digest)) =>
+            {
+                continue
+            }
+            None => "is not in the blob store, and no erasure is recorded for it",
             Some(b) if &b.digest != digest => "in the blob store is not the one the leaf recorded",
             Some(_) => continue,
         };

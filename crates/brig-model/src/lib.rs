@@ -37,6 +37,7 @@ macro_rules! serde_via_str {
 
 mod action;
 mod canonical;
+pub mod erasure;
 mod event;
 mod ids;
 pub mod net;

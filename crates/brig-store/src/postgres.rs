@@ -724,6 +724,21 @@ impl PgStore {
             .collect())
     }
 
+    /// Deletes payload part `part` of the event at `index` (an erasure the ledger records
+    /// first), then vacuums `blobs` so the dead row's space is reclaimed. PostgreSQL does
+    /// not zero freed space: the bytes can linger in data pages until reused, in the WAL
+    /// and in backups (see ARCHITECTURE.md). Returns false when there was nothing to delete.
+    pub fn erase_blob(&mut self, index: u64, part: &str) -> Result<bool, StoreError> {
+        let n = self.exec(
+            "DELETE FROM blobs WHERE idx = $1 AND part = $2",
+            &[&to_i64(index), &part],
+        )?;
+        if n > 0 {
+            self.client.batch_execute("VACUUM blobs").map_err(backend)?;
+        }
+        Ok(n > 0)
+    }
+
     pub fn revoke_token(&mut self, name: &str, at_nanos: i64) -> Result<bool, StoreError> {
         self.exec(
             "UPDATE tokens SET revoked = $2 WHERE name = $1 AND revoked IS NULL",

@@ -389,6 +389,33 @@ impl SqliteStore {
         tx.commit().map_err(backend)
     }
 
+    /// Deletes payload part `part` of the event at `index` (an erasure the ledger records
+    /// first). `secure_delete` overwrites the freed pages with zeros, and the WAL is
+    /// checkpointed and truncated, so the bytes are gone from the files, not only unlinked.
+    /// Returns false when there was nothing to delete.
+    pub fn erase_blob(&mut self, index: u64, part: &str) -> Result<bool, StoreError> {
+        self.conn
+            .pragma_update(None, "secure_delete", true)
+            .map_err(backend)?;
+        let deleted = self
+            .conn
+            .execute(
+                "DELETE FROM blobs WHERE idx = ?1 AND part = ?2",
+                params![to_i64(index), part],
+            )
+            .map_err(backend);
+        let _ = self.conn.pragma_update(None, "secure_delete", false);
+        let deleted = deleted? > 0;
+        if deleted {
+            // A reader holding an old snapshot can keep frames in the WAL; then they go at
+            // the next checkpoint, and the pages themselves are already zeroed.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(backend)?;
+        }
+        Ok(deleted)
+    }
+
     /// Direct access for tests that must damage the database the way an attacker would.
     pub fn connection(&self) -> &Connection {
         &self.conn

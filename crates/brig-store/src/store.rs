@@ -272,6 +272,13 @@ impl Store {
     pub fn revoke_token(&mut self, name: &str, at_nanos: i64) -> Result<bool, StoreError> {
         each!(self, s => s.revoke_token(name, at_nanos))
     }
+
+    /// Deletes a payload blob's bytes (content and salt) for an erasure already recorded in
+    /// the ledger (`brig ledger erase`); events and checkpoints rows are untouched. False
+    /// when it was not there.
+    pub fn erase_blob(&mut self, index: u64, part: &str) -> Result<bool, StoreError> {
+        each!(self, s => s.erase_blob(index, part))
+    }
 }
 
 impl LedgerStore for Store {

@@ -35,7 +35,16 @@ pub enum LedgerCommand {
     /// the consistency between successive checkpoints; check every payload blob.
     ///
     /// Exits 0 when intact, 4 when anything was tampered with (naming the first bad index).
+    /// Payloads erased with `brig ledger erase` are listed; they are not damage.
     Verify(VerifyArgs),
+    /// Erase an event's payload bytes (a GDPR erasure, a leaked secret), as a recorded
+    /// operator action.
+    ///
+    /// The erasure (who, why, which event and part, the erased payload's digest) is appended
+    /// to the ledger first, then the blob's content and salt are deleted from the store. The
+    /// event's leaf stays, so the ledger still verifies; verify and evidence exports list the
+    /// payload as erased. A second erase of the same part says it is already erased.
+    Erase(crate::erase::EraseArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +139,7 @@ pub fn run(cmd: LedgerCommand) -> anyhow::Result<Exit> {
         LedgerCommand::Prove(a) => prove(a),
         LedgerCommand::VerifyProof(a) => verify_proof(a),
         LedgerCommand::Verify(a) => verify_ledger(a),
+        LedgerCommand::Erase(a) => crate::erase::run(a),
     }
 }
 
@@ -413,6 +423,22 @@ fn verify_ledger(a: VerifyArgs) -> anyhow::Result<Exit> {
             println!(
                 "{} events after the latest checkpoint are hash-consistent but not yet signed",
                 report.unsigned_tail
+            );
+        }
+        for e in &report.erased {
+            println!(
+                "erased: payload {:?} of event {} (index {}) by {} at {}: {}{}",
+                e.erasure.part,
+                e.erasure.event,
+                e.erasure.index,
+                e.erasure.actor,
+                e.at,
+                e.erasure.reason,
+                if e.pending {
+                    " (PENDING: the bytes are still stored; run the same brig ledger erase again)"
+                } else {
+                    ""
+                }
             );
         }
         if a.key.is_none() {

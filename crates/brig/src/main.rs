@@ -7,6 +7,7 @@ mod approvals;
 mod contain;
 mod detect;
 mod drill;
+mod erase;
 mod evidence;
 mod exit;
 mod hook;
