@@ -1150,3 +1150,22 @@ fn a_tool_the_workflow_does_not_list_alerts() {
         Session::new("Answer the ticket").run("mcp__desk__get_ticket", json!({"ticket_id": "T-1"}));
     assert!(!fired_with_register(&s, TOOL_NOT_ALLOWED));
 }
+
+#[test]
+fn a_call_brigs_guard_denies_is_a_critical_tampering_alert_other_denials_are_not() {
+    const TAMPERING: &str = "4e37e4a8-df95-4849-a72c-6a71ffce9710";
+    let guarded = |cmd: &str, policy: &str| {
+        let mut s = Session::new("Tidy up the repository")
+            .run("Bash", bash(cmd))
+            .decided(brig_model::Effect::Deny);
+        let d = s.events.last_mut().unwrap().decision.as_mut().unwrap();
+        d.policies = vec![policy.into()];
+        s
+    };
+    let s = guarded("rm -rf /srv/repo/brig-data", "brig.guard.brig-owned");
+    let alert = s.alerts().into_iter().find(|a| a.rule_id == TAMPERING);
+    assert_eq!(alert.map(|a| a.level), Some("critical".to_string()));
+    assert!(guarded("pkill brig", "brig.guard.brig-owned").fired(TAMPERING));
+    // The same command refused by the user's policy is not tampering with Brig.
+    assert!(!guarded("rm -rf /srv/repo/build", "user.no-deletes").fired(TAMPERING));
+}

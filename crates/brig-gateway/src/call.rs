@@ -82,7 +82,11 @@ pub fn decide(
     decided.actions = actions;
     decided.decision = Some(decision.clone());
     let more = rec.observe(&mut decided);
-    raised.extend(alert_events(&decided, &more));
+    let mut on_decision = alert_events(&decided, &more);
+    // Alerts on the decision itself (Brig's guard refusing a call on its own files) hold
+    // the agent at once, as the call's own alerts do; the call is refused either way.
+    respond(rec, &who.agent, decision.clone(), &mut on_decision);
+    raised.extend(on_decision);
     let prevented = decision.effect != Effect::Allow;
     for a in &mut raised {
         a.id = Some(EventId::new());

@@ -68,6 +68,26 @@ impl AgentKind {
             AgentKind::Codex => "codex",
         }
     }
+
+    /// Every agent this module reads hooks for.
+    pub const ALL: [AgentKind; 4] = [
+        AgentKind::ClaudeCode,
+        AgentKind::GeminiCli,
+        AgentKind::Cursor,
+        AgentKind::Codex,
+    ];
+
+    /// The settings files that configure this agent's hooks, relative to a project or the
+    /// home directory: the first is the one `brig hook install` writes; the others can
+    /// switch hooks off as well (Claude Code's `disableAllHooks` in its local settings).
+    pub fn settings_files(self) -> &'static [&'static str] {
+        match self {
+            AgentKind::ClaudeCode => &[".claude/settings.json", ".claude/settings.local.json"],
+            AgentKind::GeminiCli => &[".gemini/settings.json"],
+            AgentKind::Cursor => &[".cursor/hooks.json"],
+            AgentKind::Codex => &[".codex/hooks.json", ".codex/config.toml"],
+        }
+    }
 }
 
 /// What happened, in Brig's terms.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use brig_model::Decision;
+use brig_model::{ActionKind, Decision};
 use brig_policy::{ActionFacts, PolicyEngine, PolicyError, Request};
 
 use crate::guard::{Call, Policy};
@@ -92,6 +92,86 @@ impl CedarPolicy {
     }
 }
 
+/// Brig's own files, which no agent action may touch whatever the user's policies say (the
+/// guard in front of them, `context.brig_owned`). Every gateway — `brig mcp-proxy` (stdio,
+/// HTTP), `brig hook`, `brig serve`'s `/v1/decide`, readiness probes — gathers them here:
+///
+/// - `data`: the data directory (ledger, keys, objects, the database file);
+/// - `config`: the files Brig was started with — the risk register, the policy directory,
+///   the rules directory;
+/// - `projects`: the directories agents work in (served roots, a hooked project), whose
+///   coding-agent hook settings would switch the hooks off;
+///
+/// and always the running `brig` binary and the user's own hook settings (`~/.claude/…`).
+/// Each path is listed as given (made absolute) and with symlinks resolved.
+pub fn brig_owned(data: &Path, config: &[&Path], projects: &[PathBuf]) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = vec![data.to_path_buf()];
+    paths.extend(config.iter().map(|p| p.to_path_buf()));
+    if let Ok(exe) = std::env::current_exe() {
+        paths.push(exe);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    for base in projects.iter().chain(home.as_ref()) {
+        for agent in crate::hook::AgentKind::ALL {
+            paths.extend(agent.settings_files().iter().map(|f| base.join(f)));
+        }
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let mut out = Vec::with_capacity(paths.len() * 2);
+    for p in paths {
+        let p = cwd.join(p);
+        if let Some(r) = resolve(&p) {
+            out.push(r);
+        }
+        out.push(p);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Does this action take away a Brig-owned path by acting on a directory above it (deleting,
+/// moving or locking up the workspace that holds `brig-data`)?
+fn takes_away(kind: ActionKind, target: &str, owned: &[PathBuf]) -> bool {
+    use ActionKind::*;
+    if !matches!(kind, FileDelete | FileMove | FileChmod) || !target.starts_with('/') {
+        return false;
+    }
+    let path = Path::new(target);
+    let resolved = resolve(path);
+    owned
+        .iter()
+        .any(|o| o.starts_with(path) || resolved.as_deref().is_some_and(|r| o.starts_with(r)))
+}
+
+/// Does this action stop Brig itself: a signal to a `brig` process (by pid, name or
+/// `pkill -f` pattern), to every process (`kill -9 -1`), or a stop of its service?
+fn stops_brig(kind: ActionKind, target: &str) -> bool {
+    use ActionKind::*;
+    if !matches!(kind, ProcKill | ServiceStop | MonitorTamper) {
+        return false;
+    }
+    if let Ok(pid) = target.parse::<i64>() {
+        return pid <= 0 || is_brig_process(pid);
+    }
+    target
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .map(|w| w.trim_end_matches(".service"))
+        .any(|w| w == "brig" || w.starts_with("brig-") || w.starts_with("brig@"))
+}
+
+/// Is process `pid` a `brig` (its executable, or its name when the executable cannot be read)?
+fn is_brig_process(pid: i64) -> bool {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+    if let Ok(exe) = exe {
+        let ours = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.canonicalize().ok());
+        return exe.file_name().is_some_and(|n| n == "brig") || ours.is_some_and(|o| o == exe);
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "brig")
+}
+
 /// True when `target` is inside one of `dirs`, lexically or once symlinks are resolved (so
 /// a link inside a served directory cannot smuggle in Brig's own files).
 fn inside(target: &str, dirs: &[PathBuf]) -> bool {
@@ -133,7 +213,9 @@ impl Policy for CedarPolicy {
                 .chain(a.dest.as_deref())
                 .collect();
             let served = targets.iter().all(|t| inside(t, &self.served));
-            let owned = targets.iter().any(|t| inside(t, &self.brig_owned));
+            let owned = targets.iter().any(|t| inside(t, &self.brig_owned))
+                || takes_away(a.action, &a.target, &self.brig_owned)
+                || stops_brig(a.action, &a.target);
             req = req.with_action(
                 ActionFacts::new(a.clone())
                     .in_served_dir(served)
@@ -187,5 +269,51 @@ mod tests {
             decide(&mut p, ActionKind::FileWrite, ws.join("sneaky/ledger.db")),
             Effect::Deny
         );
+    }
+
+    #[test]
+    fn the_directory_above_brigs_files_and_brigs_processes_are_guarded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().canonicalize().unwrap().join("ws");
+        let data = ws.join("brig-data");
+        std::fs::create_dir_all(&data).unwrap();
+        let own = brig_owned(&data, &[], &[ws.clone()]);
+        assert!(own.contains(&data));
+        assert!(own.contains(&ws.join(".claude/settings.json")));
+        assert!(own.contains(&std::env::current_exe().unwrap()));
+        let ws_ = ws.to_string_lossy();
+        assert!(takes_away(ActionKind::FileDelete, &ws_, &own));
+        assert!(takes_away(ActionKind::FileMove, &ws_, &own));
+        assert!(!takes_away(ActionKind::FileList, &ws_, &own));
+        assert!(!takes_away(
+            ActionKind::FileDelete,
+            &format!("{ws_}/build"),
+            &own
+        ));
+        for t in [
+            "brig",
+            "/usr/local/bin/brig",
+            "brig mcp-proxy",
+            "brig-serve.service",
+            "-1",
+        ] {
+            assert!(stops_brig(ActionKind::ProcKill, t), "{t}");
+        }
+        assert!(stops_brig(ActionKind::ServiceStop, "brig"));
+        assert!(!stops_brig(ActionKind::ProcKill, "node"));
+        assert!(!stops_brig(ActionKind::ProcKill, "brigade"));
+        assert!(!stops_brig(ActionKind::FileRead, "brig"));
+        // By pid: this process runs the binary a gateway would be (current_exe); a sleep not.
+        assert!(stops_brig(
+            ActionKind::ProcKill,
+            &std::process::id().to_string()
+        ));
+        let mut sleep = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        assert!(!stops_brig(ActionKind::ProcKill, &sleep.id().to_string()));
+        sleep.kill().unwrap();
+        sleep.wait().unwrap();
     }
 }

@@ -132,6 +132,19 @@ impl State {
         detection: Option<Arc<brig_gateway::detection::Detection>>,
         response: Option<brig_gateway::response::ResponseConfig>,
     ) -> Result<Arc<State>, ServerError> {
+        Self::open_guarding(dir, policies, detection, response, &[])
+    }
+
+    /// [`State::open_with`], with the other files the server runs by (`config`: the risk
+    /// register, a rules directory) guarded as Brig's own, as the data directory and the
+    /// policies are.
+    pub fn open_guarding(
+        dir: DataDir,
+        policies: Option<&Path>,
+        detection: Option<Arc<brig_gateway::detection::Detection>>,
+        response: Option<brig_gateway::response::ResponseConfig>,
+        config: &[&Path],
+    ) -> Result<Arc<State>, ServerError> {
         let mut writer = dir.store()?;
         writer.set_busy_timeout(Duration::from_secs(30))?;
         let appender = Arc::new(Appender::start(
@@ -141,10 +154,8 @@ impl State {
                 interval: CHECKPOINT_EVERY,
             }),
         ));
-        let own = vec![dir
-            .root()
-            .canonicalize()
-            .unwrap_or_else(|_| dir.root().to_path_buf())];
+        let config: Vec<&Path> = policies.into_iter().chain(config.iter().copied()).collect();
+        let own = brig_gateway::policy::brig_owned(dir.root(), &config, &[]);
         let policy = brig_gateway::policy::CedarPolicy::load(policies, Vec::new(), own)
             .map_err(|e| ServerError::Policy(e.to_string()))?;
         let guard = Guard::new(

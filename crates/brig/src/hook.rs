@@ -159,10 +159,9 @@ fn handle(
     }
     let dir = args.data.open().context("opening Brig's data directory")?;
     let roots = vec![project];
-    let brig_owned = vec![dir
-        .root()
-        .canonicalize()
-        .unwrap_or_else(|_| dir.root().to_path_buf())];
+    let brig_owned = args
+        .detection
+        .brig_owned(dir.root(), args.policy.as_deref(), &roots);
     // The rule pack (parsed and compiled) and the policies (parsed and validated) are the
     // largest part of a hook's run, and independent: they load on two threads.
     let (guard, loaded) = std::thread::scope(|s| {
@@ -305,12 +304,7 @@ impl Target {
 
     /// The settings file, relative to the project or the home directory.
     fn file(self) -> &'static str {
-        match self {
-            Target::ClaudeCode => ".claude/settings.json",
-            Target::GeminiCli => ".gemini/settings.json",
-            Target::Cursor => ".cursor/hooks.json",
-            Target::Codex => ".codex/hooks.json",
-        }
+        self.kind().settings_files()[0]
     }
 
     /// The events Brig hooks, and whether each takes a tool matcher.

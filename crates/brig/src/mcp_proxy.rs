@@ -105,7 +105,9 @@ pub fn run_proxy(args: McpProxyArgs) -> anyhow::Result<Exit> {
     }
     let dir = args.data.open()?;
     let roots = served_roots(&args);
-    let brig_owned = vec![absolute(dir.root())];
+    let brig_owned = args
+        .detection
+        .brig_owned(dir.root(), args.policy.as_deref(), &roots);
     let policy = CedarPolicy::load(args.policy.as_deref(), roots.clone(), brig_owned)
         .context("loading policies (brig mcp-proxy refuses to start without a valid set)")?;
     let guard = Guard::new(dir.store()?, Box::new(policy), normalizer(roots.clone()));
@@ -226,6 +228,27 @@ pub struct DetectionArgs {
 type Detection = Option<std::sync::Arc<brig_gateway::detection::Detection>>;
 
 impl DetectionArgs {
+    /// Brig's own files for a gateway on `data` with these rules, register and `policies`,
+    /// its agents working in `projects` (see [`brig_gateway::policy::brig_owned`]).
+    pub fn brig_owned(
+        &self,
+        data: &Path,
+        policies: Option<&Path>,
+        projects: &[PathBuf],
+    ) -> Vec<PathBuf> {
+        let mut config = self.config_files();
+        config.extend(policies);
+        brig_gateway::policy::brig_owned(data, &config, projects)
+    }
+
+    /// The register and rules directory given, if any.
+    pub fn config_files(&self) -> Vec<&Path> {
+        [self.register.as_deref(), self.rules.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// The rule pack (none with --no-detect) and incident response to its alerts. `who`
     /// names the command in errors: it refuses to start on an invalid rule set or register.
     pub fn load(

@@ -57,7 +57,8 @@ struct Gateway {
 impl Gateway {
     fn new(policy: Option<&Path>, data: &Path) -> anyhow::Result<Gateway> {
         let root = PathBuf::from(readiness::PROBE_ROOT);
-        let own = vec![data.canonicalize().unwrap_or_else(|_| data.to_path_buf())];
+        let own =
+            brig_gateway::policy::brig_owned(data, &policy.into_iter().collect::<Vec<_>>(), &[]);
         let policy = brig_gateway::policy::CedarPolicy::load(policy, vec![root.clone()], own)
             .context("loading the policies")?;
         Ok(Gateway {

@@ -57,8 +57,10 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<Exit> {
     let (detection, response) =
         a.detection
             .load(Some(&dir), &[], a.policy.clone(), "brig serve")?;
-    let state = brig_server::State::open_with(dir, a.policy.as_deref(), detection, response)
-        .context("brig serve refuses to start")?;
+    let config = a.detection.config_files();
+    let state =
+        brig_server::State::open_guarding(dir, a.policy.as_deref(), detection, response, &config)
+            .context("brig serve refuses to start")?;
     // SIEM forwarders follow the ledger beside the server; stopped after it.
     let forwarders = crate::siem::spawn_all(&a.data, &a.siem)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

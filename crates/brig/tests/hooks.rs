@@ -180,19 +180,21 @@ fn a_claude_code_session_is_decided_and_recorded() {
     assert_eq!(all[0]["status"], "approved", "{all:?}");
     assert_eq!(all[0]["decided_by"], "user at claude-code", "{all:?}");
 
-    // rm -rf / : denied by policy, with the reason.
+    // rm -rf / : it would take Brig's data directory with it, so Brig's guard denies it,
+    // with the reason (and the critical tampering alert contains the agent).
     let (v, o) = feed(&s, cc, "PreToolUse-Bash-rm-root", "sess-1", &[]);
     assert_eq!(o.status.code(), Some(0), "a decision is not an error");
     let (d, why) = decision(&v);
     assert_eq!(d, "deny", "{v}");
     assert!(why.contains("file.delete /"), "{why}");
-    assert!(why.contains("no policy permits"), "{why}");
+    assert!(why.contains("Brig's own"), "{why}");
 
-    // A write to Brig's own data directory: denied by Brig's guard.
+    // A write to Brig's own data directory: denied (the guard's own case is in
+    // self_protection.rs; this agent is contained by now).
     let (v, _) = feed(&s, cc, "PreToolUse-Write-brig-data", "sess-1", &[]);
     let (d, why) = decision(&v);
     assert_eq!(d, "deny", "{v}");
-    assert!(why.contains("keys/ledger.vkey"), "{why}");
+    assert!(why.contains("contained"), "{why}");
 
     // The Stop event needs nothing.
     let (v, o) = feed(&s, cc, "Stop", "sess-1", &[]);
