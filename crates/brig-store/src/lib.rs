@@ -11,6 +11,7 @@
 
 mod browse;
 mod datadir;
+mod gateways;
 mod incidents;
 mod postgres;
 mod sqlite;
@@ -18,6 +19,7 @@ mod store;
 mod tokens;
 
 pub use browse::{bucket_width, AgentSeen, Extent, Page, Span};
+pub use gateways::GatewayRow;
 pub use datadir::{DataDir, DataDirError, FileMode, InitOptions, DEFAULT_DATA_DIR};
 pub use incidents::{IncidentRow, NoteRow};
 pub use postgres::{redact, scratch_database, PgStore, SEQUENCER_LOCK};

@@ -149,6 +149,19 @@ const MIGRATIONS: &[&str] = &[
     // 2: per-token limits of `brig serve` (as SQLite's 8).
     "ALTER TABLE tokens ADD COLUMN rate BIGINT;
      ALTER TABLE tokens ADD COLUMN max_body BIGINT;",
+    // 3: running gateways and their heartbeats (as SQLite's 9; see `gateways.rs`).
+    "CREATE TABLE gateways(
+        id          TEXT PRIMARY KEY,
+        agent       TEXT NOT NULL,
+        session     TEXT NOT NULL,
+        pid         BIGINT NOT NULL,
+        host        TEXT NOT NULL,
+        started     BIGINT NOT NULL,
+        last_seen   BIGINT NOT NULL,
+        interval_ms BIGINT NOT NULL,
+        stopped     BIGINT,
+        silent      BIGINT
+    );",
 ];
 
 pub(crate) fn backend(e: postgres::Error) -> StoreError {

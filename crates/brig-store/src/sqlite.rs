@@ -130,6 +130,19 @@ const MIGRATIONS: &[&str] = &[
     // 8: per-token limits of `brig serve` (NULL: none of its own).
     "ALTER TABLE tokens ADD COLUMN rate INTEGER;      -- requests per second
      ALTER TABLE tokens ADD COLUMN max_body INTEGER;  -- bytes per request body",
+    // 9: running gateways and their heartbeats (the watchdog's; see `gateways.rs`).
+    "CREATE TABLE gateways(
+        id          TEXT PRIMARY KEY,
+        agent       TEXT NOT NULL,
+        session     TEXT NOT NULL,
+        pid         INTEGER NOT NULL,
+        host        TEXT NOT NULL,
+        started     INTEGER NOT NULL,  -- ns since the Unix epoch
+        last_seen   INTEGER NOT NULL,  -- ns, the latest heartbeat
+        interval_ms INTEGER NOT NULL,  -- how often it beats
+        stopped     INTEGER,           -- ns, a clean exit
+        silent      INTEGER            -- ns, reported silent (cleared by a heartbeat)
+    );",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.

@@ -268,6 +268,42 @@ impl Store {
         each!(self, s => s.tokens())
     }
 
+    /// A gateway's heartbeat: its row created, or `last_seen` refreshed (and a silent mark
+    /// cleared); nothing once it has stopped.
+    pub fn gateway_beat(&mut self, g: &crate::GatewayRow) -> Result<(), StoreError> {
+        each!(self, s => s.gateway_beat(g))
+    }
+
+    /// A gateway's clean exit.
+    pub fn gateway_stopped(&mut self, id: &str, at_nanos: i64) -> Result<(), StoreError> {
+        each!(self, s => s.gateway_stopped(id, at_nanos))
+    }
+
+    /// Gateways with no heartbeat for `misses` of their intervals at `now_nanos`, not
+    /// stopped and not yet reported silent.
+    pub fn silent_gateways(
+        &mut self,
+        now_nanos: i64,
+        misses: u32,
+    ) -> Result<Vec<crate::GatewayRow>, StoreError> {
+        each!(self, s => s.silent_gateways(now_nanos, misses))
+    }
+
+    /// Marks a gateway reported silent; false when it already was (once per gap).
+    pub fn gateway_silent(&mut self, id: &str, at_nanos: i64) -> Result<bool, StoreError> {
+        each!(self, s => s.gateway_silent(id, at_nanos))
+    }
+
+    /// One gateway by id.
+    pub fn gateway(&mut self, id: &str) -> Result<Option<crate::GatewayRow>, StoreError> {
+        each!(self, s => s.gateway(id))
+    }
+
+    /// Every gateway ever seen, oldest first.
+    pub fn gateways(&mut self) -> Result<Vec<crate::GatewayRow>, StoreError> {
+        each!(self, s => s.gateways())
+    }
+
     /// Revokes a live token; false when there is no live token of that name.
     pub fn revoke_token(&mut self, name: &str, at_nanos: i64) -> Result<bool, StoreError> {
         each!(self, s => s.revoke_token(name, at_nanos))
