@@ -440,6 +440,7 @@ fn evidence(i: &Input<'_>, incident: Option<&Incident>) -> (bool, String) {
         by: "brig drill".into(),
         compress: true,
         note: Some(format!("drill {}", i.scenario.name)),
+        include_secrets: false,
     };
     let summary = match export::export(i.dir, &scope, &out, &opts) {
         Ok(s) => s,

@@ -84,6 +84,7 @@ fn main() {
         by: "bench".into(),
         compress: false,
         note: None,
+        include_secrets: false,
     };
     let t = Instant::now();
     let s = export::export(&dir, &scope, &out, &opts).unwrap();

@@ -17,6 +17,7 @@ use brig_ledger::note::NoteSigner;
 use brig_ledger::store::{LedgerStore, StoreError, StoreNodes, StoredCheckpoint};
 use brig_ledger::tlog_proof::TlogProof;
 use brig_ledger::Ledger;
+use brig_model::erasure::{self, Erasure};
 use brig_model::{Event, EventKind, Timestamp};
 use brig_store::{DataDir, Store};
 use rayon::prelude::*;
@@ -52,6 +53,10 @@ pub struct Options {
     /// zstd-compress the tar.
     pub compress: bool,
     pub note: Option<String>,
+    /// Put the raw payloads that hold secrets in the bundle too (`--include-secrets`).
+    /// Without it they are withheld (their events still bind them by digest); readable
+    /// files are redacted either way. Recorded in the ledger as an operator action.
+    pub include_secrets: bool,
 }
 
 /// What an export wrote.
@@ -68,6 +73,10 @@ pub struct Summary {
     pub older_checkpoints: usize,
     pub manifest_sha256: String,
     pub gaps: Vec<String>,
+    /// Payload parts left out because they hold secrets.
+    pub withheld: usize,
+    /// Payload parts erased from the store (their erasure records are in the bundle).
+    pub erased: usize,
 }
 
 /// An event's ledger index and its leaf bytes.
@@ -95,6 +104,9 @@ pub fn export(
         .map_err(|e| EvidenceError::Key(format!("the ledger's signing key is needed: {e}")))?;
     let mut ledger = dir.ledger()?;
     let (record, incident, items) = select(ledger.store(), scope)?;
+    if opts.include_secrets {
+        record_secrets_export(&mut ledger, &record, opts)?;
+    }
     let newest = ledger.checkpoint(&signer)?;
     let mut files = Files::default();
     let mut gaps = Vec::new();
@@ -111,7 +123,19 @@ pub fn export(
         .map(|i| ((i.idx, i.leaf), (i.idx, i.event)))
         .unzip();
     prove_all(ledger.store(), cache, &leaves, &newest, &mut files)?;
-    let payloads = add_payloads(ledger.store(), &events, &mut files, &mut gaps)?;
+    let (payloads, held) = add_payloads(
+        ledger.store(),
+        &events,
+        opts.include_secrets,
+        &mut files,
+        &mut gaps,
+    )?;
+    // Everything people read is redacted; the raw blobs are what `include_secrets` governs.
+    let readable_payloads: Payloads = payloads
+        .iter()
+        .map(|(k, v)| (k.clone(), brig_model::secrets::redact_value(v)))
+        .collect();
+    let payloads = readable_payloads;
     // Pre- and post-images the gateway took, if it ever did.
     let objects = Some(dir.root().join("objects"))
         .filter(|p| p.is_dir())
@@ -135,7 +159,7 @@ pub fn export(
         add_json(
             &mut files,
             "incident.json",
-            &json!({"incident": i, "notes": notes}),
+            &brig_model::secrets::redact_value(&json!({"incident": i, "notes": notes})),
         );
     }
     let manifest = manifest(&signer, record, newest.size, gaps.clone(), &files);
@@ -173,7 +197,37 @@ pub fn export(
         older_checkpoints: older,
         manifest_sha256: manifest_sha,
         gaps,
+        withheld: held.withheld,
+        erased: held.erased,
     })
+}
+
+/// The ledger's record that an operator exported raw secrets (`--include-secrets`).
+fn record_secrets_export(
+    ledger: &mut Ledger<Store>,
+    scope: &ScopeRecord,
+    opts: &Options,
+) -> Result<(), EvidenceError> {
+    let agent = if scope.agent.is_empty() {
+        "*".to_string()
+    } else {
+        scope.agent.clone()
+    };
+    let mut e = brig_model::NewEvent::new("operator", agent, EventKind::OperatorAction);
+    e.attrs
+        .insert("action".into(), json!("evidence.include_secrets"));
+    e.attrs.insert("actor".into(), json!(opts.by));
+    e.attrs.insert("scope".into(), json!(scope));
+    let prepared = brig_ledger::Prepared::new(e).map_err(brig_ledger::LedgerError::from)?;
+    ledger.append(&[prepared])?;
+    Ok(())
+}
+
+/// Payload parts withheld and erased in one export.
+#[derive(Default)]
+struct Held {
+    withheld: usize,
+    erased: usize,
 }
 
 /// Events with their ledger indices, and the incident they belong to, if any.
@@ -238,6 +292,7 @@ fn select(store: &mut Store, scope: &Scope) -> Result<Selected, EvidenceError> {
             (None, v)
         }
     };
+    let indices = with_erasures(store, indices)?;
     let items = read_items(store, &indices)?;
     if items.is_empty() {
         return Err(EvidenceError::Empty(format!(
@@ -254,6 +309,35 @@ fn select(store: &mut Store, scope: &Scope) -> Result<Selected, EvidenceError> {
     record.last_index = items.last().map(|i| i.idx);
     record.cut = cut;
     Ok((record, incident, items))
+}
+
+/// `indices` (sorted) and the records of erasures of their payloads, wherever those are:
+/// a verifier accepts an erased payload only with its proven record.
+fn with_erasures(store: &mut Store, mut indices: Vec<u64>) -> Result<Vec<u64>, StoreError> {
+    let Some(&first) = indices.first() else {
+        return Ok(indices);
+    };
+    let wanted: BTreeSet<u64> = indices.iter().copied().collect();
+    let kinds = [EventKind::OperatorAction.as_str()];
+    for idx in store.kinds_since(first, &kinds, MAX_EVENTS)? {
+        let Some(row) = store.leaf(idx)? else {
+            continue;
+        };
+        if !erasure::may_be_erasure(&row.leaf) {
+            continue;
+        }
+        let of = Event::from_leaf(&row.leaf)
+            .ok()
+            .as_ref()
+            .and_then(Erasure::from_event)
+            .map(|e| e.index);
+        if of.is_some_and(|i| wanted.contains(&i)) {
+            indices.push(idx);
+        }
+    }
+    indices.sort_unstable();
+    indices.dedup();
+    Ok(indices)
 }
 
 /// The events at `indices` (sorted), as stored and parsed. A dense scope is read in one range
@@ -448,17 +532,34 @@ pub fn consistency_text(old: u64, new: u64, proof: &[Hash]) -> String {
 fn add_payloads(
     store: &mut Store,
     events: &[(u64, Event)],
+    include_secrets: bool,
     files: &mut Files,
     gaps: &mut Vec<String>,
-) -> Result<Payloads, EvidenceError> {
+) -> Result<(Payloads, Held), EvidenceError> {
     let mut decoded = Payloads::new();
+    let mut held = Held::default();
+    let erasures: Vec<(u64, Erasure, Timestamp)> = events
+        .iter()
+        .filter_map(|(i, e)| Some((*i, Erasure::from_event(e)?, e.ts)))
+        .collect();
     for (idx, event) in events {
         for (part, r) in &event.payload {
             let name = format!("payloads/{}/{}.salted", *idx, component(part));
+            let erased = erasures
+                .iter()
+                .find(|(_, er, _)| er.covers(*idx, part, &r.salted_sha256));
             match store.blob(*idx, part)? {
                 Some(b) if b.is_intact() && b.digest == r.salted_sha256 => {
                     if let Ok(v) = serde_json::from_slice(&b.data) {
                         decoded.insert((*idx, part.clone()), v);
+                    }
+                    if let (Some(kinds), false) = (event.secrets.get(part), include_secrets) {
+                        held.withheld += 1;
+                        gaps.push(format!(
+                            "payload {part:?} of event {idx} holds secrets ({}): withheld (its event binds it by digest; export with --include-secrets to include it)",
+                            kinds.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ));
+                        continue;
                     }
                     let mut data = Vec::with_capacity(b.salt.len() + b.data.len());
                     data.extend_from_slice(&b.salt);
@@ -469,14 +570,27 @@ fn add_payloads(
                     "payload {part:?} of event {}: the stored blob does not match the digest its event records (altered in the store); not included",
                     *idx
                 )),
-                None => gaps.push(format!(
-                    "payload {part:?} of event {}: erased or missing in the store",
-                    *idx
-                )),
+                None => match erased {
+                    Some((at, er, ts)) => {
+                        held.erased += 1;
+                        decoded.insert(
+                            (*idx, part.clone()),
+                            json!({"erased": {"by": er.actor, "reason": er.reason, "at": ts.to_string(), "record": at}}),
+                        );
+                        gaps.push(format!(
+                            "payload {part:?} of event {idx}: erased by {} at {ts} ({}); the erasure's record is event {at}",
+                            er.actor, er.reason
+                        ));
+                    }
+                    None => gaps.push(format!(
+                        "payload {part:?} of event {}: erased or missing in the store",
+                        *idx
+                    )),
+                },
             }
         }
     }
-    Ok(decoded)
+    Ok((decoded, held))
 }
 
 fn readable_files(
@@ -488,7 +602,9 @@ fn readable_files(
     let mut files = Files::default();
     let sessions = readable::sessions(events, payloads);
     let n = sessions.len();
-    for (s, doc) in sessions {
+    for (s, mut doc) in sessions {
+        // Leaf fields too: a URL's password in a target, a token in a reason.
+        brig_model::secrets::redact_in_place(&mut doc);
         add_json(
             &mut files,
             &format!("sessions/{}.json", component(&s)),
@@ -499,15 +615,19 @@ fn readable_files(
     for c in readable::changes(events, payloads, objects) {
         let stem = format!("changes/{}-{}", c.index, c.n);
         unknown += usize::from(c.pre.is_none());
-        add_json(&mut files, &format!("{stem}.json"), &c.meta);
+        add_json(
+            &mut files,
+            &format!("{stem}.json"),
+            &brig_model::secrets::redact_value(&c.meta),
+        );
         if let Some(p) = c.pre {
-            files.add(format!("{stem}.pre"), p);
+            files.add(format!("{stem}.pre"), redact_bytes(p));
         }
         if let Some(p) = c.post {
-            files.add(format!("{stem}.post"), p);
+            files.add(format!("{stem}.post"), redact_bytes(p));
         }
         if let Some(d) = c.diff {
-            files.add(format!("{stem}.diff"), d);
+            files.add(format!("{stem}.diff"), brig_model::secrets::redact_text(&d));
         }
     }
     if unknown > 0 {
@@ -516,6 +636,15 @@ fn readable_files(
         ));
     }
     (n, files)
+}
+
+/// A file's content with its secrets redacted when it is text; binary content as it is
+/// (the scanner reads text).
+fn redact_bytes(b: Vec<u8>) -> Vec<u8> {
+    match String::from_utf8(b) {
+        Ok(s) => brig_model::secrets::redact_text(&s).into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 /// The playbook's evidence snapshots in scope; returns how many.

@@ -90,7 +90,14 @@ pub fn to_ocsf(events: &[(u64, Event)], incidents: &[Incident]) -> Vec<Value> {
         }
     }
     out.extend(incidents.iter().map(|i| incident_finding(i, &ctx)));
-    out.into_iter().map(strip_nulls).collect()
+    // Every string passes the secret scanner: a target or a reason may carry one.
+    out.into_iter()
+        .map(|v| {
+            let mut v = strip_nulls(v);
+            brig_model::secrets::redact_in_place(&mut v);
+            v
+        })
+        .collect()
 }
 
 /// A call's identity across events: its session and call id.

@@ -118,8 +118,20 @@ pub fn timesketch_rows(events: &[(u64, Event)]) -> Vec<TimesketchRow> {
     events
         .iter()
         .zip(lines)
-        .map(|((index, e), line)| row(*index, e, &line.what))
+        .map(|((index, e), line)| redacted(row(*index, e, &line.what)))
         .collect()
+}
+
+/// Secrets a target or a reason carries (a URL with its password, a token on a command
+/// line) replaced by `[REDACTED kind]`: timelines are read by people and tools that must not
+/// see them.
+fn redacted(mut r: TimesketchRow) -> TimesketchRow {
+    use brig_model::secrets::redact_text;
+    r.message = redact_text(&r.message);
+    for a in &mut r.actions {
+        *a = redact_text(a);
+    }
+    r
 }
 
 fn row(index: u64, e: &Event, what: &str) -> TimesketchRow {

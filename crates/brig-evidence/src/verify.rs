@@ -8,7 +8,10 @@
 //! 3. `ledger/checkpoint` verifies with the key and is the one the manifest names;
 //! 4. every event is canonical JSON, has its tlog-proof, and the proof leads from its leaf
 //!    hash to the checkpoint's root; every payload matches the salted digest its event
-//!    records; the number of events is the scope's;
+//!    records; the number of events is the scope's; a payload left out is accounted for —
+//!    withheld because its event records a secret in it (exported without
+//!    `--include-secrets`), or erased with an erasure record in the bundle that names it
+//!    (`brig ledger erase`, itself an event proven like the others);
 //! 5. each older checkpoint verifies and is consistent with the newest;
 //! 6. the custody chain holds ([`crate::custody::check`]).
 
@@ -21,6 +24,7 @@ use brig_ledger::checkpoint::{open_checkpoint, Checkpoint};
 use brig_ledger::merkle::{leaf_hash, verify_consistency, verify_inclusion, Hash};
 use brig_ledger::note::{open_note, NoteVerifier};
 use brig_ledger::tlog_proof::TlogProof;
+use brig_model::erasure::{self, Erasure};
 use brig_model::Event;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -60,12 +64,39 @@ pub struct Report {
     pub custody: Vec<custody::Checked>,
     pub problems: Vec<Problem>,
     pub warnings: Vec<String>,
+    /// Payloads the exporter left out because they hold secrets; still bound by the digest
+    /// in their proven event.
+    pub withheld: Vec<Withheld>,
+    /// Payloads erased from the ledger's store, each with the proven record that says so.
+    pub erased: Vec<ErasedPayload>,
+}
+
+/// A payload left out of the bundle because it holds secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Withheld {
+    pub event: u64,
+    pub part: String,
+    /// The kinds of secret its event records.
+    pub kinds: Vec<String>,
+}
+
+/// A payload erased from the ledger's store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErasedPayload {
+    pub event: u64,
+    pub part: String,
+    pub actor: String,
+    pub reason: String,
+    /// The ledger index of the erasure's record (in the bundle).
+    pub record: u64,
 }
 
 struct Run {
     problems: Vec<Problem>,
     warnings: Vec<String>,
     counts: Counts,
+    withheld: Vec<Withheld>,
+    erased: Vec<ErasedPayload>,
 }
 
 impl Run {
@@ -93,6 +124,8 @@ pub fn verify_file(path: &Path, key: Option<&NoteVerifier>) -> Report {
                 what: e.to_string(),
             }],
             warnings: Vec::new(),
+            withheld: Vec::new(),
+            erased: Vec::new(),
         },
     }
 }
@@ -135,6 +168,8 @@ pub fn verify_hashed(files: &Files, digests: &[Hash], given: Option<&NoteVerifie
         problems: Vec::new(),
         warnings: Vec::new(),
         counts: Counts::default(),
+        withheld: Vec::new(),
+        erased: Vec::new(),
     };
     for d in files.duplicates() {
         run.bad(d, "present more than once in the archive");
@@ -176,6 +211,8 @@ pub fn verify_hashed(files: &Files, digests: &[Hash], given: Option<&NoteVerifie
         custody: custody_ok,
         problems: run.problems,
         warnings: run.warnings,
+        withheld: run.withheld,
+        erased: run.erased,
     }
 }
 
@@ -378,16 +415,31 @@ fn check_events(by_path: &View, cp: &(String, Checkpoint), m: Option<&Manifest>,
         .under("ledger/events/")
         .filter_map(|(p, d)| numbered(p, "ledger/events/", ".json").map(|n| (n, p, d)))
         .collect();
-    let results = check_events_parallel(by_path, cp, &events);
+    // Erasure records first: they account for payloads of other events.
+    let erasures: Vec<(u64, Erasure)> = events
+        .iter()
+        .filter(|(_, _, leaf)| erasure::may_be_erasure(leaf))
+        .filter_map(|(n, _, leaf)| {
+            let e = Event::from_leaf(leaf).ok()?;
+            Some((*n, Erasure::from_event(&e)?))
+        })
+        .collect();
+    let results = check_events_parallel(by_path, cp, &events, &erasures);
     for r in results {
         match r {
-            Ok(payloads) => {
+            Ok(held) => {
                 run.counts.events += 1;
-                run.counts.payloads += payloads;
+                run.counts.payloads += held.payloads;
+                run.withheld.extend(held.withheld);
+                run.erased.extend(held.erased);
             }
             Err(p) => run.problems.extend(p),
         }
     }
+    run.withheld
+        .sort_by(|a, b| (a.event, &a.part).cmp(&(b.event, &b.part)));
+    run.erased
+        .sort_by(|a, b| (a.event, &a.part).cmp(&(b.event, &b.part)));
     let owners: HashSet<u64> = events.iter().map(|e| e.0).collect();
     for p in by_path.keys() {
         let owner = numbered(p, "ledger/proofs/", ".tlog-proof").or_else(|| {
@@ -418,22 +470,36 @@ fn check_events(by_path: &View, cp: &(String, Checkpoint), m: Option<&Manifest>,
     }
 }
 
-type EventResult = Result<usize, Vec<Problem>>;
+/// What one event's payloads came to.
+#[derive(Default)]
+struct Held {
+    payloads: usize,
+    withheld: Vec<Withheld>,
+    erased: Vec<ErasedPayload>,
+}
+
+type EventResult = Result<Held, Vec<Problem>>;
 
 /// Checks events on every core: proofs and digests are independent of each other.
 fn check_events_parallel(
     by_path: &View,
     cp: &(String, Checkpoint),
     events: &[(u64, &str, &[u8])],
+    erasures: &[(u64, Erasure)],
 ) -> Vec<EventResult> {
     events
         .par_iter()
         .with_min_len(1024)
-        .map(|e| check_event(by_path, cp, e))
+        .map(|e| check_event(by_path, cp, e, erasures))
         .collect()
 }
 
-fn check_event(by_path: &View, cp: &(String, Checkpoint), ev: &(u64, &str, &[u8])) -> EventResult {
+fn check_event(
+    by_path: &View,
+    cp: &(String, Checkpoint),
+    ev: &(u64, &str, &[u8]),
+    erasures: &[(u64, Erasure)],
+) -> EventResult {
     let (n, path, leaf) = *ev;
     let fail = |item: &str, what: String| {
         Err(vec![Problem {
@@ -468,15 +534,33 @@ fn check_event(by_path: &View, cp: &(String, Checkpoint), ev: &(u64, &str, &[u8]
     if let Err(e) = verify_inclusion(n, cp.1.size, &leaf_hash(leaf), &proof.proof, &cp.1.root) {
         return fail(path, format!("not in the signed ledger at index {n}: {e}"));
     }
-    check_payloads(by_path, n, &event)
+    check_payloads(by_path, n, &event, erasures)
 }
 
-fn check_payloads(by_path: &View, n: u64, e: &Event) -> EventResult {
+fn check_payloads(by_path: &View, n: u64, e: &Event, erasures: &[(u64, Erasure)]) -> EventResult {
     let mut problems = Vec::new();
-    let mut held = 0;
+    let mut held = Held::default();
     for (part, r) in &e.payload {
         let p = format!("payloads/{n}/{}.salted", component(part));
         let (Some(data), Some(digest)) = (by_path.get(&p), by_path.digest(&p)) else {
+            if let Some((record, er)) = erasures
+                .iter()
+                .find(|(_, er)| er.covers(n, part, &r.salted_sha256))
+            {
+                held.erased.push(ErasedPayload {
+                    event: n,
+                    part: part.clone(),
+                    actor: er.actor.clone(),
+                    reason: er.reason.clone(),
+                    record: *record,
+                });
+            } else if let Some(kinds) = e.secrets.get(part) {
+                held.withheld.push(Withheld {
+                    event: n,
+                    part: part.clone(),
+                    kinds: kinds.iter().cloned().collect(),
+                });
+            }
             continue;
         };
         // The salted digest is the SHA-256 of the file (salt ‖ content): already computed.
@@ -486,7 +570,7 @@ fn check_payloads(by_path: &View, n: u64, e: &Event) -> EventResult {
                 what: format!("does not match the digest event {n} records for {part:?} (altered)"),
             });
         } else {
-            held += 1;
+            held.payloads += 1;
         }
     }
     if problems.is_empty() {

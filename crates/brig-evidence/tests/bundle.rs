@@ -37,6 +37,7 @@ fn exported(compress: bool) -> Fixture {
         by: "alice".into(),
         compress,
         note: Some("case 41".into()),
+        include_secrets: false,
     };
     let s = export::export(&dir, &scope, &out, &opts).unwrap();
     assert_eq!(s.events, 15, "{s:?}");

@@ -879,6 +879,10 @@ pub struct ExportRequest {
     zstd: bool,
     /// For the custody log (a case number, the request).
     note: Option<String>,
+    /// Put the raw payloads that hold secrets in the bundle (withheld by default; readable
+    /// files are redacted either way). Operators only; recorded in the ledger.
+    #[serde(default)]
+    include_secrets: bool,
 }
 
 fn export_scope(r: &ExportRequest) -> Result<brig_evidence::export::Scope, ApiError> {
@@ -934,6 +938,9 @@ async fn export_evidence(
 ) -> Result<Response, ApiError> {
     require(&caller, &[Role::Operator, Role::Auditor], "export evidence")?;
     let scope = export_scope(&req)?;
+    if req.include_secrets {
+        require(&caller, &[Role::Operator], "export raw secrets")?;
+    }
     let scope_text = format!("{scope:?}");
     let compressed = req.zstd;
     let by = format!("token:{}", caller.name);
@@ -941,6 +948,7 @@ async fn export_evidence(
         by: by.clone(),
         compress: req.zstd,
         note: req.note,
+        include_secrets: req.include_secrets,
     };
     let (file, summary) = blocking(move || {
         // Written to a private temporary file, opened, then unlinked: the open handle is

@@ -114,6 +114,11 @@ pub struct ExportArgs {
     /// A note for the custody log (case number, request, …).
     #[arg(long)]
     pub note: Option<String>,
+    /// Put the raw payloads that hold secrets (keys, tokens, passwords found at ingest) in
+    /// the bundle. By default they are withheld, still bound by their events' digests;
+    /// readable files are redacted either way. Recorded in the ledger.
+    #[arg(long)]
+    pub include_secrets: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -188,6 +193,7 @@ fn export_cmd(a: ExportArgs) -> anyhow::Result<Exit> {
         by: crate::util::actor(&a.by),
         compress,
         note: a.note.clone(),
+        include_secrets: a.include_secrets,
     };
     let started = std::time::Instant::now();
     let s = export::export(&dir, &a.scope.scope(), &a.output, &opts)
@@ -202,6 +208,12 @@ fn export_cmd(a: ExportArgs) -> anyhow::Result<Exit> {
         );
         for g in &s.gaps {
             println!("  gap: {g}");
+        }
+        if s.withheld > 0 {
+            println!(
+                "  {} payload(s) holding secrets withheld (--include-secrets to include them)",
+                s.withheld
+            );
         }
     }
     Ok(Exit::Ok)
@@ -238,6 +250,18 @@ fn verify_cmd(a: VerifyArgs) -> anyhow::Result<Exit> {
                 a.file.display(), r.key.as_deref().unwrap_or("?"), c.files, c.events, c.payloads,
                 c.checkpoints, c.custody, if c.custody == 1 { "y" } else { "ies" }
             );
+            for w in &r.withheld {
+                println!(
+                    "  withheld secret: payload {:?} of event {} ({}): bound by the event's digest, not in the bundle",
+                    w.part, w.event, w.kinds.join(", ")
+                );
+            }
+            for e in &r.erased {
+                println!(
+                    "  erased: payload {:?} of event {} by {} ({}); the erasure is event {}",
+                    e.part, e.event, e.actor, e.reason, e.record
+                );
+            }
         } else {
             println!(
                 "INVALID: {} problem(s) in {}",
