@@ -427,7 +427,7 @@ pub fn history(store: &mut Store, session: &str) -> Result<Vec<NewEvent>, HookEr
         let e = brig_model::Event::from_leaf(&row.leaf).map_err(|err| {
             brig_ledger::store::StoreError::Damaged(format!("event {idx} does not parse: {err}"))
         })?;
-        let payload = match brig_incident::questions::payloads(store, idx, &e)? {
+        let payload = match brig_incident::questions::raw_payloads(store, idx, &e)? {
             Value::Object(m) => m.into_iter().collect(),
             _ => Default::default(),
         };

@@ -89,7 +89,20 @@ pub fn records_of(
 
 /// An event's payloads read from the blob store, by part name, each checked against the
 /// digest its leaf records: an altered or missing one says so instead of its content.
+/// Secrets in them are redacted (`[REDACTED kind]`, [`brig_model::secrets`]): this is what
+/// people read. [`raw_payloads`] is for Brig's own use of the content (detection replay).
 pub fn payloads(
+    store: &mut impl LedgerStore,
+    index: u64,
+    e: &Event,
+) -> Result<serde_json::Value, brig_ledger::store::StoreError> {
+    let mut v = raw_payloads(store, index, e)?;
+    brig_model::secrets::redact_in_place(&mut v);
+    Ok(v)
+}
+
+/// [`payloads`] without the redaction: secrets as recorded.
+pub fn raw_payloads(
     store: &mut impl LedgerStore,
     index: u64,
     e: &Event,
@@ -102,7 +115,7 @@ pub fn payloads(
                 serde_json::from_slice(&b.data).unwrap_or_else(|_| json!({"unreadable": true}))
             }
             Some(_) => json!({"altered": "content does not match its digest"}),
-            None => json!({"missing": "not in the blob store"}),
+            None => json!({"missing": "not in the blob store (erased, or see brig ledger verify)"}),
         };
         out.insert(name.clone(), v);
     }

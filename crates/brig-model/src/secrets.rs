@@ -315,6 +315,29 @@ pub fn redact_in_place(v: &mut Value) {
     }
 }
 
+/// An event's readable fields with secrets redacted — action targets and destinations,
+/// attributes, the decision's reason — for displays built from leaves (an agent may have
+/// put a password in a URL it fetched). The copy no longer hashes to its leaf: for reading
+/// only.
+pub fn redact_event(e: &mut crate::Event) {
+    let text = |s: &mut String| {
+        if SCANNER.any.is_match(s) {
+            *s = redact_text(s);
+        }
+    };
+    for a in &mut e.actions {
+        text(&mut a.target);
+        if let Some(d) = &mut a.dest {
+            text(d);
+        }
+        a.attrs.values_mut().for_each(redact_in_place);
+    }
+    e.attrs.values_mut().for_each(redact_in_place);
+    if let Some(r) = e.decision.as_mut().and_then(|d| d.reason.as_mut()) {
+        text(r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

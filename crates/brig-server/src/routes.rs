@@ -737,7 +737,8 @@ fn approval_item(a: brig_store::Approval) -> ApprovalItem {
         agent: a.agent,
         workflow: a.workflow,
         tool: a.tool,
-        actions: a.summary,
+        // What the held call does, as people read it: a secret on its command line redacted.
+        actions: brig_model::secrets::redact_text(&a.summary),
         policies: a.policies,
         ledger_index: a.event_index,
         created_nanos: a.created_nanos,
@@ -1280,9 +1281,12 @@ async fn alerts(
             let mut out = Vec::with_capacity(indices.len());
             for i in indices {
                 let row = s.leaf(i).map_err(internal)?;
-                let event = row
+                let mut event = row
                     .and_then(|r| brig_model::Event::from_leaf(&r.leaf).ok())
                     .ok_or_else(|| internal(format!("ledger row {i} is unreadable")))?;
+                // Read by people and SIEM pollers: a secret an alert quotes is redacted
+                // (the exact leaf is what /v1/proof and evidence bundles carry).
+                brig_model::secrets::redact_event(&mut event);
                 out.push(json!({"index": i, "event": event}));
             }
             Ok(Json(out))

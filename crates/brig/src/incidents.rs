@@ -220,7 +220,10 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
         Some(f) => Regimes::load(f)?,
         None => Regimes::builtin().clone(),
     };
-    let (events, _) = questions::events_of(&mut store, &i)?;
+    let (mut events, _) = questions::events_of(&mut store, &i)?;
+    events
+        .iter_mut()
+        .for_each(|(_, e)| brig_model::secrets::redact_event(e));
     let answers = questions::answer(&i, &events, register.as_ref());
     let detected = i.times.detected.unwrap_or_default();
     let clocks = regimes.candidates(&i.classes, &i.outcomes, i.severity, detected);
@@ -247,6 +250,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
         if a.privileged {
             doc["privileged_notes"] = privileged.iter().map(note_json).collect();
         }
+        brig_model::secrets::redact_in_place(&mut doc);
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Exit::Ok);
     }
@@ -482,7 +486,10 @@ fn timeline(a: TimelineArgs) -> anyhow::Result<Exit> {
     let dir = a.data.open()?;
     let mut store = dir.store()?;
     let (i, _) = desk::load(&mut store, &a.id)?;
-    let (events, cut) = questions::events_of(&mut store, &i)?;
+    let (mut events, cut) = questions::events_of(&mut store, &i)?;
+    events
+        .iter_mut()
+        .for_each(|(_, e)| brig_model::secrets::redact_event(e));
     let lines = questions::timeline(&events);
     for l in &lines {
         if a.json {

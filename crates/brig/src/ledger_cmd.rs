@@ -75,9 +75,13 @@ pub struct ShowArgs {
     /// One JSON object per line: {"index":…,"event":{…}}.
     #[arg(long)]
     json: bool,
-    /// Include payload contents (prompts, arguments, results) from the blob store.
+    /// Include payload contents (prompts, arguments, results) from the blob store, with
+    /// secrets redacted.
     #[arg(long)]
     payloads: bool,
+    /// With --payloads: show secrets as recorded instead of `[REDACTED kind]`.
+    #[arg(long, requires = "payloads")]
+    include_secrets: bool,
 }
 
 #[derive(Args)]
@@ -195,7 +199,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
             let line = if a.json {
                 let mut v = json!({"index": row.index, "event": event});
                 if a.payloads {
-                    v["payloads"] = payloads(&mut store, row.index, &event)?;
+                    v["payloads"] = payloads(&mut store, row.index, &event, a.include_secrets)?;
                 }
                 v.to_string()
             } else {
@@ -209,7 +213,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Exit> {
                     out,
                     "{:8}  payloads: {}",
                     "",
-                    payloads(&mut store, row.index, &event)?
+                    payloads(&mut store, row.index, &event, a.include_secrets)?
                 )?;
             }
         }
@@ -270,13 +274,19 @@ fn human_line(index: u64, e: &Event) -> String {
     )
 }
 
-/// Payload contents from the blob store; erased or missing ones say so.
+/// Payload contents from the blob store, secrets redacted unless `raw`; erased or missing
+/// ones say so.
 pub(crate) fn payloads(
     store: &mut impl LedgerStore,
     index: u64,
     e: &Event,
+    raw: bool,
 ) -> anyhow::Result<Value> {
-    Ok(brig_incident::questions::payloads(store, index, e)?)
+    Ok(if raw {
+        brig_incident::questions::raw_payloads(store, index, e)?
+    } else {
+        brig_incident::questions::payloads(store, index, e)?
+    })
 }
 
 fn prove(a: ProveArgs) -> anyhow::Result<Exit> {

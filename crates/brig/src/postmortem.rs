@@ -61,13 +61,16 @@ pub fn run(a: PostmortemArgs) -> anyhow::Result<Exit> {
         now_nanos: Timestamp::now().unix_nanos(),
     };
     let p = postmortem::build(&mut store, &a.incident, &src)?;
+    // Secrets a target or a prompt carried read `[REDACTED kind]` in every format.
     let text = if a.json {
-        serde_json::to_string_pretty(&p)? + "\n"
+        let mut v = serde_json::to_value(&p)?;
+        brig_model::secrets::redact_in_place(&mut v);
+        serde_json::to_string_pretty(&v)? + "\n"
     } else {
-        match a.format {
+        brig_model::secrets::redact_text(&match a.format {
             Format::Md => postmortem::markdown::render(&p),
             Format::Html => postmortem::html::render(&p),
-        }
+        })
     };
     match &a.output {
         Some(f) => {
