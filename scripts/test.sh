@@ -23,13 +23,15 @@ if [ ! -d ../shared/vectors/tlog ]; then
   echo "warning: ../shared/vectors/tlog is missing; the conformance tests will fail" >&2
 fi
 
-say "MCP reference servers, a shell MCP server (mcp-server-commands) and the TypeScript SDK client for the proxy tests (npm, pinned)"
+say "MCP reference servers, a shell MCP server (mcp-server-commands), the TypeScript SDK client for the proxy tests, playwright-core for the console's browser tests (npm, pinned)"
 # name@version, each checked against its installed package.json
 npm_pins=(
   "@modelcontextprotocol/server-filesystem@2026.8.31"
   "@modelcontextprotocol/server-everything@2026.8.31"
   "@modelcontextprotocol/sdk@1.32.2"
   "mcp-server-commands@0.5.0"
+  # Drives Debian's chromium (below) for the console tests; it never downloads a browser.
+  "playwright-core@1.64.1"
 )
 npm_missing=0
 for pin in "${npm_pins[@]}"; do
@@ -42,10 +44,10 @@ if [ "$npm_missing" = 1 ]; then
     apt-get update -qq && apt-get install -y -qq nodejs npm
   fi
   mkdir -p target/npm
-  npm install --prefix target/npm --no-audit --no-fund --loglevel=error "${npm_pins[@]}"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix target/npm --no-audit --no-fund --loglevel=error "${npm_pins[@]}"
 fi
 
-say "Chromium for the post-mortem rendering check (Debian's chromium, headless)"
+say "Chromium for the post-mortem rendering check and the console tests (Debian's chromium, headless)"
 if [ -z "${BRIG_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian's chromium"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -118,6 +120,14 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "cargo deny check licenses bans sources (cargo-deny pinned, in target/tools; deny.toml)"
+# Advisories need the RustSec database from GitHub, which CI cannot reach: see deny.toml.
+deny_version=0.20.2
+if ! target/tools/bin/cargo-deny --version 2>/dev/null | grep -q " $deny_version\$"; then
+  cargo install --locked --quiet "cargo-deny@$deny_version" --root target/tools
+fi
+PATH="$PWD/target/tools/bin:$PATH" cargo deny --log-level error check licenses bans sources
+
 say "cargo test"
 log=$(mktemp)
 cleanup+=("rm -f \"$log\"")
@@ -128,3 +138,7 @@ BRIG_TEST_BACKEND=postgresql cargo test -p brig --tests --locked 2>&1 | tee -a "
 # One closing line for the whole suite (cargo prints one per test binary, the last of which
 # is often an empty doc-test run).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
+
+say "fuzzing: every parser of untrusted input for 20 s each (scripts/fuzz.sh; long runs: --long 3600)"
+# Its own build (target/fuzz), cargo-fuzz pinned; a crash, a hang or a memory blow-up fails the run.
+scripts/fuzz.sh --time 20
