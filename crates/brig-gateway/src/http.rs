@@ -115,6 +115,16 @@ pub fn run(
     let rec = rec
         .with_response(response.clone())
         .with_images(Some(std::sync::Arc::new(images)));
+    // Proof of life until a clean exit (dropped below: the gateway is marked stopped).
+    let heartbeat = match opts.heartbeat {
+        Some(every) => Some(crate::heartbeat::Heartbeat::start(
+            crate::heartbeat::Pulse::Local(data.store()?),
+            &opts.who.agent,
+            rec.session(),
+            every,
+        )),
+        None => None,
+    };
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
@@ -142,6 +152,7 @@ pub fn run(
     if let Some(r) = &response {
         r.finish();
     }
+    drop(heartbeat);
     finish_appender(appender);
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod approval;
 pub mod call;
 pub mod detection;
 pub mod guard;
+pub mod heartbeat;
 pub mod hook;
 pub mod http;
 pub mod images;
@@ -68,6 +69,8 @@ pub struct ProxyOptions {
     /// The directories a command line may change: snapshotted before and after each call
     /// that runs one, so every change it makes has a pre-image (empty: none).
     pub workspace: Vec<std::path::PathBuf>,
+    /// How often the proxy says it is alive ([`heartbeat`]; `None`: it does not).
+    pub heartbeat: Option<Duration>,
 }
 
 /// Errors that stop a proxy (per-message problems never do).

@@ -60,6 +60,8 @@ pub struct ControlPlane {
     client: reqwest::Client,
     rt: tokio::runtime::Runtime,
     last_ok: Mutex<Option<Instant>>,
+    /// The control plane stopped answering (said once on stderr, and again when it is back).
+    away: std::sync::atomic::AtomicBool,
 }
 
 impl ControlPlane {
@@ -80,6 +82,7 @@ impl ControlPlane {
             client,
             rt,
             last_ok: Mutex::new(None),
+            away: Default::default(),
         });
         let me = cp.request("GET", "/v1/whoami", None, REQUEST_TIMEOUT)?;
         let token = Token {
@@ -119,17 +122,46 @@ impl ControlPlane {
             let text = res.text().await.map_err(|e| e.to_string())?;
             Ok::<_, String>((status, text))
         });
-        let (status, text) = answer.map_err(CallError::Unreachable)?;
+        let (status, text) = answer.map_err(|e| self.unreachable(e))?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status >= 500 {
-            return Err(CallError::Unreachable(format!("{status} {text}")));
+            return Err(self.unreachable(format!("{status} {text}")));
         }
         *self.last_ok.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        if self.away.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "brig mcp-proxy: the control plane at {} answers again; calls are decided again",
+                self.base
+            );
+        }
         if status >= 400 {
             let message = value["error"].as_str().unwrap_or(&text).to_string();
             return Err(CallError::Refused { status, message });
         }
         Ok(value)
+    }
+
+    /// The error for a request that got no answer; the first of a run is said on stderr,
+    /// so that whoever runs the agent knows why every call is now refused.
+    fn unreachable(&self, why: String) -> CallError {
+        if !self.away.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "brig mcp-proxy: the control plane at {} is unreachable ({why}); every call is refused until it answers again (fail closed)",
+                self.base
+            );
+        }
+        CallError::Unreachable(why)
+    }
+
+    /// `POST /v1/gateways/heartbeat`: this gateway is alive (or, with `stopped`, done).
+    pub fn heartbeat(&self, body: &Value) -> Result<(), CallError> {
+        self.request(
+            "POST",
+            "/v1/gateways/heartbeat",
+            Some(body),
+            REQUEST_TIMEOUT,
+        )
+        .map(|_| ())
     }
 
     /// `POST /v1/decide`: the control plane's verdict on a call (recorded there first).

@@ -228,6 +228,18 @@ pub fn run_with(
         }
     };
     let rec = rec.with_detection(opts.detection.clone());
+    // Proof of life until a clean exit (the drop at the end marks the gateway stopped).
+    let heartbeat = match (&side, opts.heartbeat) {
+        (Side::Local(data), Some(every)) => Some(crate::heartbeat::Pulse::Local(data.store()?))
+            .map(|p| crate::heartbeat::Heartbeat::start(p, &opts.who.agent, rec.session(), every)),
+        (Side::Remote(cp), Some(every)) => Some(crate::heartbeat::Heartbeat::start(
+            crate::heartbeat::Pulse::Remote(cp.clone()),
+            &opts.who.agent,
+            rec.session(),
+            every,
+        )),
+        (_, None) => None,
+    };
     if let Some(task) = &opts.who.task {
         let mut e = rec.event(EventKind::AgentPrompt);
         e.payload.insert("task".into(), json!(task));
@@ -307,6 +319,7 @@ pub fn run_with(
     if let Some(a) = appender {
         finish_appender(a);
     }
+    drop(heartbeat);
     if let Some(up) = uplink {
         let left = up.finish(Duration::from_secs(10));
         if left > 0 {

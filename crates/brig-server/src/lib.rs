@@ -25,6 +25,7 @@ pub mod auth;
 mod metrics;
 mod otlp;
 mod routes;
+pub mod watchdog;
 mod stream;
 
 use std::future::IntoFuture;
@@ -248,7 +249,10 @@ pub async fn serve_with(
             None => Ok(()),
         }
     };
+    // Gateways that stop beating raise alerts while the server runs.
+    let watchdog = watchdog::start(state.clone());
     let (main, side) = tokio::join!(main, side);
+    let _ = tokio::task::spawn_blocking(move || watchdog.join()).await;
     main.and(side).map_err(ServerError::Serve)?;
     // Every handler has returned: the last of their writes are queued; finish them.
     if let Some(r) = &state.response {

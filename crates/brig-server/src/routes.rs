@@ -53,6 +53,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/ledger/proof", get(proof))
         .route("/v1/alerts", get(alerts))
         .route("/v1/stream", get(crate::stream::stream))
+        .route("/v1/gateways/heartbeat", post(crate::watchdog::heartbeat))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
@@ -61,8 +62,8 @@ pub fn app(state: Arc<State>) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Brig control plane", description = "Incident response for AI agents: ingest, decide, contain, read. Bearer tokens with roles agent, operator, auditor (brig tokens create)."),
-    paths(healthz, readyz, whoami, ingest, decide, crate::otlp::traces, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, proof, alerts, checkpoint, crate::stream::stream),
-    components(schemas(ErrorBody, WhoAmI, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role)),
+    paths(healthz, readyz, whoami, ingest, decide, crate::otlp::traces, containment, contain, release, incidents, approvals, approval, approve, deny, export_evidence, rollback_plan, rollback_verify, rollback_apply, proof, alerts, checkpoint, crate::stream::stream, crate::watchdog::heartbeat),
+    components(schemas(ErrorBody, WhoAmI, IngestRequest, IngestResponse, Recorded, DecideRequest, DecideResponse, ContainRequest, ContainResponse, ReleaseResponse, ContainedScope, IncidentSummary, ApprovalItem, SettleRequest, SettleResponse, ExportRequest, RollbackRequest, Checkpoint, Role, crate::watchdog::HeartbeatRequest)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -35,14 +35,16 @@ const COLUMNS: &str =
 
 /// A beat: the row is created, or its `last_seen` and interval refreshed (a silent mark
 /// cleared: the gap is over).
-const BEAT: &str = "INSERT INTO gateways (id, agent, session, pid, host, started, last_seen, interval_ms)
+const BEAT: &str =
+    "INSERT INTO gateways (id, agent, session, pid, host, started, last_seen, interval_ms)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen,
          interval_ms = excluded.interval_ms, silent = NULL
      WHERE gateways.stopped IS NULL";
 
 /// Overdue gateways: no beat for `misses` intervals, not stopped, not yet reported.
-const SILENT: &str = "SELECT id, agent, session, pid, host, started, last_seen, interval_ms, stopped, silent
+const SILENT: &str =
+    "SELECT id, agent, session, pid, host, started, last_seen, interval_ms, stopped, silent
      FROM gateways WHERE stopped IS NULL AND silent IS NULL
        AND last_seen + interval_ms * 1000000 * $2 < $1 ORDER BY last_seen";
 

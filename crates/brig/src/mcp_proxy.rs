@@ -71,6 +71,10 @@ pub struct McpProxyArgs {
     /// back). Writes and everything else are always refused while it is away [default: 0].
     #[arg(long, value_name = "SECS", requires = "server")]
     offline_grace_reads: Option<u64>,
+    /// Seconds between the proxy's heartbeats (into the data directory's store, or to the
+    /// control plane with --server). `brig serve` alerts on a proxy that misses three.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    heartbeat: u64,
     /// The upstream MCP server's command line, after `--` (stdio mode).
     #[arg(last = true, required_unless_present = "listen", value_name = "CMD")]
     command: Vec<OsString>,
@@ -161,6 +165,7 @@ fn options(
         detection,
         response,
         workspace,
+        heartbeat: Some(std::time::Duration::from_secs(args.heartbeat.max(1))),
     }
 }
 
