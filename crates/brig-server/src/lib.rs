@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod console;
 mod metrics;
 mod otlp;
 mod routes;
@@ -117,6 +118,8 @@ pub struct State {
     pub detection: Option<Arc<brig_gateway::detection::Detection>>,
     /// Incident response to the alerts decide raises (grading, incidents, the playbook).
     pub response: Option<Arc<brig_gateway::response::Response>>,
+    /// The web console's signed-in sessions.
+    pub console: console::Sessions,
 }
 
 impl State {
@@ -180,6 +183,7 @@ impl State {
             appender,
             metrics: Metrics::new(),
             limiter: Default::default(),
+            console: Default::default(),
             closing: Default::default(),
             data: dir,
         }))

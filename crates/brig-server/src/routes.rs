@@ -54,6 +54,7 @@ pub fn app(state: Arc<State>) -> Router {
         .route("/v1/alerts", get(alerts))
         .route("/v1/stream", get(crate::stream::stream))
         .route("/v1/gateways/heartbeat", post(crate::watchdog::heartbeat))
+        .merge(crate::console::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
@@ -597,7 +598,7 @@ fn order(req: ContainRequest, caller: &Caller) -> Result<Order, ApiError> {
     })
 }
 
-fn switch_error(e: switch::SwitchError) -> ApiError {
+pub(crate) fn switch_error(e: switch::SwitchError) -> ApiError {
     use switch::SwitchError::*;
     match e {
         NoReason | BadPath(_) => ApiError(StatusCode::BAD_REQUEST, e.to_string()),
@@ -832,9 +833,26 @@ async fn settle(
     approve: bool,
     reason: String,
 ) -> Result<Json<SettleResponse>, ApiError> {
-    use brig_gateway::approval::{settle_by_operator, SettleError};
     require(&caller, &[Role::Operator], "decide held calls")?;
-    let actor = format!("token:{}", caller.name);
+    let (approval, index) = settle_held(&state, &caller.name, id, approve, reason).await?;
+    Ok(Json(SettleResponse {
+        id: approval.id,
+        status: if approve { "approved" } else { "denied" }.into(),
+        ledger_index: index,
+    }))
+}
+
+/// Settles a held call by the operator whose token is `token` and records the decision in
+/// the ledger (its index returned); shared by the API and the console.
+pub(crate) async fn settle_held(
+    state: &Arc<State>,
+    token: &str,
+    id: String,
+    approve: bool,
+    reason: String,
+) -> Result<(brig_store::Approval, u64), ApiError> {
+    use brig_gateway::approval::{settle_by_operator, SettleError};
+    let actor = format!("token:{token}");
     let st = state.clone();
     let (approval, event) = blocking(move || {
         st.store
@@ -852,16 +870,12 @@ async fn settle(
     .await?;
     let prepared = Prepared::new(event).map_err(internal)?;
     let receipts = append(
-        &state,
+        state,
         vec![prepared],
         "the decision was taken but not recorded",
     )
     .await?;
-    Ok(Json(SettleResponse {
-        id: approval.id,
-        status: if approve { "approved" } else { "denied" }.into(),
-        ledger_index: receipts[0].index,
-    }))
+    Ok((approval, receipts[0].index))
 }
 
 /// What to export: one incident, one session, or one agent's events (optionally one of
@@ -943,11 +957,9 @@ async fn export_evidence(
     if req.include_secrets {
         require(&caller, &[Role::Operator], "export raw secrets")?;
     }
-    let scope_text = format!("{scope:?}");
     let compressed = req.zstd;
-    let by = format!("token:{}", caller.name);
     let opts = brig_evidence::export::Options {
-        by: by.clone(),
+        by: format!("token:{}", caller.name),
         compress: req.zstd,
         note: req.note,
         include_secrets: req.include_secrets,
@@ -957,26 +969,8 @@ async fn export_evidence(
         // streamed, and nothing is left behind whatever happens to the connection.
         let dir = tempfile::tempdir().map_err(internal)?;
         let path = dir.path().join("bundle");
-        let summary = brig_evidence::export::export(&state.data, &scope, &path, &opts)
-            .map_err(evidence_error)?;
+        let summary = export_recorded(&state, &scope, &path, &opts)?;
         let file = std::fs::File::open(&path).map_err(internal)?;
-        // The export is an operator action like any other: in the ledger, with the token.
-        let mut e = NewEvent::new("operator", "*", brig_model::EventKind::OperatorAction);
-        e.attrs.insert("action".into(), json!("evidence.export"));
-        e.attrs.insert("actor".into(), json!(by));
-        e.attrs.insert("events".into(), json!(summary.events));
-        e.attrs
-            .insert("manifest_sha256".into(), json!(summary.manifest_sha256));
-        e.payload.insert("scope".into(), json!(scope_text));
-        let recorded = Prepared::new(e)
-            .map_err(|e| e.to_string())
-            .and_then(|p| state.appender.append(vec![p]));
-        if let Err(e) = recorded {
-            return Err(ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the export could not be recorded in the ledger: {e}"),
-            ));
-        }
         Ok((file, summary))
     })
     .await?;
@@ -1004,6 +998,37 @@ async fn export_evidence(
         body,
     )
         .into_response())
+}
+
+/// Writes the evidence bundle of `scope` to `path` and records the export in the ledger (an
+/// operator action naming `opts.by`); shared by the API and the console. Blocking.
+pub(crate) fn export_recorded(
+    state: &State,
+    scope: &brig_evidence::export::Scope,
+    path: &std::path::Path,
+    opts: &brig_evidence::export::Options,
+) -> Result<brig_evidence::export::Summary, ApiError> {
+    let summary =
+        brig_evidence::export::export(&state.data, scope, path, opts).map_err(evidence_error)?;
+    // The export is an operator action like any other: in the ledger, with the token.
+    let mut e = NewEvent::new("operator", "*", brig_model::EventKind::OperatorAction);
+    e.attrs.insert("action".into(), json!("evidence.export"));
+    e.attrs.insert("actor".into(), json!(opts.by));
+    e.attrs.insert("events".into(), json!(summary.events));
+    e.attrs
+        .insert("manifest_sha256".into(), json!(summary.manifest_sha256));
+    e.payload
+        .insert("scope".into(), json!(format!("{scope:?}")));
+    let recorded = Prepared::new(e)
+        .map_err(|e| e.to_string())
+        .and_then(|p| state.appender.append(vec![p]));
+    if let Err(e) = recorded {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the export could not be recorded in the ledger: {e}"),
+        ));
+    }
+    Ok(summary)
 }
 
 /// The files of a scope to roll back. Git history is reverted with the CLI only
@@ -1038,12 +1063,78 @@ fn plan_of(state: &State, r: &RollbackRequest) -> Result<brig_evidence::undo::Pl
         exclude: r.exclude.clone(),
         git_revert: false,
     };
-    brig_evidence::undo::plan_scope(&state.data, &scope, &sel).map_err(evidence_error)
+    plan_scope(state, &scope, &sel)
+}
+
+/// The rollback plan of `scope`; shared by the API and the console. Blocking.
+pub(crate) fn plan_scope(
+    state: &State,
+    scope: &brig_evidence::export::Scope,
+    sel: &brig_evidence::undo::Selection,
+) -> Result<brig_evidence::undo::Planned, ApiError> {
+    brig_evidence::undo::plan_scope(&state.data, scope, sel).map_err(evidence_error)
+}
+
+/// Verifies a plan against the files; when an operator (`who`) verified an incident's
+/// rollback and every path matches, records its `recovered` step. Shared by the API and
+/// the console. Blocking.
+pub(crate) fn verify_recorded(
+    state: &State,
+    p: &brig_evidence::undo::Planned,
+    scope: &brig_evidence::export::Scope,
+    who: Option<&str>,
+) -> Result<(Vec<brig_evidence::undo::Check>, Option<u64>), ApiError> {
+    let checks = brig_evidence::undo::verify(p)
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let Some(who) = who else {
+        return Ok((checks, None));
+    };
+    let recovered = state
+        .store
+        .with(|s| {
+            brig_evidence::undo::record_recovered(s, scope, &checks, who, |e| {
+                let e = Prepared::new(e).map_err(|e| e.to_string())?;
+                Ok(state.appender.append(vec![e])?[0].index)
+            })
+        })
+        .map_err(evidence_error)?;
+    Ok((checks, recovered))
+}
+
+/// Applies a plan (canary first), each step recorded in the ledger naming `who`; shared by
+/// the API and the console. Blocking.
+pub(crate) fn apply_recorded(
+    state: &State,
+    p: &brig_evidence::undo::Planned,
+    canary: Option<usize>,
+    dry_run: bool,
+    who: &str,
+) -> Result<Vec<brig_evidence::undo::Outcome>, ApiError> {
+    let mut unrecorded = None;
+    let outcomes = brig_evidence::undo::apply(p, canary, dry_run, |o| {
+        if dry_run || unrecorded.is_some() {
+            return;
+        }
+        let step = Prepared::new(brig_evidence::undo::step_event(who, o))
+            .map_err(|e| e.to_string())
+            .and_then(|e| state.appender.append(vec![e]));
+        if let Err(e) = step {
+            unrecorded = Some(e);
+        }
+    })
+    .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    if let Some(e) = unrecorded {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("a rollback step could not be recorded in the ledger: {e}"),
+        ));
+    }
+    Ok(outcomes)
 }
 
 /// An evidence or rollback failure as an answer: nothing in scope is 404, images that
 /// cannot be planned from (altered, erased, a bad glob) 422, the rest 500.
-fn evidence_error(e: brig_evidence::EvidenceError) -> ApiError {
+pub(crate) fn evidence_error(e: brig_evidence::EvidenceError) -> ApiError {
     use brig_evidence::EvidenceError as E;
     let code = match &e {
         E::Empty(_) | E::Incident(brig_incident::desk::DeskError::NotFound(_)) => {
@@ -1097,27 +1188,12 @@ async fn rollback_verify(
         &[Role::Operator, Role::Auditor],
         "verify a rollback",
     )?;
-    let operator = caller.role == Role::Operator;
-    let who = format!("token:{}", caller.name);
+    let who = (caller.role == Role::Operator).then(|| format!("token:{}", caller.name));
     blocking(move || {
         let p = plan_of(&state, &req)?;
-        let checks = brig_evidence::undo::verify(&p)
-            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let scope = scope_of(&req.incident, &req.session, &req.agent, &req.from, &req.to)?;
+        let (checks, recovered) = verify_recorded(&state, &p, &scope, who.as_deref())?;
         let matches = checks.iter().all(|c| c.matches);
-        let recovered = if operator {
-            let scope = scope_of(&req.incident, &req.session, &req.agent, &req.from, &req.to)?;
-            state
-                .store
-                .with(|s| {
-                    brig_evidence::undo::record_recovered(s, &scope, &checks, &who, |e| {
-                        let e = Prepared::new(e).map_err(|e| e.to_string())?;
-                        Ok(state.appender.append(vec![e])?[0].index)
-                    })
-                })
-                .map_err(evidence_error)?
-        } else {
-            None
-        };
         Ok(Json(
             json!({"matches": matches, "checks": checks, "recovered": recovered}),
         ))
@@ -1144,25 +1220,7 @@ async fn rollback_apply(
     let who = format!("token:{}", caller.name);
     blocking(move || {
         let p = plan_of(&state, &req)?;
-        let mut unrecorded = None;
-        let outcomes = brig_evidence::undo::apply(&p, req.canary, req.dry_run, |o| {
-            if req.dry_run || unrecorded.is_some() {
-                return;
-            }
-            let step = Prepared::new(brig_evidence::undo::step_event(&who, o))
-                .map_err(|e| e.to_string())
-                .and_then(|e| state.appender.append(vec![e]));
-            if let Err(e) = step {
-                unrecorded = Some(e);
-            }
-        })
-        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        if let Some(e) = unrecorded {
-            return Err(ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("a rollback step could not be recorded in the ledger: {e}"),
-            ));
-        }
+        let outcomes = apply_recorded(&state, &p, req.canary, req.dry_run, &who)?;
         Ok(Json(json!({"outcomes": outcomes})))
     })
     .await

@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as Sse, KeepAlive};
 use brig_ledger::store::LedgerStore;
 use brig_model::{Event, EventKind};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -39,7 +39,7 @@ pub struct From {
 }
 
 /// The SSE event type of a ledger event.
-fn kind_of(e: &Event) -> &'static str {
+pub(crate) fn kind_of(e: &Event) -> &'static str {
     let action = e.attrs.get("action").and_then(|a| a.as_str()).unwrap_or("");
     match e.kind {
         EventKind::Alert => "alert",
@@ -73,6 +73,32 @@ pub async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(|i| i + 1);
+    let (follow, size) = open(&state).await?;
+    let next = q.from.or(resume).unwrap_or(size);
+    let only = (caller.role == Role::Agent).then(|| caller.agent.clone().unwrap_or_default());
+    let events = follow_from(state, follow, next).filter_map(move |(index, e)| {
+        // An agent sees its own events, and the kill-switch orders for everyone (`*`:
+        // every agent, a workflow), which may be about it.
+        let everyone = e.agent == "*" && kind_of(&e) == "containment";
+        let keep = only.as_ref().is_none_or(|a| &e.agent == a || everyone);
+        let sse = keep.then(|| {
+            let data = json!({"index": index, "event": e}).to_string();
+            Ok(Sse::default()
+                .event(kind_of(&e))
+                .id(index.to_string())
+                .data(data))
+        });
+        std::future::ready(sse)
+    });
+    Ok(axum::response::Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// A stream's own store connection and change listener.
+pub(crate) type Follow = Arc<std::sync::Mutex<(brig_store::Store, brig_store::Changes)>>;
+
+/// Opens a connection and a change listener to follow the ledger with; also returns the
+/// ledger's size now.
+pub(crate) async fn open(state: &Arc<State>) -> Result<(Follow, u64), ApiError> {
     let data = state.data.clone();
     let (store, changes, size) = tokio::task::spawn_blocking(move || {
         let mut store = data.store()?;
@@ -83,15 +109,24 @@ pub async fn stream(
     .await
     .map_err(internal)?
     .map_err(internal)?;
-    let next = q.from.or(resume).unwrap_or(size);
-    let only = (caller.role == Role::Agent).then(|| caller.agent.clone().unwrap_or_default());
-    let follow = Arc::new(std::sync::Mutex::new((store, changes)));
-    let events = stream::unfold((next, Vec::new()), move |(mut next, mut ready)| {
-        let (follow, only, state) = (follow.clone(), only.clone(), state.clone());
+    Ok((Arc::new(std::sync::Mutex::new((store, changes))), size))
+}
+
+/// The ledger's events from index `next` on, in order, as they are appended: read whenever
+/// the store announces a change. Ends when the server stops or the notice channel is lost
+/// (the client reconnects rather than trusting silence). Shared by `/v1/stream` and the
+/// console's live updates.
+pub(crate) fn follow_from(
+    state: Arc<State>,
+    follow: Follow,
+    next: u64,
+) -> impl Stream<Item = (u64, Event)> + Send {
+    stream::unfold((next, Vec::new()), move |(mut next, mut ready)| {
+        let (follow, state) = (follow.clone(), state.clone());
         async move {
             loop {
                 if let Some(e) = ready.pop() {
-                    return Some((Ok(e), (next, ready)));
+                    return Some((e, (next, ready)));
                 }
                 // The server is stopping: end the stream (the client resumes elsewhere or
                 // later with Last-Event-ID).
@@ -115,35 +150,17 @@ pub async fn stream(
                 .await
                 .ok()
                 .flatten();
-                // The notice channel is gone (the database went away): end the stream, so
-                // the client reconnects with Last-Event-ID rather than trusting silence.
+                // The notice channel is gone (the database went away): end the stream.
                 let read = read?;
-                if read.is_empty() {
-                    continue;
-                }
                 for row in read.into_iter().rev() {
                     next = next.max(row.index + 1);
-                    let Ok(e) = Event::from_leaf(&row.leaf) else {
-                        continue;
-                    };
-                    // An agent sees its own events, and the kill-switch orders for
-                    // everyone (`*`: every agent, a workflow), which may be about it.
-                    let everyone = e.agent == "*" && kind_of(&e) == "containment";
-                    if only.as_ref().is_some_and(|a| &e.agent != a && !everyone) {
-                        continue;
+                    if let Ok(e) = Event::from_leaf(&row.leaf) {
+                        ready.push((row.index, e));
                     }
-                    let data = json!({"index": row.index, "event": e}).to_string();
-                    ready.push(
-                        Sse::default()
-                            .event(kind_of(&e))
-                            .id(row.index.to_string())
-                            .data(data),
-                    );
                 }
             }
         }
-    });
-    Ok(axum::response::Sse::new(events).keep_alive(KeepAlive::default()))
+    })
 }
 
 /// Up to `CHUNK` rows from index `from` on (none when the store cannot be read: the caller

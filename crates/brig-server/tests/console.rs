@@ -1,0 +1,699 @@
+//! The web console without a browser: sign-in and sessions, cookie flags, CSRF, the auditor's
+//! read-only pages and refused writes, the kill switch's confirmation, escaping of what
+//! agents control, and the timeline of a large incident read a page at a time.
+//!
+//! Each test runs `brig serve`'s server in-process on a fresh data directory (SQLite, or the
+//! PostgreSQL database `BRIG_TEST_DATABASE` names when `BRIG_TEST_BACKEND=postgresql`) and
+//! talks HTTP to it on loopback, as a browser would (cookies carried by hand).
+
+use brig_ledger::Prepared;
+use brig_model::{EventKind, NewEvent, Timestamp};
+use brig_server::auth::{self, Role};
+use brig_store::{Approval, DataDir, Store};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::json;
+
+struct Console {
+    base: String,
+    data: DataDir,
+    http: reqwest::Client,
+    operator: String,
+    auditor: String,
+    agent: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+fn data_dir(root: &std::path::Path) -> DataDir {
+    let url = match (
+        std::env::var("BRIG_TEST_BACKEND").as_deref(),
+        std::env::var("BRIG_TEST_DATABASE"),
+    ) {
+        (Ok("postgresql"), Ok(admin)) => Some(brig_store::scratch_database(&admin).unwrap()),
+        _ => None,
+    };
+    let opts = brig_store::InitOptions {
+        database: url.as_deref(),
+        ..Default::default()
+    };
+    DataDir::init_with(root, &opts).unwrap().0
+}
+
+impl Console {
+    /// A data directory with three tokens; `before` records what the test needs first.
+    async fn start(before: impl FnOnce(&DataDir) + Send + 'static) -> Console {
+        let dir = tempfile::Builder::new()
+            .prefix("brig-test-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().join("data");
+        let (data, operator, auditor, agent) = tokio::task::spawn_blocking(move || {
+            let data = data_dir(&root);
+            let mut s = data.store().unwrap();
+            let operator = auth::create(&mut s, "alice", Role::Operator, None, "test").unwrap();
+            let auditor = auth::create(&mut s, "audrey", Role::Auditor, None, "test").unwrap();
+            let agent = auth::create(&mut s, "bot", Role::Agent, Some("a1"), "test").unwrap();
+            before(&data);
+            (data, operator, auditor, agent)
+        })
+        .await
+        .unwrap();
+        let state = brig_server::State::open(data.clone(), None).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let served = tokio::spawn(async move {
+            brig_server::serve(
+                state,
+                "127.0.0.1:0".parse().unwrap(),
+                async move {
+                    let _ = rx.await;
+                },
+                move |addr| {
+                    let _ = ready_tx.send(addr);
+                },
+            )
+            .await
+            .unwrap();
+        });
+        let addr = ready_rx.await.unwrap();
+        Console {
+            base: format!("http://{addr}"),
+            data,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            operator,
+            auditor,
+            agent,
+            stop: Some(tx),
+            served: Some(served),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.served.take().unwrap().await.unwrap();
+    }
+
+    /// Signs in with `token`: the answer and the session cookie it set, if any.
+    async fn login(&self, token: &str) -> (reqwest::Response, Option<String>) {
+        let res = self
+            .http
+            .post(format!("{}/ui/login", self.base))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        let cookie = res
+            .headers()
+            .get(SET_COOKIE)
+            .map(|v| v.to_str().unwrap().to_string());
+        (res, cookie)
+    }
+
+    /// A signed-in session's cookie header value.
+    async fn session(&self, token: &str) -> String {
+        let (res, cookie) = self.login(token).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        cookie.unwrap().split(';').next().unwrap().to_string()
+    }
+
+    async fn get(&self, cookie: &str, path: &str) -> (StatusCode, String) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.text().await.unwrap())
+    }
+
+    async fn post(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session's CSRF value, from a page's form.
+    async fn csrf(&self, cookie: &str) -> String {
+        let (_, page) = self.get(cookie, "/ui/ledger").await;
+        between(&page, "name=\"csrf\" value=\"", "\"")
+            .expect("every signed-in page carries the CSRF value in its sign-out form")
+            .to_string()
+    }
+
+    fn store(&self) -> Store {
+        self.data.store().unwrap()
+    }
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(&s[from..from + len])
+}
+
+fn location(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+fn call(
+    agent: &str,
+    session: &str,
+    tool: &str,
+    args: serde_json::Value,
+    ts: Option<i64>,
+) -> Prepared {
+    let mut e = NewEvent::new("test", agent, EventKind::ToolCall);
+    e.session = Some(session.into());
+    e.workflow = Some("wf-docs".into());
+    e.tool = Some(tool.into());
+    e.call = Some("1".into());
+    e.ts = ts.map(Timestamp::from_unix_nanos);
+    e.payload.insert("arguments".into(), args);
+    Prepared::new(e).unwrap()
+}
+
+/// An incident over `sessions` of `agent`, filed as the desk would store it.
+fn file_incident(s: &mut Store, id: &str, agent: &str, sessions: &[&str], at: i64) {
+    let i: brig_incident::Incident = serde_json::from_value(json!({
+        "id": id, "title": "test incident", "agent": agent, "sessions": sessions,
+        "workflow": "wf-docs", "severity": "security_incident",
+        "reasons": ["rule level high", "secrets were read"], "state": "open", "owner": null,
+        "verdict": null, "legal_hold": false, "classes": ["secrets"], "outcomes": ["exposed"],
+        "resources": [], "identities": [], "rules": ["test-rule"], "alerts": [],
+        "times": {"first_harmful": at, "detected": at, "acknowledged": null, "contained": null,
+                  "eradicated": null, "recovered": null, "closed": null}
+    }))
+    .unwrap();
+    s.put_incident(&brig_incident::desk::row_of(
+        &i,
+        &format!("agent:{agent}"),
+        at,
+    ))
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sets_a_strict_http_only_cookie_and_sign_out_or_revocation_ends_it() {
+    let c = Console::start(|_| {}).await;
+    // Not signed in: every page sends you to the login page; / goes to the console.
+    for path in [
+        "/ui/",
+        "/ui/incidents",
+        "/ui/agents",
+        "/ui/ledger",
+        "/ui/live",
+    ] {
+        let res = c
+            .http
+            .get(format!("{}{path}", c.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&res), "/ui/login", "{path}");
+    }
+    let res = c.http.get(format!("{}/", c.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/ui/");
+
+    // A wrong token, and an agent's token: refused alike.
+    for bad in ["brig_nothing", c.agent.as_str()] {
+        let (res, cookie) = c.login(bad).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(cookie.is_none());
+        let body = res.text().await.unwrap();
+        assert!(body.contains("role=\"alert\""), "{body}");
+        assert!(body.contains("That token is not valid."));
+    }
+
+    let (res, cookie) = c.login(&c.operator).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/ui/");
+    let set = cookie.unwrap();
+    assert!(set.starts_with("brig_console="), "{set}");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.split("; ").any(|f| f == flag), "{flag} missing: {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_string();
+    let (status, page) = c.get(&cookie, "/ui/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Signed in as alice (operator)"));
+    assert!(page.contains("<nav aria-label=\"Main\">"));
+    for link in [
+        "Overview",
+        "Incidents",
+        "Agents",
+        "Approvals",
+        "Rollback",
+        "Evidence",
+        "Metrics",
+        "Ledger",
+    ] {
+        assert!(page.contains(&format!(">{link}</a>")), "nav link {link}");
+    }
+    assert_eq!(page.matches("<h1").count(), 1);
+    assert!(page.contains("Skip to content"));
+
+    // Sign-out needs the CSRF value too.
+    let res = c.post(&cookie, "/ui/logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let csrf = c.csrf(&cookie).await;
+    let res = c.post(&cookie, "/ui/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/ui/login");
+    let (status, _) = c.get(&cookie, "/ui/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // Revoking the token ends the sessions it opened, from the next request on.
+    let cookie = c.session(&c.operator).await;
+    assert_eq!(c.get(&cookie, "/ui/").await.0, StatusCode::OK);
+    assert!(c.store().revoke_token("alice", 1).unwrap());
+    assert_eq!(c.get(&cookie, "/ui/").await.0, StatusCode::SEE_OTHER);
+    c.stop().await;
+}
+
+/// Data for every page: an agent seen, a held call, an incident.
+fn seed(d: &DataDir) {
+    let mut ledger = d.ledger().unwrap();
+    let r = ledger
+        .append(&[call(
+            "a1",
+            "s1",
+            "write_file",
+            json!({"path": "/tmp/x"}),
+            None,
+        )])
+        .unwrap();
+    let mut s = d.store().unwrap();
+    s.add_approval(&Approval {
+        id: "ap-1".into(),
+        event_index: r[0].index,
+        agent: "a1".into(),
+        workflow: Some("wf-docs".into()),
+        tool: "write_file".into(),
+        summary: "file.write /tmp/x".into(),
+        policies: "hold-writes".into(),
+        status: "pending".into(),
+        created_nanos: Timestamp::now().unix_nanos(),
+        decided_nanos: None,
+        decided_by: None,
+        reason: None,
+    })
+    .unwrap();
+    file_incident(
+        &mut s,
+        "INC-test-1",
+        "a1",
+        &["s1"],
+        Timestamp::now().unix_nanos(),
+    );
+}
+
+const WRITE_CONTROLS: [&str; 8] = [
+    ">Contain<",
+    ">Freeze<",
+    ">Release<",
+    ">Approve<",
+    ">Deny<",
+    ">Apply rollback<",
+    ">Export evidence<",
+    ">Verify now<",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_sees_no_write_control_and_every_write_is_refused() {
+    let c = Console::start(seed).await;
+    // The operator sees the controls the auditor must not.
+    let op = c.session(&c.operator).await;
+    let (_, agents) = c.get(&op, "/ui/agents").await;
+    assert!(
+        agents.contains(">Contain<") && agents.contains(">Freeze<"),
+        "{agents}"
+    );
+    let (_, approvals) = c.get(&op, "/ui/approvals").await;
+    assert!(approvals.contains(">Approve<") && approvals.contains(">Deny<"));
+
+    let au = c.session(&c.auditor).await;
+    let pages = [
+        "/ui/",
+        "/ui/incidents",
+        "/ui/incidents/INC-test-1",
+        "/ui/agents",
+        "/ui/approvals",
+        "/ui/rollback?incident=INC-test-1",
+        "/ui/evidence",
+        "/ui/metrics",
+        "/ui/ledger",
+    ];
+    for path in pages {
+        let (status, page) = c.get(&au, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {page}");
+        assert!(
+            page.contains("Read-only: signed in as an auditor"),
+            "{path}"
+        );
+        for control in WRITE_CONTROLS {
+            assert!(!page.contains(control), "{path} shows {control}");
+        }
+    }
+    // Forged writes, with the auditor's own valid CSRF value: 403 each, nothing changed.
+    let csrf = c.csrf(&au).await;
+    let writes: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/ui/confirm",
+            vec![
+                ("action", "contain"),
+                ("scope", "agent:a1"),
+                ("reason", "forged"),
+            ],
+        ),
+        (
+            "/ui/approvals/ap-1",
+            vec![("decision", "approve"), ("reason", "forged")],
+        ),
+        (
+            "/ui/rollback/apply",
+            vec![("incident", "INC-test-1"), ("canary", "1")],
+        ),
+        ("/ui/evidence/export", vec![("incident", "INC-test-1")]),
+        ("/ui/ledger/verify", vec![]),
+    ];
+    for (path, mut form) in writes {
+        form.push(("csrf", &csrf));
+        let res = c.post(&au, path, &form).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _) = c
+        .get(&au, "/ui/confirm?action=contain&scope=agent:a1")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut s = c.store();
+    assert!(s.containments().unwrap().is_empty());
+    assert_eq!(s.approval("ap-1").unwrap().unwrap().status, "pending");
+    assert!(!c.data.root().join("exports").exists());
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_without_the_session_csrf_value_is_refused() {
+    let c = Console::start(seed).await;
+    let op = c.session(&c.operator).await;
+    let order = [
+        ("action", "contain"),
+        ("scope", "agent:a1"),
+        ("reason", "test"),
+    ];
+    let res = c.post(&op, "/ui/confirm", &order).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let mut wrong = order.to_vec();
+    wrong.push(("csrf", "not-the-value"));
+    let res = c.post(&op, "/ui/confirm", &wrong).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Another session's value does not do either.
+    let other = c.session(&c.operator).await;
+    let theirs = c.csrf(&other).await;
+    let mut borrowed = order.to_vec();
+    borrowed.push(("csrf", &theirs));
+    let res = c.post(&op, "/ui/confirm", &borrowed).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(c.store().containments().unwrap().is_empty());
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containing_needs_a_reason_and_records_it_with_the_token() {
+    let c = Console::start(seed).await;
+    let op = c.session(&c.operator).await;
+    let (status, page) = c
+        .get(&op, "/ui/confirm?action=contain&scope=agent:a1")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Contain agent a1?</h1>"), "{page}");
+    assert!(page.contains("<label for=\"reason\">Reason</label>"));
+    assert!(page.contains("required"));
+    assert!(page.contains(">Contain agent a1</button>"));
+    assert!(page.contains(">Cancel</a>"));
+    let csrf = c.csrf(&op).await;
+
+    let res = c
+        .post(
+            &op,
+            "/ui/confirm",
+            &[
+                ("csrf", &csrf),
+                ("action", "contain"),
+                ("scope", "agent:a1"),
+                ("reason", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("role=\"alert\">A reason is required.<"),
+        "{body}"
+    );
+    assert!(c.store().containments().unwrap().is_empty());
+
+    let res = c
+        .post(
+            &op,
+            "/ui/confirm",
+            &[
+                ("csrf", &csrf),
+                ("action", "contain"),
+                ("scope", "agent:a1"),
+                ("reason", "exfiltration suspected"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/ui/agents");
+    let (_, agents) = c.get(&op, "/ui/agents").await;
+    assert!(
+        agents.contains("role=\"status\">Agent a1 contained.<"),
+        "{agents}"
+    );
+    assert!(agents.contains(">Release<"));
+    let cs = c.store().containments().unwrap();
+    assert_eq!(cs.len(), 1);
+    assert_eq!(cs[0].actor, "token:alice");
+    assert_eq!(cs[0].reason, "exfiltration suspected");
+    // The order is in the ledger as the API's are: an operator.action naming the token.
+    let mut s = c.store();
+    let idx = s.kinds_since(0, &["operator.action"], 10).unwrap();
+    let e = {
+        use brig_ledger::store::LedgerStore;
+        brig_model::Event::from_leaf(&s.leaf(*idx.last().unwrap()).unwrap().unwrap().leaf).unwrap()
+    };
+    assert_eq!(e.attrs["action"], "contain");
+    assert_eq!(e.attrs["actor"], "token:alice");
+
+    // Released the same way; the message says so.
+    let res = c
+        .post(
+            &op,
+            "/ui/confirm",
+            &[
+                ("csrf", &csrf),
+                ("action", "release"),
+                ("scope", "agent:a1"),
+                ("reason", "cleared"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, agents) = c.get(&op, "/ui/agents").await;
+    assert!(agents.contains("Agent a1 released."));
+    assert!(c.store().containments().unwrap().is_empty());
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_agents_control_is_escaped() {
+    const EVIL: &str = "<script>alert(1)</script>";
+    let c = Console::start(|d| {
+        let mut ledger = d.ledger().unwrap();
+        let r = ledger
+            .append(&[call(
+                EVIL,
+                "s-evil",
+                EVIL,
+                json!({"path": EVIL, "note": "\"><img src=x onerror=alert(2)>"}),
+                None,
+            )])
+            .unwrap();
+        let mut s = d.store().unwrap();
+        s.add_approval(&Approval {
+            id: "ap-evil".into(),
+            event_index: r[0].index,
+            agent: EVIL.into(),
+            workflow: None,
+            tool: EVIL.into(),
+            summary: EVIL.into(),
+            policies: EVIL.into(),
+            status: "pending".into(),
+            created_nanos: Timestamp::now().unix_nanos(),
+            decided_nanos: None,
+            decided_by: None,
+            reason: None,
+        })
+        .unwrap();
+        file_incident(
+            &mut s,
+            "INC-evil",
+            EVIL,
+            &["s-evil"],
+            Timestamp::now().unix_nanos(),
+        );
+    })
+    .await;
+    let op = c.session(&c.operator).await;
+    for path in [
+        "/ui/",
+        "/ui/agents",
+        "/ui/approvals",
+        "/ui/incidents",
+        "/ui/incidents/INC-evil",
+    ] {
+        let (status, page) = c.get(&op, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !page.contains("<script>alert"),
+            "{path} carries the agent's script"
+        );
+        assert!(
+            !page.contains("<img src=x"),
+            "{path} carries the agent's markup"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}: {page}"
+        );
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_incident_s_timeline_is_paged_and_counted_in_buckets() {
+    const EVENTS: i64 = 20_000;
+    let t0 = 1_700_000_000_000_000_000i64;
+    let c = Console::start(move |d| {
+        let mut ledger = d.ledger().unwrap();
+        for chunk in (0..EVENTS).collect::<Vec<_>>().chunks(2000) {
+            let batch: Vec<Prepared> = chunk
+                .iter()
+                .map(|n| {
+                    call(
+                        "a1",
+                        "big",
+                        "read_file",
+                        json!({"path": format!("/w/{n}")}),
+                        Some(t0 + n * 1_000_000_000),
+                    )
+                })
+                .collect();
+            ledger.append(&batch).unwrap();
+        }
+        // Another session's events are not the incident's.
+        ledger
+            .append(&[call("a1", "other", "read_file", json!({}), Some(t0))])
+            .unwrap();
+        let mut s = d.store().unwrap();
+        file_incident(&mut s, "INC-big", "a1", &["big"], t0);
+    })
+    .await;
+    let op = c.session(&c.operator).await;
+    let (status, page) = c.get(&op, "/ui/incidents/INC-big").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Incident INC-big</h1>"));
+    for h2 in [
+        "Severity",
+        "Commander&#39;s questions",
+        "Reporting clocks",
+        "Playbook",
+        "Alerts",
+        "Timeline",
+    ] {
+        assert!(
+            page.contains(&format!(">{h2}</h2>"))
+                || page.contains(&format!(">{}</h2>", h2.replace("&#39;", "'"))),
+            "h2 {h2}"
+        );
+    }
+    assert!(page.contains("<caption>Events</caption>"));
+    assert_eq!(
+        page.matches("<details><summary>").count(),
+        200,
+        "one page of events"
+    );
+    // The newest page first: the last event is on it, and there are older ones.
+    assert!(
+        page.contains(">#19999<"),
+        "the incident's latest event, index 19999"
+    );
+    assert!(
+        !page.contains(">#20000<"),
+        "another session's event is not the incident's"
+    );
+    assert!(page.contains(">Older events<"));
+    assert!(!page.contains(">Newer events<"));
+    // The overview's bars count every event of the incident, once.
+    let mut total = 0u64;
+    let mut first_zoom = None;
+    for part in page.split("<a href=\"").skip(1) {
+        let Some(label) = between(part, "aria-label=\"Zoom to ", "\"") else {
+            continue;
+        };
+        let n: u64 = between(label, "(", " events)").unwrap().parse().unwrap();
+        total += n;
+        if first_zoom.is_none() {
+            let href = part[..part.find('"').unwrap()].replace("&amp;", "&");
+            first_zoom = Some((href, n));
+        }
+    }
+    assert_eq!(
+        total, EVENTS as u64,
+        "bucket counts sum to the incident's events"
+    );
+
+    // Older events: the 200 before.
+    let older = between(&page, "href=\"", "\" rel=\"prev\"")
+        .map(|h| h[h.rfind("href=\"").map_or(0, |i| i + 6)..].replace("&amp;", "&"))
+        .unwrap();
+    let (_, page2) = c.get(&op, &older).await;
+    assert_eq!(page2.matches("<details><summary>").count(), 200);
+    assert!(page2.contains(">#19799<") && page2.contains(">#19600<"));
+    assert!(!page2.contains(">#19800<") && !page2.contains(">#19599<"));
+    assert!(page2.contains(">Newer events<") && page2.contains(">Older events<"));
+
+    // Zoomed to the first bar: only its events, and a way back out.
+    let (href, n) = first_zoom.unwrap();
+    let (_, zoomed) = c.get(&op, &href).await;
+    assert!(zoomed.contains(">Zoom out<"));
+    assert!(
+        zoomed.contains(&format!("; {n} between ")),
+        "the bar's {n} events"
+    );
+    let rows = zoomed.matches("<details><summary>").count();
+    assert_eq!(rows as u64, n.min(200));
+    // The first bar's newest event is the incident's (n-1)th; nothing after it.
+    assert!(zoomed.contains(&format!(">#{}<", n - 1)));
+    assert!(!zoomed.contains(&format!(">#{}<", n)));
+    c.stop().await;
+}
