@@ -54,9 +54,16 @@
     Promise.all(jobs).then(function () { busy = false; });
   }
 
+  // One more look a little after the last change: a gateway writes some rows beside the
+  // ledger (a held call's queue entry) just after the event that announced them.
+  var SETTLE_MS = 1500;
+  var late = null;
+
   function schedule() {
     if (pending) clearTimeout(pending);
     pending = setTimeout(function () { pending = null; refresh(); }, DEBOUNCE_MS);
+    if (late) clearTimeout(late);
+    late = setTimeout(function () { late = null; refresh(); }, SETTLE_MS);
   }
 
   // Parts of a page loaded after it (a large incident's answers).
