@@ -53,6 +53,10 @@ pub struct AppenderStats {
     /// Time the writer spent inside append transactions (hashing, writing, fsync).
     pub busy: Duration,
     pub last_checkpoint: Option<StoredCheckpoint>,
+    /// Timed checkpoints that could not be stored (retried at the next tick), and why the
+    /// last one failed.
+    pub checkpoint_failures: u64,
+    pub last_checkpoint_error: Option<String>,
 }
 
 /// Handle to the writer thread.
@@ -206,9 +210,20 @@ fn write_loop<S: LedgerStore>(
         }
         if let Some(c) = &checkpointing {
             if dirty && last_checkpoint.elapsed() >= c.interval {
-                stats.last_checkpoint = Some(ledger.checkpoint(&c.signer)?);
+                // A checkpoint that cannot be stored now (the database restarting, a full
+                // disk) is tried again at the next tick: the events are durable already,
+                // and ending the writer here would refuse every later event for good.
+                match ledger.checkpoint(&c.signer) {
+                    Ok(cp) => {
+                        stats.last_checkpoint = Some(cp);
+                        dirty = false;
+                    }
+                    Err(e) => {
+                        stats.checkpoint_failures += 1;
+                        stats.last_checkpoint_error = Some(e.to_string());
+                    }
+                }
                 last_checkpoint = Instant::now();
-                dirty = false;
             }
         }
     }

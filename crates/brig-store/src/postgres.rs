@@ -304,11 +304,45 @@ struct Prepared {
     blobs: Statement,
 }
 
+impl Prepared {
+    fn on(client: &mut Client) -> Result<Prepared, StoreError> {
+        Ok(Prepared {
+            size: prep(client, "SELECT COALESCE(MAX(idx) + 1, 0) FROM events")?,
+            node: prep(client, "SELECT hashes FROM events WHERE idx = $1")?,
+            find: prep(client, "SELECT idx FROM events WHERE id = $1")?,
+            find_many: prep(client, "SELECT id, idx FROM events WHERE id = ANY($1)")?,
+            leaves: prep(
+                client,
+                "INSERT INTO events (idx, id, ts, kind, agent, session, workflow, leaf, hashes)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::text[],
+                     $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])",
+            )?,
+            blobs: prep(
+                client,
+                "INSERT INTO blobs (idx, part, digest, salt, data)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[],
+                     $5::bytea[])",
+            )?,
+        })
+    }
+}
+
+fn set_lock_timeout(client: &mut Client, timeout: Duration) -> Result<(), StoreError> {
+    client
+        .batch_execute(&format!(
+            "SET lock_timeout = {}",
+            timeout.as_millis().max(1)
+        ))
+        .map_err(backend)
+}
+
 /// A ledger and Brig's state in one PostgreSQL database.
 pub struct PgStore {
     client: Conn,
     prepared: Prepared,
     url: String,
+    /// Set again on a new connection ([`PgStore::live`]).
+    lock_timeout: Option<Duration>,
 }
 
 impl PgStore {
@@ -317,29 +351,32 @@ impl PgStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
         migrate(&mut client)?;
-        let prepared = Prepared {
-            size: prep(&mut client, "SELECT COALESCE(MAX(idx) + 1, 0) FROM events")?,
-            node: prep(&mut client, "SELECT hashes FROM events WHERE idx = $1")?,
-            find: prep(&mut client, "SELECT idx FROM events WHERE id = $1")?,
-            find_many: prep(&mut client, "SELECT id, idx FROM events WHERE id = ANY($1)")?,
-            leaves: prep(
-                &mut client,
-                "INSERT INTO events (idx, id, ts, kind, agent, session, workflow, leaf, hashes)
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::text[],
-                     $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])",
-            )?,
-            blobs: prep(
-                &mut client,
-                "INSERT INTO blobs (idx, part, digest, salt, data)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::bytea[],
-                     $5::bytea[])",
-            )?,
-        };
+        let prepared = Prepared::on(&mut client)?;
         Ok(PgStore {
             client: Conn::new(client),
             prepared,
             url: url.to_string(),
+            lock_timeout: None,
         })
+    }
+
+    /// Replaces a connection the server closed (a restart, a failover, an administrator's
+    /// `pg_terminate_backend`) with a new one, before the next use. The operation that met
+    /// the closed connection failed with its error; without this every later one would
+    /// too, and a long-running `brig serve` or gateway would stay broken after the
+    /// database came back.
+    fn live(&mut self) -> Result<(), StoreError> {
+        if !self.client.is_closed() {
+            return Ok(());
+        }
+        let mut client = connect(&self.url)?;
+        let prepared = Prepared::on(&mut client)?;
+        if let Some(t) = self.lock_timeout {
+            set_lock_timeout(&mut client, t)?;
+        }
+        self.client = Conn::new(client);
+        self.prepared = prepared;
+        Ok(())
     }
 
     /// The URL this store was opened with (listeners open their own connection to it).
@@ -350,15 +387,13 @@ impl PgStore {
     /// How long a statement waits for a lock (the ledger's sequencer among them) before it
     /// fails.
     pub fn set_busy_timeout(&mut self, timeout: Duration) -> Result<(), StoreError> {
-        self.client
-            .batch_execute(&format!(
-                "SET lock_timeout = {}",
-                timeout.as_millis().max(1)
-            ))
-            .map_err(backend)
+        self.live()?;
+        self.lock_timeout = Some(timeout);
+        set_lock_timeout(&mut self.client, timeout)
     }
 
     fn opt(&mut self, sql: &str, p: &[&(dyn postgres::types::ToSql + Sync)]) -> MaybeRow {
+        self.live()?;
         self.client.query_opt(sql, p).map_err(backend)
     }
 
@@ -367,6 +402,7 @@ impl PgStore {
         sql: &str,
         p: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
+        self.live()?;
         self.client.query(sql, p).map_err(backend)
     }
 
@@ -375,10 +411,12 @@ impl PgStore {
         sql: &str,
         p: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
+        self.live()?;
         self.client.execute(sql, p).map_err(backend)
     }
 
     pub fn contain(&mut self, c: &Containment) -> Result<(), StoreError> {
+        self.live()?;
         let mut tx = self.client.transaction().map_err(backend)?;
         tx.execute(
             "INSERT INTO containment (scope, reason, actor, since, kill_upstream)
@@ -401,6 +439,7 @@ impl PgStore {
     }
 
     pub fn release(&mut self, scope: &Scope) -> Result<bool, StoreError> {
+        self.live()?;
         let mut tx = self.client.transaction().map_err(backend)?;
         let n = tx
             .execute("DELETE FROM containment WHERE scope = $1", &[&scope.key()])
@@ -521,6 +560,7 @@ impl PgStore {
         facts: &[(String, String, Option<i64>)],
         at_nanos: i64,
     ) -> Result<(), StoreError> {
+        self.live()?;
         let mut tx = self.client.transaction().map_err(backend)?;
         let stmt = tx
             .prepare(
@@ -538,6 +578,7 @@ impl PgStore {
     /// Runs `f` in one transaction holding the incidents lock (see
     /// [`crate::Store::incident_tx`]).
     pub(crate) fn begin_incidents(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.live()?;
         let mut tx = self.client.transaction().map_err(backend)?;
         tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({LOCK_INCIDENTS})"))
             .map_err(backend)?;
@@ -545,10 +586,12 @@ impl PgStore {
     }
 
     pub fn put_incident(&mut self, row: &IncidentRow) -> Result<(), StoreError> {
+        self.live()?;
         put_incident(&mut *self.client, row)
     }
 
     pub fn incident(&mut self, id: &str) -> Result<Option<IncidentRow>, StoreError> {
+        self.live()?;
         if let Some(row) = get_incident(&mut *self.client, id)? {
             return Ok(Some(row));
         }
@@ -692,6 +735,7 @@ impl PgStore {
     }
 
     pub fn add_token(&mut self, t: &TokenRow, hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.live()?;
         self.client
             .execute(
                 "INSERT INTO tokens (name, role, agent, hash, created, created_by, rate, max_body)
@@ -1105,6 +1149,7 @@ fn missing_row(row: u64, level: u32, index: u64) -> StoreError {
 
 impl LedgerStore for PgStore {
     fn begin_append(&mut self) -> Result<Box<dyn AppendTx + '_>, StoreError> {
+        self.live()?;
         let mut tx = self.client.transaction().map_err(backend)?;
         tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({LOCK_SEQUENCER})"))
             .map_err(backend)?;
@@ -1116,6 +1161,7 @@ impl LedgerStore for PgStore {
     }
 
     fn size(&mut self) -> Result<u64, StoreError> {
+        self.live()?;
         let r = self
             .client
             .query_one(&self.prepared.size, &[])
@@ -1125,6 +1171,7 @@ impl LedgerStore for PgStore {
 
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
         let (row, offset) = node_location(level, index);
+        self.live()?;
         let hashes: Vec<u8> = self
             .client
             .query_opt(&self.prepared.node, &[&to_i64(row)])
@@ -1183,6 +1230,7 @@ impl LedgerStore for PgStore {
     }
 
     fn find_event(&mut self, id: &EventId) -> Result<Option<u64>, StoreError> {
+        self.live()?;
         Ok(self
             .client
             .query_opt(&self.prepared.find, &[&&id.as_bytes()[..]])
