@@ -248,9 +248,9 @@ fn walk(v: &Value, note: &mut dyn FnMut(&'static str)) {
         Value::Array(a) => a.iter().for_each(|x| walk(x, note)),
         Value::Object(o) => {
             for (k, x) in o {
-                match (field_kind(k, x), x) {
-                    (Some(kind), _) => note(kind),
-                    (None, _) => walk(x, note),
+                match field_kind(k, x) {
+                    Some(kind) => note(kind),
+                    None => walk(x, note),
                 }
             }
         }
@@ -297,11 +297,7 @@ pub fn redact_value(v: &Value) -> Value {
 /// [`redact_value`] without the copy.
 pub fn redact_in_place(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if SCANNER.any.is_match(s) {
-                *s = redact_text(s);
-            }
-        }
+        Value::String(s) if SCANNER.any.is_match(s) => *s = redact_text(s),
         Value::Array(a) => a.iter_mut().for_each(redact_in_place),
         Value::Object(o) => {
             for (k, x) in o.iter_mut() {
