@@ -84,6 +84,17 @@ pub(crate) async fn heartbeat(
     if req.id.is_empty() || req.id.len() > 128 {
         return bad("`id` must be 1 to 128 characters");
     }
+    let fields = [
+        ("agent", &agent),
+        ("id", &req.id),
+        ("session", &req.session),
+        ("host", &req.host),
+    ];
+    for (name, v) in fields {
+        if v.len() > 256 || v.contains('\0') {
+            return bad(&format!("`{name}` must be at most 256 bytes, without NUL"));
+        }
+    }
     if !(100..=3_600_000).contains(&req.interval_ms) {
         return bad("`interval_ms` must be between 100 and 3600000");
     }

@@ -400,3 +400,61 @@ fn a_remote_gateways_clean_exit_raises_nothing_and_tokens_are_checked() {
     assert!(silent_alerts(&data, "bot-q").is_empty());
     assert!(server.stop().success());
 }
+
+/// A local gateway whose store cannot be written (another process holds SQLite's write
+/// lock) refuses calls, saying why to the agent and on stderr, and recovers when it can.
+#[test]
+fn a_local_gateway_whose_store_is_locked_fails_closed_and_says_so() {
+    if sqlite_only("it holds the SQLite file's write lock") {
+        return;
+    }
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let ws = workspace(tmp.path());
+    let mut p = Proxy::start(&data, "bot-l", &ws, None);
+    assert!(!p.read(&ws.join("notes.txt")).1);
+    let lock = db(&data);
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (text, refused) = p.read(&ws.join("notes.txt"));
+    assert!(refused, "{text}");
+    assert!(text.contains("ledger cannot be written"), "{text}");
+    assert!(p.stderr().contains("fail closed"), "{}", p.stderr());
+    lock.execute_batch("ROLLBACK").unwrap();
+    let (text, refused) = p.read(&ws.join("notes.txt"));
+    assert_eq!((text.as_str(), refused), ("hello\n", false));
+    p.finish();
+}
+
+/// The Streamable HTTP proxy beats too: killed, it is reported silent.
+#[test]
+fn a_killed_http_proxy_raises_an_alert() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    let server = Server::start(&data);
+    let mut child = brig()
+        .args(["mcp-proxy", "--agent", "bot-h", "--heartbeat", "1"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream-url",
+            "http://127.0.0.1:9/mcp",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("listening") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "the proxy exited");
+    }
+    // It beats once at start and every second; let a beat or two land.
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let alert = wait_for_silent(&data, "bot-h");
+    assert_eq!(alert["attrs"]["level"], "critical", "{alert}");
+    assert!(server.stop().success());
+}
