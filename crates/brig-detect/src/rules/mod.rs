@@ -18,6 +18,8 @@ pub mod injection;
 pub mod scope;
 pub mod session;
 pub mod view;
+// Bounds checked before the YAML parser runs (its time grows with flow nesting).
+mod shape;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -107,6 +109,10 @@ impl Rules {
         let mut blocking = HashSet::new();
         let mut owner = std::collections::HashMap::new();
         for (file, yaml) in sources {
+            shape::check(&yaml).map_err(|reason| RuleError::Parse {
+                file: file.clone(),
+                reason,
+            })?;
             let c = rsigma_parser::parse_sigma_yaml(&yaml).map_err(|e| RuleError::Parse {
                 file: file.clone(),
                 reason: e.to_string(),

@@ -1,0 +1,45 @@
+//! Inputs the fuzz targets (`fuzz/`, `scripts/fuzz.sh`) or the probes beside them found
+//! breaking a parser, saved in `tests/fuzz_inputs/`, each now answered with a clean error.
+//! RELIABILITY.md ("Fuzzing") lists them.
+
+use brig_detect::rules::{RuleError, Rules};
+
+fn input(name: &str) -> String {
+    let path = format!("{}/tests/fuzz_inputs/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// 20 000 nested `[` in a rule: the YAML scanner's time grows with the square of the nesting
+/// (this one took minutes of one core), so a reload stalled detection. Refused before parsing,
+/// naming the file and the line.
+#[test]
+fn sigma_rule_deep_flow_nesting_is_refused_before_parsing() {
+    let yaml = input("sigma_rule-deep-flow.yml");
+    let err = Rules::from_sources([("deep.yml".to_string(), yaml)]).unwrap_err();
+    match &err {
+        RuleError::Parse { file, reason } => {
+            assert_eq!(file, "deep.yml");
+            assert!(reason.contains("line 6"), "{reason}");
+            assert!(reason.contains("`[`/`{`"), "{reason}");
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    assert!(err.to_string().starts_with("deep.yml: line 6:"), "{err}");
+}
+
+/// The bound leaves real rules alone: the built-in pack, and a rule with flow lists and
+/// regular-expression classes, still load.
+#[test]
+fn rules_with_some_flow_collections_still_load() {
+    assert!(!Rules::builtin().is_empty());
+    let yaml = "title: flow lists\n\
+                id: 5f2b8a1e-0000-4000-8000-000000000002\n\
+                logsource: {product: brig}\n\
+                detection:\n  \
+                  sel:\n    \
+                    tool: [read_file, read_text_file]\n    \
+                    target|re: '/home/[a-z]+/\\.ssh/'\n  \
+                  condition: sel\n\
+                level: low\n";
+    Rules::from_sources([("flow.yml".to_string(), yaml.to_string())]).unwrap();
+}
