@@ -697,3 +697,183 @@ async fn a_large_incident_s_timeline_is_paged_and_counted_in_buckets() {
     assert!(!zoomed.contains(&format!(">#{}<", n)));
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_call_is_decided_in_the_console_with_a_reason_and_the_token() {
+    let c = Console::start(seed).await;
+    let op = c.session(&c.operator).await;
+    let (_, page) = c.get(&op, "/ui/approvals").await;
+    assert!(page.contains("<caption>Pending approvals</caption>"));
+    assert!(
+        page.contains("&quot;path&quot;: &quot;/tmp/x&quot;")
+            || page.contains("\"path\": \"/tmp/x\""),
+        "{page}"
+    );
+    assert!(page.contains("hold-writes"), "the policy that held it");
+    let csrf = c.csrf(&op).await;
+    // No reason: refused, still pending.
+    let res = c
+        .post(
+            &op,
+            "/ui/approvals/ap-1",
+            &[("csrf", &csrf), ("decision", "approve"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.get(&op, "/ui/approvals").await;
+    assert!(page.contains("role=\"alert\""), "{page}");
+    assert_eq!(
+        c.store().approval("ap-1").unwrap().unwrap().status,
+        "pending"
+    );
+    let res = c
+        .post(
+            &op,
+            "/ui/approvals/ap-1",
+            &[
+                ("csrf", &csrf),
+                ("decision", "approve"),
+                ("reason", "the task says so"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.get(&op, "/ui/approvals").await;
+    assert!(page.contains("role=\"status\">Approved ap-1.<"), "{page}");
+    let a = c.store().approval("ap-1").unwrap().unwrap();
+    assert_eq!(a.status, "approved");
+    assert_eq!(a.decided_by.as_deref(), Some("token:alice"));
+    assert_eq!(a.reason.as_deref(), Some("the task says so"));
+    // Decided once: a second decision is refused with a message, not a change.
+    let res = c
+        .post(
+            &op,
+            "/ui/approvals/ap-1",
+            &[("csrf", &csrf), ("decision", "deny"), ("reason", "late")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.get(&op, "/ui/approvals").await;
+    assert!(page.contains("role=\"alert\""));
+    assert_eq!(
+        c.store().approval("ap-1").unwrap().unwrap().status,
+        "approved"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_is_exported_verified_and_only_bundles_are_downloadable() {
+    let c = Console::start(seed).await;
+    let op = c.session(&c.operator).await;
+    let csrf = c.csrf(&op).await;
+    let res = c
+        .post(
+            &op,
+            "/ui/evidence/export",
+            &[("csrf", &csrf), ("incident", "INC-test-1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.get(&op, "/ui/evidence").await;
+    assert!(
+        page.contains("role=\"status\">Exported INC-test-1-"),
+        "{page}"
+    );
+    assert!(page.contains(">verified<"), "{page}");
+    let name = between(&page, "href=\"/ui/evidence/files/", "\"")
+        .unwrap()
+        .to_string();
+    let res = c
+        .http
+        .get(format!("{}/ui/evidence/files/{name}", c.base))
+        .header(COOKIE, &op)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(disposition, format!("attachment; filename=\"{name}\""));
+    let bytes = res.bytes().await.unwrap();
+    let on_disk = std::fs::read(c.data.root().join("exports").join(&name)).unwrap();
+    assert_eq!(bytes.as_ref(), on_disk.as_slice());
+    // The downloaded bundle verifies offline against the ledger's key.
+    let saved = c.data.root().join("downloaded.tar");
+    std::fs::write(&saved, &bytes).unwrap();
+    let report = brig_evidence::verify::verify_file(&saved, Some(&c.data.verifier().unwrap()));
+    assert!(report.ok, "{:?}", report.problems);
+    // Nothing outside exports/ is served, whatever the name says.
+    for bad in [
+        "..%2Fledger.db",
+        "%2E%2E%2Fkeys%2Fledger.key",
+        ".hidden",
+        "a%2Fb",
+    ] {
+        let (status, _) = c.get(&op, &format!("/ui/evidence/files/{bad}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_stream_names_new_events_alerts_and_containment() {
+    let c = Console::start(seed).await;
+    let op = c.session(&c.operator).await;
+    let mut res = c
+        .http
+        .get(format!("{}/ui/live", c.base))
+        .header(COOKIE, &op)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    // Another writer appends an alert; an operator contains the agent through the API's
+    // switch: both arrive, named.
+    let data = c.data.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut e = NewEvent::new("test", "a1", EventKind::Alert);
+        e.session = Some("s1".into());
+        data.ledger()
+            .unwrap()
+            .append(&[Prepared::new(e).unwrap()])
+            .unwrap();
+        let order = brig_incident::switch::Order {
+            scope: brig_store::Scope::Agent("a1".into()),
+            reason: "test".into(),
+            actor: "token:alice".into(),
+            kill_upstream: false,
+        };
+        brig_incident::switch::contain(&data, &order).unwrap();
+    })
+    .await
+    .unwrap();
+    let mut seen = String::new();
+    let wanted = [
+        "event: alert",
+        "event: containment",
+        "\"agent\":\"a1\"",
+        "\"kind\":\"alert\"",
+    ];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !wanted.iter().all(|w| seen.contains(w)) {
+            match res.chunk().await.unwrap() {
+                Some(b) => seen.push_str(&String::from_utf8_lossy(&b)),
+                None => break,
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stream did not announce both: {seen}");
+    for w in wanted {
+        assert!(seen.contains(w), "{w} missing from {seen}");
+    }
+    drop(res);
+    c.stop().await;
+}

@@ -23,7 +23,11 @@ use super::{
 };
 use crate::State;
 
-const STATES: [&str; 6] = [
+/// The state filter's value for every incident not closed yet.
+pub(crate) const NOT_CLOSED: &str = "not_closed";
+
+const STATES: [&str; 7] = [
+    NOT_CLOSED,
     "open",
     "acknowledged",
     "contained",
@@ -52,8 +56,13 @@ pub struct Filter {
 impl Filter {
     fn keeps(&self, i: &Incident) -> bool {
         let has = |want: &str, got: &str| want.trim().is_empty() || want.trim() == got;
+        let state_ok = match self.state.trim() {
+            // Everything still being worked: the overview's "open incidents".
+            NOT_CLOSED => i.state != brig_incident::State::Closed,
+            want => has(want, i.state.as_str()),
+        };
         has(&self.severity, i.severity.as_str())
-            && has(&self.state, i.state.as_str())
+            && state_ok
             && has(&self.agent, &i.agent)
             && has(&self.workflow, i.workflow.as_deref().unwrap_or(""))
             && (self.class.trim().is_empty() || i.classes.contains(self.class.trim()))

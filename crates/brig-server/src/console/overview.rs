@@ -102,7 +102,7 @@ fn body(o: &Overview) -> Markup {
                         @if count > 0 {
                             li {
                                 (severity_badge(name)) " "
-                                a href={ "/ui/incidents?severity=" (name) "&state=open" } {
+                                a href={ "/ui/incidents?severity=" (name) "&state=" (super::incidents::NOT_CLOSED) } {
                                     (count) " open"
                                 }
                             }

@@ -141,7 +141,7 @@ pub fn render(s: &mut Store, i: &Incident, q: &TimelineQuery) -> Result<(Markup,
 
     let markup = html! {
         p {
-            (whole.events) " events in all"
+            (whole.events) " events in all, " (super::when(first)) " to " (super::when(last))
             @if zoomed { "; " (in_view) " between " (clock(view.from_nanos, false)) " and " (clock(view.to_nanos, false)) " UTC" }
             "."
         }
@@ -220,7 +220,8 @@ fn events_table(rows: &[(u64, Event, serde_json::Value)]) -> Markup {
                             details {
                                 summary {
                                     span.idx { "#" (idx) } " "
-                                    (super::time_el(e.ts.unix_nanos())) " "
+                                    @let t = e.ts.unix_nanos();
+                                    time datetime=(super::datetime(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)) { (clock(t, true)) } " "
                                     span.kind { (e.kind.as_str()) } " "
                                     span.tool { (e.tool.as_deref().unwrap_or("")) } " "
                                     @let d = decision_of(e);
