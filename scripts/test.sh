@@ -133,8 +133,8 @@ log=$(mktemp)
 cleanup+=("rm -f \"$log\"")
 cargo test --workspace --locked 2>&1 | tee "$log"
 
-say "the command-line and server suite again, on PostgreSQL"
-BRIG_TEST_BACKEND=postgresql cargo test -p brig --tests --locked 2>&1 | tee -a "$log"
+say "the command-line, server and console suites again, on PostgreSQL"
+BRIG_TEST_BACKEND=postgresql cargo test -p brig -p brig-server --tests --locked 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo prints one per test binary, the last of which
 # is often an empty doc-test run).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
