@@ -277,7 +277,7 @@ mod tests {
         let ws = tmp.path().canonicalize().unwrap().join("ws");
         let data = ws.join("brig-data");
         std::fs::create_dir_all(&data).unwrap();
-        let own = brig_owned(&data, &[], &[ws.clone()]);
+        let own = brig_owned(&data, &[], std::slice::from_ref(&ws));
         assert!(own.contains(&data));
         assert!(own.contains(&ws.join(".claude/settings.json")));
         assert!(own.contains(&std::env::current_exe().unwrap()));
