@@ -433,3 +433,51 @@ fn erase_refuses_what_it_cannot_do() {
     let o = run(&data, &["ledger", "verify", "--deep", "--json"]);
     assert_eq!(json_of(&o)["erased"], json!([]));
 }
+
+/// An erase interrupted between its two steps (record durable, bytes not yet deleted) is
+/// listed as pending by verify and finished by running the same command again. The state
+/// is made by putting the blob row back after a completed erase (what the store would hold
+/// had the process died after the append).
+#[test]
+fn an_interrupted_erase_is_pending_then_completed() {
+    if sqlite_only("puts a blob row back through SQLite") {
+        return;
+    }
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    ingest(&data, tmp.path(), "events.jsonl", &events());
+    let id = ids(&data)[0].1.clone();
+    let row: (Vec<u8>, Vec<u8>, Vec<u8>) = db(&data)
+        .query_row(
+            "SELECT digest, salt, data FROM blobs WHERE idx = 0 AND part = 'arguments'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let o = run(&data, &["ledger", "erase", "--event", &id, "--reason", "r"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    db(&data)
+        .execute(
+            "INSERT INTO blobs (idx, part, digest, salt, data) VALUES (0, 'arguments', ?1, ?2, ?3)",
+            rusqlite::params![row.0, row.1, row.2],
+        )
+        .unwrap();
+    let v = json_of(&run(&data, &["ledger", "verify", "--deep", "--json"]));
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["erased"][0]["pending"], true, "{v}");
+    let o = run(&data, &["ledger", "verify"]);
+    assert!(stdout(&o).contains("PENDING"), "{}", stdout(&o));
+    let o = run(
+        &data,
+        &["ledger", "erase", "--event", &id, "--reason", "r", "--json"],
+    );
+    assert_eq!(json_of(&o)["parts"][0]["result"], "completed");
+    let v = json_of(&run(&data, &["ledger", "verify", "--deep", "--json"]));
+    assert_eq!(v["erased"][0]["pending"], false, "{v}");
+    assert_eq!(
+        v["erased"].as_array().unwrap().len(),
+        1,
+        "no second record: {v}"
+    );
+    assert!(!store_holds(&data, AWS_ID));
+}
