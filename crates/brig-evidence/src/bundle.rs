@@ -42,6 +42,14 @@ pub const CUSTODY_DIR: &str = "custody/";
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// A compressed bundle may unpack to at most this many times its size (or [`MIN_UNPACKED`],
+/// whichever is more). Honest bundles (JSON, text, source files) unpack to a few times their
+/// size; without a bound a 100 KB file of zstd'd zeros made the reader allocate 3 GB (found
+/// by fuzzing `brig evidence verify`'s reader, `fuzz/`).
+pub const MAX_UNPACK_RATIO: u64 = 100;
+/// The least a compressed bundle may always unpack to.
+pub const MIN_UNPACKED: u64 = 64 << 20;
+
 /// One file of the bundle as the manifest lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,9 +166,13 @@ pub fn write(path: &Path, files: &Files, compress: bool) -> Result<u64, Evidence
         .unwrap_or(Path::new("."));
     let io = |e: std::io::Error| EvidenceError::io(path, e);
     let tmp = tempfile::Builder::new()
-        .prefix(".brig-evidence-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(io)?;
+    // Locked while it is written, so that another export can tell it from a temporary
+    // bundle a killed export left behind, which it removes.
+    tmp.as_file().lock().map_err(io)?;
+    remove_abandoned(dir);
     {
         let out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         if compress {
@@ -176,6 +188,29 @@ pub fn write(path: &Path, files: &Files, compress: bool) -> Result<u64, Evidence
     let size = tmp.as_file().metadata().map_err(io)?.len();
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(size)
+}
+
+/// The name every temporary bundle starts with.
+const TEMP_PREFIX: &str = ".brig-evidence-";
+
+/// Removes the temporary bundles in `dir` that no export is writing (none holds its lock):
+/// half-written archives an export killed with SIGKILL (or a power cut) left, which nothing
+/// else would ever remove. Best effort: what cannot be read or removed is left.
+fn remove_abandoned(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            continue;
+        }
+        let p = e.path();
+        if let Ok(f) = std::fs::File::open(&p) {
+            if f.try_lock().is_ok() {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
 }
 
 fn append_all<W: Write>(w: W, files: &Files) -> std::io::Result<W> {
@@ -204,15 +239,70 @@ pub fn read(path: &Path) -> Result<Files, EvidenceError> {
 pub fn read_each(path: &Path, f: impl FnMut(String, Vec<u8>)) -> Result<(), EvidenceError> {
     let io = |e: std::io::Error| EvidenceError::io(path, e);
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let size = file.metadata().map_err(io)?.len();
+    read_stream(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        size,
+        path,
+        f,
+    )
+}
+
+/// Reads a bundle (plain or zstd tar) held in memory; `name` names it in errors. The same
+/// reader as [`read`]: it exists for the fuzz targets (`fuzz/`) and tests, which feed bytes.
+pub fn read_bytes(bytes: &[u8], name: &Path) -> Result<Files, EvidenceError> {
+    let mut files = Files::default();
+    let size = bytes.len() as u64;
+    read_stream(bytes, size, name, |n, d| files.entries.push((n, d)))?;
+    Ok(files)
+}
+
+fn read_stream(
+    mut r: impl Read,
+    size: u64,
+    path: &Path,
+    f: impl FnMut(String, Vec<u8>),
+) -> Result<(), EvidenceError> {
+    let io = |e: std::io::Error| EvidenceError::io(path, e);
     let mut magic = [0u8; 4];
     let n = read_up_to(&mut r, &mut magic).map_err(io)?;
     let head = std::io::Cursor::new(magic[..n].to_vec());
     let stream = head.chain(r);
     if n == 4 && magic == ZSTD_MAGIC {
-        read_tar(zstd::Decoder::new(stream).map_err(io)?, path, f)
+        let limit = size.saturating_mul(MAX_UNPACK_RATIO).max(MIN_UNPACKED);
+        let z = zstd::Decoder::new(stream).map_err(io)?;
+        read_tar(
+            Bounded {
+                inner: z,
+                left: limit,
+                limit,
+            },
+            path,
+            f,
+        )
     } else {
         read_tar(stream, path, f)
+    }
+}
+
+/// A decompressed stream that fails once it has produced more than `limit` bytes.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "the bundle unpacks to more than {} bytes ({MAX_UNPACK_RATIO} times its \
+                 compressed size): refused as a decompression bomb",
+                self.limit
+            ))
+        })?;
+        Ok(n)
     }
 }
 
