@@ -343,7 +343,14 @@ fn a_hooked_agent_cannot_delete_brigs_data_kill_brig_or_switch_its_hooks_off() {
     );
     assert_eq!(d, "allow", "{why}");
 
+    // A running brig process, to be signalled by its pid.
+    let mut server = Server::start(&data);
     let attempts = [
+        (
+            "dev-kill-pid",
+            "Bash",
+            json!({"command": format!("kill -9 {}", server.child.id())}),
+        ),
         (
             "dev-rm",
             "Bash",
@@ -408,6 +415,11 @@ fn a_hooked_agent_cannot_delete_brigs_data_kill_brig_or_switch_its_hooks_off() {
         assert_eq!(d, "deny", "{agent}: {why}");
         assert!(why.contains("contained"), "{agent}: {why}");
     }
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "brig serve was killed"
+    );
+    assert!(server.stop().success());
     assert!(data.join("keys/ledger.key").metadata().unwrap().len() > 0);
     assert_eq!(
         std::fs::read_to_string(&settings).unwrap(),
@@ -437,4 +449,58 @@ fn init_makes_the_data_directory_private_and_the_keys_owner_only() {
         server.before
     );
     server.stop();
+}
+
+/// `brig serve`'s `/v1/decide` (the decision API other gateways use) guards the server's own
+/// files the same way: denied under a permit-all policy, critical alert, agent contained.
+#[test]
+fn the_decision_api_denies_brigs_own_files_and_alerts() {
+    let tmp = tempdir();
+    let data = init(tmp.path()).canonicalize().unwrap();
+    let policies = permit_all(&tmp.path().join("policies"));
+    let o = run(
+        &data,
+        &[
+            "tokens", "create", "--name", "gw", "--role", "agent", "--agent", "bot-api",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_string();
+    let server = Server::start_with(&data, &policies);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let decide = |cmd: String| -> Value {
+        rt.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/v1/decide", server.base))
+                .bearer_auth(&token)
+                .json(&json!({"tool": "bash", "session": "s1", "arguments": {"command": cmd}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
+    };
+    let d = decide("ls /srv".into());
+    assert_eq!(d["effect"], "allow", "{d}");
+    let d = decide(format!("echo x > {}", policies.join("all.cedar").display()));
+    assert_eq!(d["effect"], "deny", "{d}");
+    assert!(d["reason"].as_str().unwrap().contains(GUARD), "{d}");
+    denied_after_allow(&data, "bot-api");
+    let d = decide("ls /srv".into());
+    assert_eq!(d["effect"], "deny", "the agent is contained: {d}");
+    assert!(server.stop().success());
+    assert!(std::fs::read_to_string(policies.join("all.cedar"))
+        .unwrap()
+        .contains("permit"));
+}
+
+/// The agent's second decision was the guard's, with one critical tampering alert.
+fn denied_after_allow(data: &Path, agent: &str) {
+    let (decisions, alerts) = guarded(data, agent);
+    assert!(decisions.len() >= 2, "{decisions:?}");
+    assert_eq!(decisions[1]["decision"]["effect"], "deny", "{decisions:?}");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["attrs"]["level"], "critical");
 }
