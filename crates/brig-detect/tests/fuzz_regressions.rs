@@ -43,3 +43,46 @@ fn rules_with_some_flow_collections_still_load() {
                 level: low\n";
     Rules::from_sources([("flow.yml".to_string(), yaml.to_string())]).unwrap();
 }
+
+/// A redirection from an fd number too large for an `i32` (`1111…1>|`) made brush-parser
+/// panic (found by the hook_payload target, in a Claude Code Bash call: the saved input). The
+/// panic was caught, but the whole script then fell back to one unparsed command, hiding the
+/// deletion beside it (`rm -rf build; echo 99999999999>out.txt`). Now the parser is never
+/// handed such a number: the deletion is read, and the redirection's target too.
+#[test]
+fn shell_oversized_fd_redirection_neither_panics_nor_hides_the_rest() {
+    let hook: serde_json::Value =
+        serde_json::from_str(&input("hook_payload-fd-overflow.json")).unwrap();
+    let found = hook["tool_input"]["command"].as_str().unwrap();
+    // Its `(` is never closed: a syntax error, reported as one, not a parser failure.
+    let actions = shell(found);
+    let errors: Vec<_> = actions
+        .iter()
+        .filter_map(|a| a.attrs.get("parse_error"))
+        .collect();
+    assert_eq!(errors, ["syntax error at end of input"], "{actions:?}");
+
+    let seen: Vec<(String, String)> = shell(&input("shell_command-fd-overflow.txt"))
+        .iter()
+        .map(|a| (a.action.to_string(), a.target.clone()))
+        .collect();
+    assert!(
+        seen.contains(&("file.delete".into(), "/srv/project/build".into())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(k, t)| k == "file.write" && t == "/srv/project/out.txt"),
+        "{seen:?}"
+    );
+}
+
+fn shell(command: &str) -> Vec<brig_model::Action> {
+    let ctx = brig_detect::ToolContext {
+        cwd: Some(std::path::Path::new("/srv/project")),
+        roots: &[],
+    };
+    let args = serde_json::json!({ "command": command });
+    std::panic::catch_unwind(|| brig_detect::normalize("bash", &args, &ctx))
+        .expect("the normalizer does not panic")
+}

@@ -14,6 +14,7 @@
 
 mod classify;
 mod commands;
+mod fd;
 mod opts;
 
 use std::collections::BTreeMap;
@@ -307,6 +308,8 @@ impl<'c> Shell<'c> {
         if src.trim().is_empty() {
             return;
         }
+        let split = fd::split_oversized(src);
+        let src: &str = &split;
         let nesting = nesting_estimate(src);
         if nesting > MAX_NESTING {
             self.parse_failed(src, "nested too deeply", scope);
