@@ -142,6 +142,19 @@ async function markNoReload(page) {
   return async () => (await page.evaluate(() => window.__brigMark)) === mark;
 }
 
+/** The page's POST forms (not sign-out): action and fields, with the submit button's own. */
+async function postForms(page) {
+  return page.locator('form[method=post]').evaluateAll((forms) => forms
+    .filter((f) => !f.action.endsWith('/ui/logout'))
+    .map((f) => {
+      const fields = {};
+      for (const x of f.querySelectorAll('input, select, textarea')) if (x.name) fields[x.name] = x.value;
+      const b = f.querySelector('button[type=submit][name]');
+      if (b) fields[b.name] = b.value;
+      return { action: f.action, fields };
+    }));
+}
+
 const WRITE_CONTROLS = ['Contain', 'Release', 'Freeze', 'Approve', 'Deny', 'Apply rollback',
   'Export evidence', 'Verify now', 'Plan'];
 
@@ -390,6 +403,13 @@ try {
   await go(page, '/ui/');
   await heading(page, 'Overview').waitFor();
   await shot(page, 'overview');
+  // The operator's other write forms, for the auditor to forge below.
+  const writes = [forged];
+  for (const p of ['/ui/evidence', `/ui/rollback?incident=${encodeURIComponent(incident)}`, '/ui/ledger']) {
+    await go(page, p);
+    writes.push(...await postForms(page));
+  }
+  check(writes.length >= 4, `the operator's write forms: ${JSON.stringify(writes)}`);
   // A POST without the session's CSRF value is refused even for an operator.
   const noCsrf = await page.request.post(forged.action, {
     form: { ...forged.fields, csrf: 'not-the-value', reason: 'no csrf' }, maxRedirects: 0,
@@ -415,13 +435,18 @@ try {
   }
   await go(auditor, '/ui/agents');
   await shot(auditor, 'auditor');
-  // A forged write: the auditor's own cookie and a valid CSRF value, the operator's form.
+  // Forged writes: the auditor's own cookie and its valid CSRF value in the operator's forms
+  // (release the agent, export, apply the rollback, verify the ledger).
   const csrf = await auditor.locator('input[name=csrf]').first().inputValue();
-  const forge = await auditor.request.post(forged.action, {
-    form: { ...forged.fields, csrf, reason: 'forged by the auditor' }, maxRedirects: 0,
-  });
-  check(forge.status() === 403, `auditor's forged write → 403, got ${forge.status()}`);
-  print('auditor', { buttons: seen, forged: forge.status(), action: forged.action });
+  const refused = {};
+  for (const f of writes) {
+    const r = await auditor.request.post(f.action, {
+      form: { ...f.fields, csrf, reason: 'forged by the auditor' }, maxRedirects: 0,
+    });
+    refused[new URL(f.action).pathname] = r.status();
+    check(r.status() === 403, `auditor's forged POST ${f.action} → 403, got ${r.status()}`);
+  }
+  print('auditor', { buttons: seen, forged: refused });
 
   print('done', result);
 } finally {
