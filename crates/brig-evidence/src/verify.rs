@@ -545,7 +545,7 @@ fn check_payloads(by_path: &View, n: u64, e: &Event, erasures: &[(u64, Erasure)]
         let (Some(data), Some(digest)) = (by_path.get(&p), by_path.digest(&p)) else {
             if let Some((record, er)) = erasures
                 .iter()
-                .find(|(_, er)| er.covers(n, part, &r.salted_sha256))
+                .find(|(at, er)| *at > n && er.covers(n, part, &r.salted_sha256))
             {
                 held.erased.push(ErasedPayload {
                     event: n,

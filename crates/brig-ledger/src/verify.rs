@@ -426,7 +426,10 @@ impl Scan<'_> {
                 .ok()
                 .and_then(|ev| Some((ev.ts, Erasure::from_event(&ev)?)))
             {
-                self.erasures.push((position, ts, e));
+                // Only an event already in the log can have been erased.
+                if e.index < position {
+                    self.erasures.push((position, ts, e));
+                }
             }
         }
         self.expected = index.max(self.expected) + 1;
