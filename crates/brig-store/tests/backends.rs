@@ -544,3 +544,65 @@ fn incident_events_are_paged_and_bucketed_and_agents_listed_the_same_on_both() {
         assert_eq!(agents[1].last_nanos, t0 + 29_000_000_000);
     }
 }
+
+#[test]
+fn gateways_beat_go_silent_once_per_gap_and_stop_the_same_on_both() {
+    const S: i64 = 1_000_000_000;
+    for b in backends() {
+        let mut s = (b.open)();
+        let mut g = brig_store::GatewayRow {
+            id: "gw-1".into(),
+            agent: "bot".into(),
+            session: "s1".into(),
+            pid: 42,
+            host: "h".into(),
+            started_nanos: 100 * S,
+            last_seen_nanos: 100 * S,
+            interval_ms: 1000,
+            stopped_nanos: None,
+            silent_nanos: None,
+        };
+        s.gateway_beat(&g).unwrap();
+        let mut quiet = g.clone();
+        quiet.id = "gw-2".into();
+        s.gateway_beat(&quiet).unwrap();
+        s.gateway_stopped("gw-2", 101 * S).unwrap();
+        // Within three intervals: nothing; past them: the one that did not stop.
+        assert!(
+            s.silent_gateways(103 * S, 3).unwrap().is_empty(),
+            "{}",
+            b.name
+        );
+        let silent = s.silent_gateways(104 * S, 3).unwrap();
+        let ids: Vec<&str> = silent.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["gw-1"], "{}", b.name);
+        assert_eq!(silent[0].pid, 42);
+        // Claimed once; not listed again while the gap lasts.
+        assert!(s.gateway_silent("gw-1", 104 * S).unwrap(), "{}", b.name);
+        assert!(!s.gateway_silent("gw-1", 105 * S).unwrap(), "{}", b.name);
+        assert!(
+            s.silent_gateways(110 * S, 3).unwrap().is_empty(),
+            "{}",
+            b.name
+        );
+        // A beat closes the gap; a new one is reported again.
+        g.last_seen_nanos = 111 * S;
+        s.gateway_beat(&g).unwrap();
+        assert_eq!(s.gateway("gw-1").unwrap().unwrap().silent_nanos, None);
+        assert_eq!(
+            s.silent_gateways(115 * S, 3).unwrap().len(),
+            1,
+            "{}",
+            b.name
+        );
+        // A stopped gateway's late beat does not bring it back.
+        quiet.last_seen_nanos = 120 * S;
+        s.gateway_beat(&quiet).unwrap();
+        let row = s.gateway("gw-2").unwrap().unwrap();
+        assert_eq!(
+            (row.last_seen_nanos, row.stopped_nanos),
+            (100 * S, Some(101 * S))
+        );
+        assert_eq!(s.gateways().unwrap().len(), 2, "{}", b.name);
+    }
+}
