@@ -230,6 +230,9 @@ pub fn apply(
 ) -> Result<Vec<Outcome>, RollbackError> {
     let mut out = Vec::new();
     let mut restored = 0usize;
+    if !dry_run {
+        remove_abandoned(items);
+    }
     for i in items {
         let o = apply_one(i, objects, dry_run);
         restored += usize::from(o.result == "restored");
@@ -254,6 +257,35 @@ pub fn apply(
         }
     }
     Ok(out)
+}
+
+/// The name every temporary copy of a restore starts with.
+const RESTORE_PREFIX: &str = ".brig-restore-";
+
+/// Removes, from the directories of `items`, the temporary copies no apply is writing
+/// (none holds their lock): what an apply killed mid-write left, which would otherwise stay
+/// in the user's tree for good. Best effort: what cannot be read or removed is left.
+fn remove_abandoned(items: &[Item]) {
+    let dirs: std::collections::BTreeSet<&Path> = items
+        .iter()
+        .filter_map(|i| Path::new(&i.path).parent())
+        .collect();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_name().to_string_lossy().starts_with(RESTORE_PREFIX) {
+                continue;
+            }
+            let p = e.path();
+            if let Ok(f) = std::fs::File::open(&p) {
+                if f.try_lock().is_ok() {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+    }
 }
 
 fn items_restored(items: &[Item], out: &[Outcome]) -> Vec<Item> {
@@ -368,9 +400,12 @@ fn write_atomically(p: &Path, content: &[u8], e: &Entry) -> Result<(), RollbackE
     std::fs::create_dir_all(dir).map_err(io)?;
     // A directory now where the file was: leave it, as the plan cannot know what is in it.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".brig-restore-")
+        .prefix(RESTORE_PREFIX)
         .tempfile_in(dir)
         .map_err(io)?;
+    // Locked while written: a later apply removes only copies nobody holds (see
+    // `remove_abandoned`).
+    tmp.as_file().lock().map_err(io)?;
     tmp.write_all(content).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode)).map_err(io)?;
