@@ -481,3 +481,58 @@ fn an_interrupted_erase_is_pending_then_completed() {
     );
     assert!(!store_holds(&data, AWS_ID));
 }
+
+/// `/v1/evidence/export` withholds secret payloads; `include_secrets` is for operators only
+/// (an auditor gets 403) and is recorded in the ledger with the token's name.
+#[test]
+fn the_api_withholds_secrets_unless_an_operator_asks() {
+    let tmp = tempdir();
+    let data = init(tmp.path());
+    ingest(&data, tmp.path(), "events.jsonl", &events());
+    let token = |name: &str, role: &str| {
+        let o = run(&data, &["tokens", "create", "--name", name, "--role", role]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).trim().to_string()
+    };
+    let (operator, auditor) = (token("ops", "operator"), token("aud", "auditor"));
+    let server = Server::start(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let export = |tok: &str, include: bool, out: &Path| -> u16 {
+        rt.block_on(async {
+            let res = reqwest::Client::new()
+                .post(format!("{}/v1/evidence/export", server.base))
+                .bearer_auth(tok)
+                .json(&json!({"session": "s-secrets", "include_secrets": include}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            std::fs::write(out, res.bytes().await.unwrap()).unwrap();
+            status
+        })
+    };
+    let vkey = data.join("keys/ledger.vkey");
+    let plain = tmp.path().join("api-plain.tar");
+    assert_eq!(export(&auditor, false, &plain), 200);
+    let v = verify_bundle(&plain, &vkey);
+    assert_eq!(v["withheld"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(
+        export(&auditor, true, &tmp.path().join("refused.tar")),
+        403,
+        "an auditor may not take raw secrets"
+    );
+    let full = tmp.path().join("api-full.tar");
+    assert_eq!(export(&operator, true, &full), 200);
+    let v = verify_bundle(&full, &vkey);
+    assert_eq!(v["checked"]["payloads"], 3, "{v}");
+    assert!(files_of(&full)
+        .iter()
+        .any(|(p, b)| p.starts_with("payloads/") && String::from_utf8_lossy(b).contains(AWS_ID)));
+    assert!(server.stop().success());
+    let who: Vec<Value> = ids(&data)
+        .into_iter()
+        .filter(|(_, _, e)| e["attrs"]["action"] == "evidence.include_secrets")
+        .map(|(_, _, e)| e["attrs"]["actor"].clone())
+        .collect();
+    assert_eq!(who, [json!("token:ops")]);
+}
