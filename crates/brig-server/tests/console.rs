@@ -268,6 +268,20 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_sign_out_or_revocation_ends_
     }
     assert_eq!(page.matches("<h1").count(), 1);
     assert!(page.contains("Skip to content"));
+    // No inline script may run and no other site may frame the kill switch.
+    let res = c
+        .http
+        .get(format!("{}/ui/agents", c.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
 
     // Sign-out needs the CSRF value too.
     let res = c.post(&cookie, "/ui/logout", &[]).await;

@@ -333,6 +333,42 @@ fn playbook_markup(i: &Incident, steps: &[(u64, Event)]) -> Markup {
     }
 }
 
+/// Most playbook records looked at for one incident.
+const MAX_STEPS: usize = 5_000;
+
+/// The playbook's steps for the incident: the `response.action` events naming it, from its
+/// first alert on (the playbook runs after the alert is recorded) — found by kind, so an
+/// incident of many events costs no more than one of few.
+fn playbook_steps(s: &mut Store, i: &Incident) -> Result<Vec<(u64, Event)>, UiError> {
+    let first_alert = match i.alerts.first().and_then(|id| id.parse::<EventId>().ok()) {
+        Some(id) => s.find_event(&id).map_err(internal)?,
+        None => None,
+    };
+    let Some(from) = first_alert else {
+        // A person's report without an alert in the ledger: the agent's latest records.
+        return Ok(questions::records_of(s, i)
+            .map_err(internal)?
+            .into_iter()
+            .filter(|(_, e)| e.kind == brig_model::EventKind::ResponseAction)
+            .collect());
+    };
+    let mut out = Vec::new();
+    for idx in s
+        .kinds_since(from, &["response.action"], MAX_STEPS)
+        .map_err(internal)?
+    {
+        let Some(row) = s.leaf(idx).map_err(internal)? else {
+            continue;
+        };
+        let e = Event::from_leaf(&row.leaf)
+            .map_err(|e| internal(format!("ledger row {idx} does not parse: {e}")))?;
+        if e.attrs.get("incident").and_then(|v| v.as_str()) == Some(i.id.as_str()) {
+            out.push((idx, e));
+        }
+    }
+    Ok(out)
+}
+
 /// Most alerts listed on the page (the newest).
 const MAX_ALERTS: usize = 200;
 
@@ -427,11 +463,7 @@ pub async fn detail(
             } else {
                 None
             };
-            let steps = questions::records_of(s, &i)
-                .map_err(internal)?
-                .into_iter()
-                .filter(|(_, e)| e.kind == brig_model::EventKind::ResponseAction)
-                .collect();
+            let steps = playbook_steps(s, &i)?;
             let alerts = read_alerts(s, &i)?;
             Ok(Detail {
                 opened: row.opened_nanos,

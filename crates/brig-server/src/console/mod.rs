@@ -218,6 +218,12 @@ fn bare(title: &str, body: Markup) -> Markup {
     }
 }
 
+/// What a console page may load and who may frame it: its own stylesheet and script only
+/// (no inline script, so injected markup cannot run), and no framing (a kill-switch button
+/// cannot be clickjacked).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// An HTML answer with a status code.
 pub(crate) fn respond(status: StatusCode, m: Markup) -> Response {
     (
@@ -225,6 +231,10 @@ pub(crate) fn respond(status: StatusCode, m: Markup) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         m.into_string(),
     )
