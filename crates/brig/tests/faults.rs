@@ -1468,3 +1468,60 @@ fn an_agent_killed_mid_call_leaves_the_call_recorded_and_the_proxy_exits() {
     }
     verify(&data);
 }
+
+/// `brig serve` with its data directory on a tmpfs that fills up under load and stays full
+/// for 11 s (long enough for a timed checkpoint to fail), then is freed: events are refused
+/// with an error naming the full disk while it lasts, the same server process takes them
+/// again afterwards, every acknowledged event is in the ledger, and the ledger verifies.
+#[test]
+fn disk_full_under_serve_refuses_clearly_and_serve_recovers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if backend() == "postgresql" {
+        eprintln!("NOT RUN on postgresql: the ledger is not in the data directory");
+        return;
+    }
+    let tmp = tempdir();
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("disk"), 64 << 20) else {
+        return;
+    };
+    let data = init(&fs.dir);
+    let token = agent_token(&data, "loader", "loader");
+    let server = Server::start(&data);
+    let base = server.base.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let freed = Arc::new(AtomicBool::new(false));
+    let poster = {
+        let (stop, freed) = (stop.clone(), freed.clone());
+        std::thread::spawn(move || post_until(|| base.clone(), &token, "loader", &stop, &freed))
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    let filler = fs.fill_leaving(0);
+    std::thread::sleep(Duration::from_secs(11));
+    std::fs::remove_file(filler).unwrap();
+    freed.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::SeqCst);
+    let posted = poster.join().unwrap();
+    eprintln!(
+        "serve on a full disk: {} acknowledged ({} after space was freed), {} refused",
+        posted.acked.len(),
+        posted.acked_after_mark,
+        posted.refused.len()
+    );
+    assert!(!posted.refused.is_empty(), "the disk never filled");
+    for (status, body) in &posted.refused {
+        assert!(
+            *status >= 500 && body.contains("full"),
+            "a refusal names the full disk: {status} {body}"
+        );
+    }
+    assert!(
+        posted.acked_after_mark > 0,
+        "brig serve took no event after space was freed (it needed a restart)"
+    );
+    let stored = ledger_ids(&data);
+    assert!(posted.acked.iter().all(|id| stored.contains_key(id)));
+    assert!(server.stop().success());
+    verify(&data);
+}
