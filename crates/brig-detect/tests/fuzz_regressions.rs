@@ -86,3 +86,22 @@ fn shell(command: &str) -> Vec<brig_model::Action> {
     std::panic::catch_unwind(|| brig_detect::normalize("bash", &args, &ctx))
         .expect("the normalizer does not panic")
 }
+
+/// A `tools/call` whose command ends in 49 unclosed `(` (found by the mcp_frame target: the
+/// saved frame) kept the shell parser busy for minutes, its time doubling with each `(`.
+/// Refused before parsing, as one flagged `proc.exec`, like a command nested too deeply.
+#[test]
+fn shell_long_run_of_open_parens_is_refused_before_parsing() {
+    let frames = input("mcp_frame-open-parens.jsonl");
+    let call: serde_json::Value = serde_json::from_str(frames.lines().next().unwrap()).unwrap();
+    let command = call["params"]["arguments"]["command"].as_str().unwrap();
+    let actions = shell(command);
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].action.to_string(), "proc.exec");
+    assert_eq!(actions[0].attrs["parse_error"], "too many `(` in a row");
+    // A dozen in a row still parse.
+    let twelve = format!("{}true{}", "(".repeat(12), ")".repeat(12));
+    assert!(shell(&twelve)
+        .iter()
+        .all(|a| !a.attrs.contains_key("parse_error")));
+}

@@ -16,6 +16,7 @@ mod classify;
 mod commands;
 mod fd;
 mod opts;
+mod parens;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -313,6 +314,10 @@ impl<'c> Shell<'c> {
         let nesting = nesting_estimate(src);
         if nesting > MAX_NESTING {
             self.parse_failed(src, "nested too deeply", scope);
+            return;
+        }
+        if parens::longest_open_run(src) > parens::MAX_OPEN_RUN {
+            self.parse_failed(src, "too many `(` in a row", scope);
             return;
         }
         // The parser recurses once per nesting level: give it a stack sized for the input.

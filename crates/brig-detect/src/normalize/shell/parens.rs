@@ -1,0 +1,41 @@
+//! Runs of `(` the parser cannot afford.
+//!
+//! Each `(` may open a subshell or, doubled, an arithmetic command, and brush-parser (a PEG
+//! parser, no memoization) tries both when what follows fails to parse: unclosed runs cost it
+//! about twice as much time per `(`. 22 took 2 s, 25 took 22 s, 30 minutes (found by fuzzing,
+//! `fuzz/`, in a tool call's `command`): a gateway thread held while the agent waits. No real
+//! command line opens a dozen in a row; one that does is refused like one nested too deeply
+//! (one `proc.exec` flagged with `parse_error`).
+
+/// Most `(` accepted in a row (whitespace between them allowed).
+pub(crate) const MAX_OPEN_RUN: usize = 12;
+
+/// The longest run of `(` with nothing but whitespace between them.
+pub(crate) fn longest_open_run(src: &str) -> usize {
+    let mut run = 0usize;
+    let mut longest = 0usize;
+    for b in src.bytes() {
+        match b {
+            b'(' => {
+                run += 1;
+                longest = longest.max(run);
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => run = 0,
+        }
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::longest_open_run;
+
+    #[test]
+    fn runs_count_whitespace_separated_opens_only() {
+        assert_eq!(longest_open_run("echo $(( (1 + 2) * 3 ))"), 3);
+        assert_eq!(longest_open_run("( ( (\n("), 4);
+        assert_eq!(longest_open_run("(a (b (c"), 1);
+        assert_eq!(longest_open_run(""), 0);
+    }
+}
