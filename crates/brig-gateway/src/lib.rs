@@ -35,7 +35,9 @@ pub mod policy;
 pub mod record;
 pub mod remote;
 pub mod response;
-mod sse;
+/// Public so that the SSE parser of upstream streams can be fuzzed and tested from outside
+/// the crate (`fuzz/`); the proxies are its only users.
+pub mod sse;
 pub mod stdio;
 pub mod watch;
 

@@ -1,0 +1,5 @@
+brig-evidence/v1 manifest
+brig.local/vm/eb8a1178
+0172a3a06e23ad64400da090cc5e2eec05fde80ecf80fdf4c4ec43715e0cb54e
+
+— brig.local/vm/eb8a1178 a1o3TYVKfVebp3xPsMQh6NaXBbL9dWceD1dvKFly6TZ4tioiA8+QsnGOvR9Xskx3kTVAMIXfUE+mYh//pkkY/IfdGww=
