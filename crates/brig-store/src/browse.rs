@@ -48,7 +48,8 @@ pub struct AgentSeen {
     /// Its latest event.
     pub last_index: u64,
     pub last_nanos: i64,
-    /// The workflow of that event, if any.
+    /// The workflow of its latest event that names one (the kill switch's and the
+    /// playbook's records of it may not).
     pub workflow: Option<String>,
 }
 
@@ -115,7 +116,10 @@ const AGENTS_SQL: &str = "
         SELECT (SELECT MIN(agent) FROM events WHERE agent > a.agent) FROM a
         WHERE a.agent IS NOT NULL
     )
-    SELECT a.agent, e.idx, e.ts, e.workflow FROM a
+    SELECT a.agent, e.idx, e.ts,
+        (SELECT w.workflow FROM events w
+         WHERE w.agent = a.agent AND w.workflow IS NOT NULL ORDER BY w.idx DESC LIMIT 1)
+    FROM a
     JOIN events e ON e.idx = (SELECT MAX(idx) FROM events WHERE agent = a.agent)
     WHERE a.agent IS NOT NULL AND a.agent <> '*'
     ORDER BY a.agent LIMIT ";

@@ -112,6 +112,9 @@ fn body(v: &Viewer, l: &Listing) -> Markup {
             caption { "Agents" }
             thead { tr { th scope="col" { "Agent" } th scope="col" { "State" } th scope="col" { "Workflow" } th scope="col" { "Last seen" } @if v.may_write() { th scope="col" { "Action" } } } }
             tbody {
+                @if l.agents.is_empty() && l.contained_agents.is_empty() {
+                    tr { td colspan="5" { "No agent has been seen yet." } }
+                }
                 @for a in &l.agents {
                     @let scope = format!("agent:{}", a.seen.agent);
                     tr {
@@ -153,6 +156,9 @@ fn body(v: &Viewer, l: &Listing) -> Markup {
             caption { "Workflows" }
             thead { tr { th scope="col" { "Workflow" } th scope="col" { "State" } @if v.may_write() { th scope="col" { "Action" } } } }
             tbody {
+                @if l.workflows.is_empty() {
+                    tr { td colspan="3" { "No agent has named a workflow yet." } }
+                }
                 @for (w, frozen) in &l.workflows {
                     @let scope = format!("workflow:{w}");
                     tr {
