@@ -76,7 +76,7 @@ fn no_benign_session_holds_a_secret() {
     assert_eq!(benign, documented, "findings in benign sessions");
     let malicious = found.keys().filter(|(l, _)| l == "malicious").count();
     assert!(
-        malicious >= 7,
-        "the planted credentials of {malicious} malicious sessions found; 7 expected"
+        malicious >= 6,
+        "the planted credentials of {malicious} malicious sessions found; 6 expected"
     );
 }

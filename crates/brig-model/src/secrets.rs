@@ -50,7 +50,7 @@ struct Pattern {
 
 /// Values that stand for a secret without being one: left alone, so that configuration
 /// templates and documentation do not read as leaks.
-const PLACEHOLDER: &str = r#"^(?i:true|false|null|none|nil|undefined|required|optional|string|redacted|changeme|xxx+|\*+|\.+|-+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%\(?[a-z_]*\)?s|\{\{[^}]*\}\}|\[REDACTED[^\]]*\])$"#;
+const PLACEHOLDER: &str = r#"^(?i:true|false|null|none|nil|undefined|required|optional|string|str|bytes|text|secretstr|redacted|changeme|xxx+|\*+|\.+|-+|<[^>]*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%\(?[a-z_]*\)?s|\{\{[^}]*\}\}|\[REDACTED[^\]]*\])$"#;
 
 /// Field names whose string value is a password or a secret key.
 const PASSWORD_NAME: &str = r"(?i:[A-Za-z0-9_.-]*(?:password|passwd|passphrase|client_secret|secret_key|secret_access_key))";
@@ -125,7 +125,7 @@ const PATTERNS: &[Pattern] = &[
 ];
 
 /// `password=…`, `"password": "…"`, `DB_PASSWORD: …` in free text.
-const PASSWORD_FIELD: &str = r#"(?:^|[^A-Za-z0-9_])(?P<n>NAME)\\?["']?\s*[:=]\s*(?:\\?"(?P<q>(?:[^"\\]|\\[^"])+)\\?"|'(?P<a>[^'\s]+)'|(?P<s>[^\s"'&,;{}\[\]()<>$%*][^\s"'&,;{}\[\]()<>]*))"#;
+const PASSWORD_FIELD: &str = r#"(?:^|[^A-Za-z0-9_])(?P<n>NAME)\\?["']?\s*[:=]\s*(?:\\?"(?P<q>(?:[^"\\]|\\[^"])+)\\?"|'(?P<a>[^'\s]+)'|(?P<s>[^\s"'&,;{}\[\]()<>$%*=][^\s"'&,;{}\[\]()<>]*))"#;
 
 struct Scanner {
     any: RegexSet,
@@ -190,7 +190,7 @@ pub fn find(text: &str) -> Vec<Finding> {
             let nopasswd = c
                 .name("n")
                 .is_some_and(|n| n.as_str().eq_ignore_ascii_case("nopasswd"));
-            if !nopasswd && !s.placeholder.is_match(m.as_str()) {
+            if !nopasswd && !s.placeholder.is_match(m.as_str()) && !is_code(&c, text) {
                 found.push(Finding {
                     kind: "password-field",
                     start: m.start(),
@@ -208,6 +208,25 @@ pub fn find(text: &str) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// An unquoted value that reads as source code rather than a password: a call or an index
+/// (`get_password()`, `form['password']`) or a dotted name (`self.password`,
+/// `os.environ.get`). Agents edit authentication code; its diffs must stay readable.
+fn is_code(c: &regex::Captures<'_>, text: &str) -> bool {
+    let Some(m) = c.name("s") else {
+        return false;
+    };
+    let called = matches!(text[m.end()..].chars().next(), Some('(' | '['));
+    let v = m.as_str();
+    let dotted = v.contains('.')
+        && v.split('.').all(|p| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    called || dotted
 }
 
 /// `text` with each secret's value replaced by `[REDACTED <kind>]`.
@@ -480,6 +499,11 @@ mod tests {
             "ASIA is a continent; AKIA is a prefix",
             "sk-learn and sk-image are libraries",
             "monitoring ALL=(root) NOPASSWD: /usr/bin/systemctl status *",
+            "def login(user, password: str) -> bool:",
+            "password = request.form['password']",
+            "password = get_password(user)",
+            "if password == self.password:",
+            "const password: string = await vault.read(path);",
             "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
         ] {
             assert!(find(text).is_empty(), "{text:?}: {:?}", find(text));
