@@ -8,7 +8,7 @@
 //! so last. `brig serve`'s watchdog alerts on a gateway whose beats stopped without that.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -35,8 +35,22 @@ pub enum Pulse {
 
 /// A running heartbeat; dropping it (a clean exit) marks the gateway stopped.
 pub struct Heartbeat {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    running: Arc<Mutex<Option<Running>>>,
+}
+
+/// The beating thread and the way to stop it.
+struct Running {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// Stops the beats, the last one saying the gateway stopped; once.
+fn finish(running: &Mutex<Option<Running>>) {
+    let taken = running.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(r) = taken {
+        drop(r.stop);
+        let _ = r.thread.join();
+    }
 }
 
 /// This host's name, as the kernel has it.
@@ -119,17 +133,33 @@ impl Heartbeat {
             }
         });
         Heartbeat {
-            stop: Some(stop),
-            thread: Some(thread),
+            running: Arc::new(Mutex::new(Some(Running { stop, thread }))),
         }
+    }
+
+    /// Being told to stop is a clean exit too: on SIGINT or SIGTERM (an MCP client ending
+    /// its stdio server, a person's Ctrl-C) the gateway is marked stopped, then the process
+    /// dies of the signal as it would have. SIGKILL, a crash or a freeze leave it silent.
+    pub fn stop_on_signals(self) -> Self {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+            Ok(mut signals) => {
+                let running = self.running.clone();
+                std::thread::spawn(move || {
+                    if let Some(sig) = signals.forever().next() {
+                        finish(&running);
+                        let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    }
+                });
+            }
+            Err(e) => eprintln!("brig mcp-proxy: heartbeat: no signal handler ({e})"),
+        }
+        self
     }
 }
 
 impl Drop for Heartbeat {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        finish(&self.running);
     }
 }

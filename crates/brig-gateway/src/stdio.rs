@@ -231,13 +231,17 @@ pub fn run_with(
     // Proof of life until a clean exit (the drop at the end marks the gateway stopped).
     let heartbeat = match (&side, opts.heartbeat) {
         (Side::Local(data), Some(every)) => Some(crate::heartbeat::Pulse::Local(data.store()?))
-            .map(|p| crate::heartbeat::Heartbeat::start(p, &opts.who.agent, rec.session(), every)),
-        (Side::Remote(cp), Some(every)) => Some(crate::heartbeat::Heartbeat::start(
-            crate::heartbeat::Pulse::Remote(cp.clone()),
-            &opts.who.agent,
-            rec.session(),
-            every,
-        )),
+            .map(|p| crate::heartbeat::Heartbeat::start(p, &opts.who.agent, rec.session(), every))
+            .map(crate::heartbeat::Heartbeat::stop_on_signals),
+        (Side::Remote(cp), Some(every)) => Some(
+            crate::heartbeat::Heartbeat::start(
+                crate::heartbeat::Pulse::Remote(cp.clone()),
+                &opts.who.agent,
+                rec.session(),
+                every,
+            )
+            .stop_on_signals(),
+        ),
         (_, None) => None,
     };
     if let Some(task) = &opts.who.task {

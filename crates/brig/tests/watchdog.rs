@@ -8,6 +8,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -142,8 +143,32 @@ impl Proxy {
         }
     }
 
+    /// Waits (bounded) for the proxy to exit by itself.
+    fn exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the proxy did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn stderr(&self) -> String {
         self.said.lock().unwrap().join("\n")
+    }
+
+    /// Whether the proxy says `what` on stderr (waiting, bounded, for the pipe to catch up).
+    fn says(&self, what: &str) -> bool {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.stderr().contains(what) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
     }
 }
 
@@ -227,13 +252,18 @@ fn a_killed_or_frozen_proxy_raises_an_alert_a_clean_exit_does_not() {
     let server = Server::start(&data);
 
     let mut clean = Proxy::start(&data, "bot-clean", &ws, None);
+    let mut termed = Proxy::start(&data, "bot-term", &ws, None);
     let mut killed = Proxy::start(&data, "bot-killed", &ws, None);
     let mut frozen = Proxy::start(&data, "bot-frozen", &ws, None);
-    for p in [&mut clean, &mut killed, &mut frozen] {
+    for p in [&mut clean, &mut termed, &mut killed, &mut frozen] {
         assert_eq!(p.read(&notes), ("hello\n".to_string(), false));
     }
-    // The clean exit goes first: it has been quiet longest when the others are reported.
+    // The clean exits go first: they have been quiet longest when the others are reported.
+    // An MCP client may end its server with SIGTERM: that is a clean exit too, and the
+    // proxy still dies of the signal.
     clean.finish();
+    termed.signal(libc::SIGTERM);
+    assert_eq!(termed.exit().signal(), Some(libc::SIGTERM));
     killed.signal(libc::SIGKILL);
     frozen.signal(libc::SIGSTOP);
 
@@ -262,6 +292,7 @@ fn a_killed_or_frozen_proxy_raises_an_alert_a_clean_exit_does_not() {
     assert_eq!(silent_alerts(&data, "bot-killed").len(), 1);
     assert_eq!(silent_alerts(&data, "bot-frozen").len(), 1);
     assert!(silent_alerts(&data, "bot-clean").is_empty());
+    assert!(silent_alerts(&data, "bot-term").is_empty());
 
     // The frozen proxy thaws: it beats again, and its clean exit raises nothing more.
     frozen.signal(libc::SIGCONT);
@@ -335,14 +366,14 @@ fn a_remote_gateway_fails_closed_while_its_control_plane_is_down_and_recovers() 
     assert!(refused, "{text}");
     assert!(text.contains("control plane is unreachable"), "{text}");
     assert!(text.contains("fails closed"), "{text}");
-    assert!(p.stderr().contains("unreachable"), "{}", p.stderr());
+    assert!(p.says("unreachable"), "{}", p.stderr());
 
     // It is back on the same address: calls go through again.
     let server = serve_on(&data, &addr, &policies);
     assert_eq!(server.base, base);
     let (text, refused) = p.read(&notes);
     assert_eq!((text.as_str(), refused), ("hello\n", false));
-    assert!(p.stderr().contains("answers again"), "{}", p.stderr());
+    assert!(p.says("answers again"), "{}", p.stderr());
 
     // Killed, the remote gateway stops beating at the control plane: alerted there.
     p.signal(libc::SIGKILL);
@@ -418,7 +449,7 @@ fn a_local_gateway_whose_store_is_locked_fails_closed_and_says_so() {
     let (text, refused) = p.read(&ws.join("notes.txt"));
     assert!(refused, "{text}");
     assert!(text.contains("ledger cannot be written"), "{text}");
-    assert!(p.stderr().contains("fail closed"), "{}", p.stderr());
+    assert!(p.says("fail closed"), "{}", p.stderr());
     lock.execute_batch("ROLLBACK").unwrap();
     let (text, refused) = p.read(&ws.join("notes.txt"));
     assert_eq!((text.as_str(), refused), ("hello\n", false));
