@@ -697,6 +697,17 @@ async fn a_large_incident_s_timeline_is_paged_and_counted_in_buckets() {
     assert!(page2.contains(">Newer events<") && page2.contains(">Older events<"));
 
     // Zoomed to the first bar: only its events, and a way back out.
+    // The commander's questions read every event: on a page of their own for an incident
+    // this large, so the incident's page does not wait for them.
+    assert!(page.contains("href=\"/ui/incidents/INC-big/questions\""));
+    let (status, answers) = c.get(&op, "/ui/incidents/INC-big/questions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(answers.contains("What did the agent do?"), "{answers}");
+    assert!(answers.contains("20000 events, 20000 tool calls"), "{answers}");
+    // Asked again with nothing new: the same answer (from the cache).
+    let (_, again) = c.get(&op, "/ui/frag/incidents/INC-big/questions").await;
+    assert!(again.contains("20000 events, 20000 tool calls"));
+
     let (href, n) = first_zoom.unwrap();
     let (_, zoomed) = c.get(&op, &href).await;
     assert!(zoomed.contains(">Zoom out<"));

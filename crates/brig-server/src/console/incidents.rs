@@ -2,7 +2,8 @@
 //! commander's questions, reporting clocks counting down, the playbook's steps with their
 //! timings, its alerts, and the timeline ([`super::timeline`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::{Path, Query, RawQuery, State as Shared};
 use axum::http::StatusCode;
@@ -528,13 +529,49 @@ pub async fn detail(
     ))
 }
 
+/// Answers already worked out, by incident, with the extent of its events they were worked
+/// out from: a later load answers from here while no event of the incident was added.
+type Answered = HashMap<String, (brig_store::Extent, Answers)>;
+
+fn answered() -> &'static Mutex<Answered> {
+    static CACHE: OnceLock<Mutex<Answered>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// One large incident's answers are worked out at a time: they read every event, and a
+/// second load of the same page waits for the first and then answers from the cache.
+static ANSWERING: Mutex<()> = Mutex::new(());
+
+/// The commander's questions of an incident, read on a connection of their own (a large
+/// incident takes a while; the server's shared connections stay free for the API).
 async fn read_answers(state: Arc<State>, id: String) -> Result<(Incident, Answers), UiError> {
     blocking(move || {
-        state.store.with(|s| {
-            let i = load(s, &id)?;
-            let (a, _) = answers(s, &i)?;
-            Ok((i, a))
-        })
+        let _one = ANSWERING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = state.data.store().map_err(internal)?;
+        let i = load(&mut s, &id)?;
+        let span = brig_store::Span {
+            sessions: i.sessions.iter().cloned().collect(),
+            agent: i.agent.clone(),
+            from_nanos: i64::MIN,
+            to_nanos: i64::MAX,
+        };
+        let extent = s.span_extent(&span).map_err(internal)?;
+        let cached = answered()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&i.id)
+            .filter(|(e, _)| *e == extent)
+            .map(|(_, a)| a.clone());
+        if let Some(a) = cached {
+            return Ok((i, a));
+        }
+        let (a, _) = answers(&mut s, &i)?;
+        let mut cache = answered().lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(i.id.clone(), (extent, a.clone()));
+        Ok((i, a))
     })
     .await
 }
