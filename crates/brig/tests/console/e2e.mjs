@@ -120,6 +120,11 @@ const go = async (page, path) => {
   return r;
 };
 
+/** Clicks a link and waits for the page it leads to (not the one still showing). */
+async function follow(page, locator) {
+  await Promise.all([page.waitForEvent('load'), locator.click()]);
+}
+
 /** Fills the sign-in form with `token`; the response to the POST. */
 async function signIn(page, token) {
   await go(page, '/ui/login');
@@ -180,6 +185,10 @@ try {
   for (const link of ['Overview', 'Incidents', 'Agents', 'Approvals', 'Rollback', 'Evidence', 'Metrics', 'Ledger']) {
     check(await nav.getByRole('link', { name: link, exact: true }).count() === 1, `nav link ${link}`);
   }
+  // The keyboard's first stop is the skip link.
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement?.textContent.trim()) === 'Skip to content',
+    'Tab reaches "Skip to content" first');
   print('signed_in');
 
   // ---- an incident appears live ------------------------------------------------------------
@@ -213,7 +222,20 @@ try {
   print('incident_live', { incident });
 
   // ---- the incident and its timeline -------------------------------------------------------
-  await link.click();
+  // The filters, by their labels: this agent keeps the incident, another hides it.
+  for (const l of ['Severity', 'State', 'Agent', 'Workflow', 'Data class']) {
+    check(await page.getByLabel(l, { exact: true }).count() === 1, `filter field ${l}`);
+  }
+  await page.getByLabel('Agent', { exact: true }).fill('somebody-else');
+  await Promise.all([
+    page.waitForURL(/agent=somebody-else/),
+    page.getByRole('button', { name: 'Filter' }).click(),
+  ]);
+  await incidents.waitFor();
+  check(await incidents.getByRole('link', { name: incident }).count() === 0, 'filtered out');
+  await page.getByLabel('Agent', { exact: true }).fill(notesAgent);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await incidents.getByRole('link', { name: incident }).click();
   await heading(page, `Incident ${incident}`).waitFor();
   for (const h of ['Severity', "Commander's questions", 'Reporting clocks', 'Playbook', 'Alerts', 'Timeline']) {
     check(await page.getByRole('heading', { level: 2, name: h }).count() === 1, `section ${h}`);
@@ -242,8 +264,7 @@ try {
   const newer = page.getByRole('link', { name: 'Newer events' });
   const away = (await older.count()) ? older : newer;
   const back = (await older.count()) ? 'Newer events' : 'Older events';
-  await away.click();
-  await events.waitFor();
+  await follow(page, away);
   const paged = await firstSummary();
   check(paged !== first, 'paging shows other events');
   if (!expanded) {
@@ -254,8 +275,7 @@ try {
     await w.locator('pre').first().waitFor();
     expanded = true;
   }
-  await page.getByRole('link', { name: back }).click();
-  await events.waitFor();
+  await follow(page, page.getByRole('link', { name: back }));
   check(await firstSummary() === first, 'paging back');
   // Zoom: the overview's bars are links to their time range.
   const overview = page.getByRole('img', { name: /./ }).first();
@@ -263,7 +283,7 @@ try {
   const bar = page.getByRole('link', { name: /^Zoom to .* \(\d+ events?\)$/ }).first();
   const barName = await bar.getAttribute('aria-label') ?? await bar.innerText();
   const n = Number(/\((\d+) events?\)/.exec(barName)?.[1] ?? NaN);
-  await bar.click();
+  await follow(page, bar);
   await page.getByRole('link', { name: 'Zoom out' }).waitFor();
   const zoomed = await events.locator('summary').count();
   check(zoomed === Math.min(n, 200), `zoomed to a bar of ${n} events, shows ${zoomed}`);
@@ -271,8 +291,7 @@ try {
   const zoomOut = page.getByRole('link', { name: 'Zoom out' });
   let outs = 0;
   for (; outs < 10 && await zoomOut.count(); outs++) {
-    await zoomOut.click();
-    await events.waitFor();
+    await follow(page, zoomOut);
   }
   check(await zoomOut.count() === 0, `zoomed all the way out in ${outs} steps`);
   check(await firstSummary() === first, 'the whole incident again');
