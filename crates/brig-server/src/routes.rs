@@ -15,7 +15,7 @@ use brig_gateway::Identity;
 use brig_incident::switch::{self, Order};
 use brig_ledger::store::LedgerStore;
 use brig_ledger::Prepared;
-use brig_model::{EventId, NewEvent};
+use brig_model::{EventId, EventKind, NewEvent};
 use brig_store::Scope;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -363,6 +363,12 @@ async fn ingest(
                 &caller,
             ));
         }
+        if caller.role == Role::Agent && !agent_may_record(&e) {
+            return Err(forbidden(
+                &format!("record `{}` events (events[{i}])", e.kind),
+                &caller,
+            ));
+        }
         prepared.push(
             Prepared::new(e)
                 .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("events[{i}]: {e}")))?,
@@ -389,6 +395,18 @@ async fn ingest(
             })
             .collect(),
     }))
+}
+
+/// Whether an agent's own token may record `e`. Operator actions (an erasure record among
+/// them) and incident transitions are the operators' and the server's word, so an agent that
+/// forged one could cover its tracks; of response actions, a remote gateway records only that
+/// it stopped its upstream server on a containment order.
+fn agent_may_record(e: &NewEvent) -> bool {
+    match e.kind {
+        EventKind::OperatorAction | EventKind::IncidentTransition => false,
+        EventKind::ResponseAction => e.attrs.get("action") == Some(&json!("kill_upstream")),
+        _ => true,
+    }
 }
 
 /// A tool call an agent is about to make.

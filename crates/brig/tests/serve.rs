@@ -101,6 +101,12 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
 
     let ingest_own = json!({"events": [event("bot-a")]});
     let ingest_other = json!({"events": [event("bot-b")]});
+    // An agent forging the operators' word (an erasure record is an operator action) or an
+    // incident's lifecycle is refused even under its own name.
+    let forged = |kind: &str| {
+        json!({"events": [{"source": "sdk", "agent": "bot-a", "kind": kind, "session": "s1",
+                           "attrs": {"action": "erase", "scope": "agent:bot-a"}}]})
+    };
     let decide_own =
         json!({"agent": "bot-a", "tool": "read_file", "arguments": {"path": "/srv/a.txt"}});
     let decide_other =
@@ -124,6 +130,24 @@ fn each_role_reaches_only_its_endpoints_and_containment_takes_effect() {
             "POST",
             "/v1/events",
             Some(ingest_other.clone()),
+            [403, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/events",
+            Some(forged("operator.action")),
+            [403, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/events",
+            Some(forged("incident.transition")),
+            [403, 200, 403],
+        ),
+        (
+            "POST",
+            "/v1/events",
+            Some(forged("response.action")),
             [403, 200, 403],
         ),
         (
