@@ -6,10 +6,10 @@
 // driven by the official TypeScript MCP SDK client. What a person does goes through the
 // pages only, found by role and accessible name (which checks the names too).
 //
-// Steps: sign-in refusals; an incident made by the proxied session appears on the open
+// Steps: sign-in refusals; the skip link first on Tab; the incident filters; an incident made by the proxied session appears on the open
 // Incidents page without a reload; its detail page and timeline (expand, page, zoom); the
-// agent contained from the Agents page (confirmation, mandatory reason), its next call
-// refused; a call the built-in policy holds (a delete) appears live and is approved in the
+// agent contained from the Agents page (confirmation, mandatory reason), the change reaching
+// an open Overview tab live, its next call refused; a call the built-in policy holds (a delete) appears live and is approved in the
 // page, then completes; the incident's rollback planned and applied (files checked on disk);
 // evidence exported and downloaded; the ledger verified; an auditor sees no write control and
 // a forged write with its cookie and a valid CSRF value gets 403.
@@ -298,6 +298,12 @@ try {
   print('timeline', { rows: rows0, expanded, zoom: barName, zoomed, zoom_out_steps: outs });
 
   // ---- contain the agent from the Agents page ----------------------------------------------
+  // A second tab on the Overview watches the containment arrive live.
+  const watcher = await page.context().newPage();
+  watcher.setDefaultTimeout(WAIT);
+  await go(watcher, '/ui/');
+  check(await watcher.getByText('contained', { exact: true }).count() === 0, 'nothing contained yet');
+  const sameOverview = await markNoReload(watcher);
   await go(page, '/ui/agents');
   await heading(page, 'Agents').waitFor();
   const agentRow = page.getByRole('table', { name: 'Agents' }).getByRole('row').filter({ hasText: notesAgent });
@@ -330,6 +336,9 @@ try {
   await page.getByRole('link', { name: 'Cancel' }).click();
   await heading(page, 'Agents').waitFor();
   await shot(page, 'agents');
+  await watcher.getByText('contained', { exact: true }).first().waitFor();
+  check(await sameOverview(), 'the containment reached the open Overview without a reload');
+  await watcher.close();
   const denied = await notes.call('read_text_file', { path: join(ws, 'notes.md') });
   check(denied.is_error && /contained/.test(denied.text), `the next call is refused: ${denied.text}`);
   print('contained', { next_call: denied });
