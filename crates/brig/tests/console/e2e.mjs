@@ -6,13 +6,14 @@
 // driven by the official TypeScript MCP SDK client. What a person does goes through the
 // pages only, found by role and accessible name (which checks the names too).
 //
-// Steps: sign-in refusals; the skip link first on Tab; the incident filters; an incident made by the proxied session appears on the open
-// Incidents page without a reload; its detail page and timeline (expand, page, zoom); the
-// agent contained from the Agents page (confirmation, mandatory reason), the change reaching
-// an open Overview tab live, its next call refused; a call the built-in policy holds (a delete) appears live and is approved in the
-// page, then completes; the incident's rollback planned and applied (files checked on disk);
-// evidence exported and downloaded; the ledger verified; an auditor sees no write control and
-// a forged write with its cookie and a valid CSRF value gets 403.
+// Steps: sign-in refusals; the skip link first on Tab; the incident filters; an incident
+// made by the proxied session appears on the open Incidents page without a reload; its
+// detail page and timeline (expand, page, zoom); the agent contained from the Agents page
+// (confirmation, mandatory reason), the change reaching an open Overview tab live, its next
+// call refused; a call the built-in policy holds (a delete) appears live and is approved in
+// the page, then completes; the incident's rollback planned and applied (files checked on
+// disk); evidence exported and downloaded; the ledger verified; an auditor sees no write
+// control, and forged writes with its cookie and a valid CSRF value get 403.
 //
 // Prints one JSON object per step on stdout, the last one {"step":"done",…} with what the
 // Rust test checks afterwards (the incident id, the downloaded bundle, the approval id).
