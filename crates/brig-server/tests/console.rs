@@ -651,6 +651,13 @@ async fn a_large_incident_s_timeline_is_paged_and_counted_in_buckets() {
         );
     }
     assert!(page.contains("<caption>Events</caption>"));
+    // The NIS2 early warning (any data, security incident): due 24 h after detection, a
+    // <time> the script counts down; overdue long ago for a detection in 2023.
+    assert!(
+        page.contains("<time class=\"countdown\" datetime=\"2023-11-15T22:13:20Z\""),
+        "{page}"
+    );
+    assert!(page.contains("overdue by "));
     assert_eq!(
         page.matches("<details><summary>").count(),
         200,
@@ -703,7 +710,10 @@ async fn a_large_incident_s_timeline_is_paged_and_counted_in_buckets() {
     let (status, answers) = c.get(&op, "/ui/incidents/INC-big/questions").await;
     assert_eq!(status, StatusCode::OK);
     assert!(answers.contains("What did the agent do?"), "{answers}");
-    assert!(answers.contains("20000 events, 20000 tool calls"), "{answers}");
+    assert!(
+        answers.contains("20000 events, 20000 tool calls"),
+        "{answers}"
+    );
     // Asked again with nothing new: the same answer (from the cache).
     let (_, again) = c.get(&op, "/ui/frag/incidents/INC-big/questions").await;
     assert!(again.contains("20000 events, 20000 tool calls"));

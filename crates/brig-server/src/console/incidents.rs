@@ -293,7 +293,8 @@ fn clocks_markup(i: &Incident, opened: i64) -> Markup {
                         strong { (o.name) } " (" (o.jurisdiction) "): notify " (o.notify) " — " (o.due) ". "
                         @if let Some(d) = o.deadline_nanos {
                             "Due " (time_el(d)) ": "
-                            span.countdown data-deadline=(super::datetime(d).to_rfc3339()) { (o.left(now)) }
+                            @let at = super::datetime(d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                            time.countdown datetime=(at) data-deadline=(at) { (o.left(now)) }
                         }
                     }
                 }

@@ -343,9 +343,10 @@ pub(crate) fn csrf_field(v: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(v.csrf); }
 }
 
-/// A region the script fetches again from `url` when the ledger changes.
+/// A region the script fetches again from `url` when the ledger changes. Not an
+/// `aria-live` region: a screen reader would read the whole table again at every change.
 pub(crate) fn live_region(id: &str, url: &str, inner: Markup) -> Markup {
-    html! { div id=(id) data-live=(url) aria-live="polite" { (inner) } }
+    html! { div id=(id) data-live=(url) { (inner) } }
 }
 
 /// A fragment (the inside of a live region), not a whole page.
