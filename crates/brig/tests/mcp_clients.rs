@@ -162,6 +162,28 @@ async fn operator(data: &Path, args: &[&str]) -> Output {
     o
 }
 
+/// Why the operator releases the agent the tampering alert contained.
+const KEY_RELEASE_REASON: &str = "the key write was part of the test";
+
+/// Waits until an incident of `agent` shows it contained (`brig incidents list --json`).
+async fn contained_by_playbook(data: &Path, agent: &str) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let o = operator(data, &["incidents", "list", "--json"]).await;
+        if stdout(&o)
+            .lines()
+            .any(|l| l.contains(agent) && l.contains("contained"))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playbook did not contain {agent}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The one pending approval, once it shows in `brig approvals list --json`.
 async fn pending_approval(data: &Path) -> Value {
     let deadline = Instant::now() + LIMIT;
@@ -250,6 +272,20 @@ async fn rmcp_scenario(sc: &Scenario) -> Vec<Value> {
     r["on_disk"] = json!(sc.secret().exists());
     steps.push(step("write_secret", r));
     steps.push(step("write_brig_key", call(2).await));
+    // Going for Brig's own key is a critical tampering alert: the playbook contains the
+    // agent. The operator has looked, and releases it.
+    contained_by_playbook(&sc.data, sc.agent).await;
+    operator(
+        &sc.data,
+        &[
+            "release",
+            "--agent",
+            sc.agent,
+            "--reason",
+            KEY_RELEASE_REASON,
+        ],
+    )
+    .await;
 
     // Held for a human: the call is in flight while the operator approves it.
     let held = {
@@ -680,12 +716,13 @@ fn assert_ledger(sc: &Scenario, steps: &[Value]) {
     assert_eq!(
         ops_seen,
         [
+            ("release", scope.as_str(), KEY_RELEASE_REASON),
             ("contain", scope.as_str(), CONTAIN_REASON),
             ("release", scope.as_str(), RELEASE_REASON)
         ]
     );
-    assert!(index(ops[0]) < index(calls[4]) && index(calls[4]) < index(ops[1]));
-    assert!(index(ops[1]) < index(calls[5]));
+    assert!(index(ops[1]) < index(calls[4]) && index(calls[4]) < index(ops[2]));
+    assert!(index(ops[2]) < index(calls[5]));
 
     let o = run(&sc.data, &["ledger", "verify"]);
     assert!(o.status.success(), "ledger verify: {}", stderr(&o));

@@ -50,6 +50,14 @@ async function pendingApproval() {
   }
   throw new Error('no pending approval appeared');
 }
+async function containedByPlaybook() {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+    await sleep(50);
+    const lines = cli('incidents', 'list', '--json').split('\n');
+    if (lines.some((l) => l.includes(agent) && l.includes('contained'))) return;
+  }
+  throw new Error('the playbook did not contain the agent');
+}
 // Every request bounded (the SDK's default is 60 s); a held call waits for the operator.
 const opts = { timeout: 20_000 };
 
@@ -85,6 +93,10 @@ try {
 
   const key = join(data, 'keys/ledger.key');
   print('write_brig_key', outcome(await call('write_file', { path: key, content: 'x' })));
+  // Going for Brig's own key is a critical tampering alert: the playbook contains the
+  // agent. The operator has looked, and releases it.
+  await containedByPlaybook();
+  cli('release', '--agent', agent, '--reason', 'the key write was part of the test');
 
   // Held for a human: the call is in flight while the operator approves it with the CLI.
   const ci = join(ws, '.github/workflows/ci.yml');
