@@ -26,8 +26,8 @@ pub mod console;
 mod metrics;
 mod otlp;
 mod routes;
-pub mod watchdog;
 mod stream;
+pub mod watchdog;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
