@@ -1,5 +1,5 @@
 //! Fault injection (issue 12), on both backends: a disk that fills up during ingest,
-//! evidence export and rollback; SIGKILL at random moments of checkpointing, rollback apply
+//! evidence export, rollback and `brig serve`'s load; SIGKILL at random moments of checkpointing, rollback apply
 //! and evidence export, repeated; PostgreSQL restarted under load; the control plane
 //! restarted beside a running gateway; a slow upstream MCP server; an agent that dies with
 //! a call in flight. Each fault is bounded in count and time, on loopback or local files
