@@ -249,12 +249,14 @@ fn a_responder_works_an_incident_in_the_console_in_headless_chromium() {
         stderr(&o)
     );
     let o = brig()
-        .args(["evidence", "show"])
+        .args(["evidence", "show", "--json"])
         .arg(&bundle)
         .output()
         .unwrap();
-    assert!(
-        stdout(&o).contains(&incident[..12]) || stdout(&o).contains("notes-agent"),
+    let shown: Value = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    assert_eq!(
+        shown["manifest"]["scope"]["incident"],
+        incident,
         "the bundle is the incident's: {}",
         stdout(&o)
     );
