@@ -107,6 +107,11 @@ impl Response {
         }))
     }
 
+    /// The risk register incident response grades with, if one was given.
+    pub fn register(&self) -> Option<&Register> {
+        self.register.as_deref()
+    }
+
     /// Why this process is holding `agent` (containment on its way to the store).
     pub fn holding(&self, agent: &str) -> Option<String> {
         self.holding

@@ -50,7 +50,16 @@ pub(crate) fn agents_now(state: &State) -> Result<Vec<AgentNow>, UiError> {
         let cs = s.containments().map_err(internal)?;
         Ok(seen
             .into_iter()
-            .map(|a| {
+            .map(|mut a| {
+                if a.workflow.is_none() {
+                    // Its events name none: the register's workflow that lists it.
+                    a.workflow = super::register(state).and_then(|r| {
+                        r.workflows
+                            .iter()
+                            .find(|w| w.agents.iter().any(|x| x == &a.agent))
+                            .map(|w| w.name.clone())
+                    });
+                }
                 let contained = stopping(&cs, &a.agent, a.workflow.as_deref()).cloned();
                 AgentNow { seen: a, contained }
             })
@@ -68,9 +77,19 @@ struct Listing {
 fn read(state: &State) -> Result<Listing, UiError> {
     let agents = agents_now(state)?;
     let cs = state.store.with(|s| s.containments()).map_err(internal)?;
+    // The workflows agents named, and those the risk register declares.
+    let declared = super::register(state)
+        .map(|r| {
+            r.workflows
+                .iter()
+                .map(|w| w.name.clone())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
     let mut workflows: BTreeMap<String, Option<Containment>> = agents
         .iter()
         .filter_map(|a| a.seen.workflow.clone())
+        .chain(declared)
         .map(|w| (w, None))
         .collect();
     let mut contained_agents = Vec::new();

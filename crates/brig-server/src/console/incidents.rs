@@ -203,9 +203,13 @@ fn load(s: &mut Store, id: &str) -> Result<Incident, UiError> {
 /// own (reading every event), so the incident's page stays fast.
 const INLINE_QUESTIONS: u64 = 5_000;
 
-fn answers(s: &mut Store, i: &Incident) -> Result<(Answers, bool), UiError> {
+fn answers(
+    s: &mut Store,
+    i: &Incident,
+    register: Option<&brig_register::Register>,
+) -> Result<(Answers, bool), UiError> {
     let (events, cut) = questions::events_of(s, i).map_err(internal)?;
-    let mut a = questions::answer(i, &events, None);
+    let mut a = questions::answer(i, &events, register);
     a.did.cut |= cut;
     Ok((a, cut))
 }
@@ -461,7 +465,7 @@ pub async fn detail(
             };
             let (timeline, events) = timeline::render(s, &i, &q)?;
             let answers = if events <= INLINE_QUESTIONS {
-                Some(answers(s, &i)?.0)
+                Some(answers(s, &i, super::register(&st))?.0)
             } else {
                 None
             };
@@ -566,7 +570,7 @@ async fn read_answers(state: Arc<State>, id: String) -> Result<(Incident, Answer
         if let Some(a) = cached {
             return Ok((i, a));
         }
-        let (a, _) = answers(&mut s, &i)?;
+        let (a, _) = answers(&mut s, &i, super::register(&state))?;
         let mut cache = answered().lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= 64 {
             cache.clear();

@@ -285,6 +285,12 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
+/// The risk register `brig serve --register` runs by (the one incident response grades
+/// with), if any.
+pub(crate) fn register(state: &State) -> Option<&brig_register::Register> {
+    state.response.as_deref().and_then(|r| r.register())
+}
+
 /// The severity names, by the store's number (0 advisory … 3 reportable breach).
 pub(crate) const SEVERITIES: [&str; 4] = [
     "advisory",
