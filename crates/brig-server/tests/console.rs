@@ -6,6 +6,8 @@
 //! PostgreSQL database `BRIG_TEST_DATABASE` names when `BRIG_TEST_BACKEND=postgresql`) and
 //! talks HTTP to it on loopback, as a browser would (cookies carried by hand).
 
+use std::sync::Arc;
+
 use brig_ledger::Prepared;
 use brig_model::{EventKind, NewEvent, Timestamp};
 use brig_server::auth::{self, Role};
@@ -44,6 +46,15 @@ fn data_dir(root: &std::path::Path) -> DataDir {
 impl Console {
     /// A data directory with three tokens; `before` records what the test needs first.
     async fn start(before: impl FnOnce(&DataDir) + Send + 'static) -> Console {
+        Console::start_with(before, None).await
+    }
+
+    /// [`Console::start`], with the built-in rules and incident response running by the
+    /// risk register `register` (TOML), as `brig serve --register` does.
+    async fn start_with(
+        before: impl FnOnce(&DataDir) + Send + 'static,
+        register: Option<&str>,
+    ) -> Console {
         let dir = tempfile::Builder::new()
             .prefix("brig-test-")
             .tempdir()
@@ -60,7 +71,25 @@ impl Console {
         })
         .await
         .unwrap();
-        let state = brig_server::State::open(data.clone(), None).unwrap();
+        let state = match register {
+            None => brig_server::State::open(data.clone(), None).unwrap(),
+            Some(text) => {
+                let reg = Arc::new(brig_register::Register::parse(text, "brig.toml").unwrap());
+                let detection = brig_gateway::detection::Detection::new(
+                    &brig_detect::rules::Rules::builtin(),
+                    Some(reg.clone()),
+                    &[],
+                    Some(&data),
+                )
+                .unwrap();
+                let response = brig_gateway::response::ResponseConfig {
+                    register: Some(reg),
+                    policies: None,
+                };
+                brig_server::State::open_with(data.clone(), None, Some(detection), Some(response))
+                    .unwrap()
+            }
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let served = tokio::spawn(async move {
@@ -910,5 +939,60 @@ async fn the_live_stream_names_new_events_alerts_and_containment() {
         assert!(seen.contains(w), "{w} missing from {seen}");
     }
     drop(res);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_register_s_workflows_are_listed_and_frozen_by_name() {
+    const REGISTER: &str =
+        "[[workflow]]\nname = \"support\"\nagents = [\"helpdesk\"]\ntools = [\"get_ticket\"]\n";
+    let c = Console::start_with(
+        |d| {
+            // The agent's events name no workflow: the register says which it serves.
+            let mut e = NewEvent::new("test", "helpdesk", EventKind::ToolCall);
+            e.tool = Some("get_ticket".into());
+            d.ledger()
+                .unwrap()
+                .append(&[Prepared::new(e).unwrap()])
+                .unwrap();
+        },
+        Some(REGISTER),
+    )
+    .await;
+    let op = c.session(&c.operator).await;
+    let (_, page) = c.get(&op, "/ui/agents").await;
+    let workflows = &page[page.find("<caption>Workflows</caption>").unwrap()..];
+    assert!(
+        workflows.contains("<th scope=\"row\">support</th>"),
+        "{page}"
+    );
+    assert!(workflows.contains(">Freeze<"));
+    let agents = &page[..page.find("<caption>Workflows</caption>").unwrap()];
+    assert!(agents.contains("<td>support</td>"), "{agents}");
+    // Freezing the workflow contains its agent.
+    let csrf = c.csrf(&op).await;
+    let res = c
+        .post(
+            &op,
+            "/ui/confirm",
+            &[
+                ("csrf", &csrf),
+                ("action", "freeze"),
+                ("scope", "workflow:support"),
+                ("reason", "drill"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, page) = c.get(&op, "/ui/agents").await;
+    assert!(
+        page.contains("role=\"status\">Workflow support frozen.<"),
+        "{page}"
+    );
+    let agents = &page[..page.find("<caption>Workflows</caption>").unwrap()];
+    assert!(
+        agents.contains(">contained<") && agents.contains("workflow:support"),
+        "{agents}"
+    );
     c.stop().await;
 }
