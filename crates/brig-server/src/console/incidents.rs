@@ -223,7 +223,7 @@ fn list_of<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     }
 }
 
-fn questions_markup(a: &Answers) -> Markup {
+fn questions_markup(a: &Answers, i: &Incident) -> Markup {
     let d = &a.did;
     html! {
         h3 { "What did the agent do?" }
@@ -257,7 +257,12 @@ fn questions_markup(a: &Answers) -> Markup {
             p { "Approvals granted: " @for (id, who) in &a.permissions.approvals_granted { code { (id) } " by " (who) "; " } }
         }
         h3 { "Was sensitive data exposed, altered or copied?" }
-        @if a.data.is_empty() { p { "No classified data was reached." } } @else {
+        @if a.data.is_empty() && !i.classes.is_empty() {
+            // The calls are classified with the register this server was given; the alerts
+            // were classified where they were raised (a gateway with its own register).
+            p { "The alerts name " (list_of(&i.classes)) " data; this server has no risk register "
+                "to tell which calls reached it (start brig serve with --register)." }
+        } @else if a.data.is_empty() { p { "No classified data was reached." } } @else {
             ul {
                 @for (class, d) in &a.data {
                     li { strong { (class) } ": exposed " (list_of(&d.exposed)) "; altered " (list_of(&d.altered))
@@ -505,7 +510,7 @@ pub async fn detail(
                 section aria-labelledby="h-questions" {
                     h2 #h-questions { "Commander's questions" }
                     @if let Some(a) = &d.answers {
-                        (questions_markup(a))
+                        (questions_markup(a, i))
                     } @else {
                         div data-load={ "/ui/frag/incidents/" (i.id) "/questions" } {
                             p { "This incident covers " (d.events) " events; the answers read every one of them. "
@@ -597,7 +602,7 @@ pub async fn questions_page(
             None,
             html! {
                 p { a href={ "/ui/incidents/" (i.id) } { "Back to incident " (i.id) } }
-                (questions_markup(&a))
+                (questions_markup(&a, &i))
             },
         ),
     ))
@@ -608,6 +613,6 @@ pub async fn questions_fragment(
     _v: Viewer,
     Path(id): Path<String>,
 ) -> UiResult {
-    let (_, a) = read_answers(state, id).await?;
-    Ok(super::fragment(questions_markup(&a)))
+    let (i, a) = read_answers(state, id).await?;
+    Ok(super::fragment(questions_markup(&a, &i)))
 }
