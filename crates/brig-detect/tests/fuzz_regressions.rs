@@ -105,3 +105,23 @@ fn shell_long_run_of_open_parens_is_refused_before_parsing() {
         .iter()
         .all(|a| !a.attrs.contains_key("parse_error")));
 }
+
+/// `<<`, a form feed and a tab (4 bytes, minimized from what the shell_command target found)
+/// made the shell parser allocate without bound, past 8 GB. Now read like any command line
+/// with a heredoc missing its delimiter: one flagged `proc.exec`.
+#[test]
+fn shell_heredoc_form_feed_does_not_exhaust_memory() {
+    let command = input("shell_command-heredoc-formfeed.txt");
+    assert_eq!(command.as_bytes(), b"<<\x0c\t");
+    let actions = shell(&command);
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+    // The same characters inside a real command still leave its actions readable.
+    let actions = shell("rm\x0c-rf build");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.action.to_string() == "file.delete"),
+        "{actions:?}"
+    );
+}

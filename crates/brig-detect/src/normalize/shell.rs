@@ -14,6 +14,7 @@
 
 mod classify;
 mod commands;
+mod controls;
 mod fd;
 mod opts;
 mod parens;
@@ -309,7 +310,8 @@ impl<'c> Shell<'c> {
         if src.trim().is_empty() {
             return;
         }
-        let split = fd::split_oversized(src);
+        let blanked = controls::blank(src);
+        let split = fd::split_oversized(&blanked);
         let src: &str = &split;
         let nesting = nesting_estimate(src);
         if nesting > MAX_NESTING {
