@@ -996,3 +996,37 @@ async fn the_register_s_workflows_are_listed_and_frozen_by_name() {
     );
     c.stop().await;
 }
+
+/// Incidents keep rule ids; the metrics page names a built-in rule by its title, and a rule
+/// it does not know by its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_page_names_rules_by_title() {
+    const STEALTH_BACKUP: &str = "5f4e3d2c-1b0a-4f9e-8d7c-6b5a4f3e2d06";
+    let c = Console::start(|d| {
+        let mut s = d.store().unwrap();
+        let at = 1_765_000_000_000_000_000;
+        file_incident(&mut s, "INC-t1", "a1", &["s1"], at);
+        let mut i: brig_incident::Incident = serde_json::from_value(json!({
+            "id": "INC-t2", "title": "stealth copy", "agent": "a2", "sessions": ["s2"],
+            "workflow": null, "severity": "security_incident", "reasons": [], "state": "open",
+            "owner": null, "verdict": null, "legal_hold": false, "classes": [], "outcomes": [],
+            "resources": [], "identities": [], "rules": [], "alerts": [],
+            "times": {"first_harmful": at, "detected": at, "acknowledged": null,
+                      "contained": null, "eradicated": null, "recovered": null, "closed": null}
+        }))
+        .unwrap();
+        i.rules.insert(STEALTH_BACKUP.into());
+        s.put_incident(&brig_incident::desk::row_of(&i, "agent:a2", at))
+            .unwrap();
+    })
+    .await;
+    let op = c.session(&c.operator).await;
+    let (status, page) = c.get(&op, "/ui/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Copy or archive to a hidden, temporary or volatile place"),
+        "{page}"
+    );
+    assert!(!page.contains(STEALTH_BACKUP));
+    assert!(page.contains("test-rule"));
+}

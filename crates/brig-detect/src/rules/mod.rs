@@ -21,7 +21,7 @@ pub mod view;
 // Bounds checked before the YAML parser runs (its time grows with flow nesting).
 mod shape;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use brig_model::NewEvent;
@@ -174,6 +174,21 @@ impl Rules {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Each rule's and correlation's title by id: incidents and metrics keep rule ids only,
+    /// and people read titles.
+    pub fn titles(&self) -> BTreeMap<String, String> {
+        let rules = self.collection.rules.iter().map(|r| (&r.id, &r.title));
+        let correlations = self
+            .collection
+            .correlations
+            .iter()
+            .map(|c| (&c.id, &c.title));
+        rules
+            .chain(correlations)
+            .filter_map(|(id, title)| Some((id.clone()?, title.clone())))
+            .collect()
     }
 
     /// A fresh rsigma engine compiled from these rules, configured exactly as a

@@ -14,6 +14,10 @@ use super::session::Viewer;
 use super::{blocking, internal, layout, respond, span_words, UiResult};
 use crate::State;
 
+/// The built-in pack's rule titles by id (a rule from a custom pack is shown by its id).
+static RULE_TITLES: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
+    std::sync::LazyLock::new(|| brig_detect::rules::Rules::builtin().titles());
+
 const DAY: i64 = 86_400 * 1_000_000_000;
 /// Windows shown in the over-time chart.
 const WINDOWS: i64 = 12;
@@ -181,10 +185,14 @@ pub async fn page(Shared(state): Shared<Arc<State>>, v: Viewer) -> UiResult {
         .collect();
     let mut rules: Vec<(&String, &usize)> = all.by_rule.iter().collect();
     rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let titles = &*RULE_TITLES;
     let rules: Vec<(String, f64, String)> = rules
         .into_iter()
         .take(15)
-        .map(|(r, n)| (r.clone(), *n as f64, n.to_string()))
+        .map(|(r, n)| {
+            let name = titles.get(r).cloned().unwrap_or_else(|| r.clone());
+            (name, *n as f64, n.to_string())
+        })
         .collect();
     let drills: Vec<(String, f64, String)> = all
         .drills
