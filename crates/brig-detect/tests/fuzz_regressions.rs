@@ -106,9 +106,10 @@ fn shell_long_run_of_open_parens_is_refused_before_parsing() {
         .all(|a| !a.attrs.contains_key("parse_error")));
 }
 
-/// `<<`, a form feed and a tab (4 bytes, minimized from what the shell_command target found)
-/// made the shell parser allocate without bound, past 8 GB. Now read like any command line
-/// with a heredoc missing its delimiter: one flagged `proc.exec`.
+/// `<<`, a form feed (or a carriage return) and a tab at the end: 4 bytes, minimized from what
+/// the shell_command target found, made the shell parser allocate without bound, past 8 GB.
+/// Now read like any command line with a heredoc missing its delimiter: one flagged
+/// `proc.exec`.
 #[test]
 fn shell_heredoc_form_feed_does_not_exhaust_memory() {
     let command = input("shell_command-heredoc-formfeed.txt");
@@ -116,6 +117,12 @@ fn shell_heredoc_form_feed_does_not_exhaust_memory() {
     let actions = shell(&command);
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+    // The same with a carriage return (found after the first was fixed), and at the end of a
+    // real command.
+    let command = input("shell_command-heredoc-return.txt");
+    assert_eq!(command.as_bytes(), b"<<\r\t");
+    assert_eq!(shell(&command).len(), 1);
+    assert_eq!(shell("cat <<\r\t").len(), 1);
     // The same characters inside a real command still leave its actions readable.
     let actions = shell("rm\x0c-rf build");
     assert!(

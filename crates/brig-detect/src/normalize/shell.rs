@@ -312,7 +312,9 @@ impl<'c> Shell<'c> {
         }
         let blanked = controls::blank(src);
         let split = fd::split_oversized(&blanked);
-        let src: &str = &split;
+        // Trailing whitespace means nothing to bash, and after a `<<` (`<<\r\t`) it made the
+        // parser allocate without bound (found by fuzzing).
+        let src: &str = split.trim_end();
         let nesting = nesting_estimate(src);
         if nesting > MAX_NESTING {
             self.parse_failed(src, "nested too deeply", scope);
