@@ -132,3 +132,22 @@ fn shell_heredoc_form_feed_does_not_exhaust_memory() {
         "{actions:?}"
     );
 }
+
+/// A Cursor `afterShellExecution` payload (found by the hook_payload target: the saved input)
+/// whose command has a heredoc with an empty delimiter, `<<''<#` (minimized), made the shell
+/// parser allocate without bound (2 GB in 15 s). Refused before parsing, flagged.
+#[test]
+fn shell_heredoc_with_empty_delimiter_is_refused_before_parsing() {
+    let hook: serde_json::Value =
+        serde_json::from_str(&input("hook_payload-heredoc-empty.json")).unwrap();
+    let actions = shell(hook["command"].as_str().unwrap());
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(
+        actions[0].attrs["parse_error"],
+        "a heredoc with an empty delimiter"
+    );
+    assert_eq!(
+        shell("cat <<''<#")[0].attrs["parse_error"],
+        "a heredoc with an empty delimiter"
+    );
+}

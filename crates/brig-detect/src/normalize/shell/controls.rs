@@ -17,6 +17,19 @@ pub(crate) fn blank(src: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether a heredoc's delimiter is an empty quoted word (`<<''`, `<<-""`). Bash accepts one
+/// (an empty line ends it), but `<<''<#` made brush-parser allocate without bound (found by
+/// fuzzing), and no real command line needs it: such a script is refused like one nested too
+/// deeply.
+pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
+    src.match_indices("<<").any(|(i, _)| {
+        let rest = src[i + 2..]
+            .trim_start_matches('-')
+            .trim_start_matches([' ', '\t']);
+        rest.starts_with("''") || rest.starts_with("\"\"")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -27,5 +40,13 @@ mod tests {
             super::blank("ls -la"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn empty_heredoc_delimiters_are_recognized() {
+        assert!(super::empty_heredoc_delimiter("cat <<''<#"));
+        assert!(super::empty_heredoc_delimiter("cat <<- \"\"\nx"));
+        assert!(!super::empty_heredoc_delimiter("cat <<'EOF'\nx\nEOF"));
+        assert!(!super::empty_heredoc_delimiter("cat <<< ''"));
     }
 }
