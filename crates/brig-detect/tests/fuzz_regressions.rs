@@ -151,3 +151,23 @@ fn shell_heredoc_with_empty_delimiter_is_refused_before_parsing() {
         "a heredoc with an empty delimiter"
     );
 }
+
+/// OPEN (not fixed yet): a `tools/call` whose command has long runs of `$` and `[` (found by
+/// the mcp_frame target: the saved frame) keeps brush-parser's word-expansion parser busy for
+/// more than 30 s. Ignored until it is fixed; run it with `--ignored`.
+#[test]
+#[ignore = "open finding: brush-parser word expansion backtracks exponentially"]
+fn shell_dollar_bracket_runs_parse_in_bounded_time() {
+    let frames = input("mcp_frame-word-expansion.jsonl");
+    for line in frames.lines() {
+        let Ok(call) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(command) = call
+            .pointer("/params/arguments/command")
+            .and_then(|c| c.as_str())
+        {
+            assert!(!shell(command).is_empty());
+        }
+    }
+}
