@@ -140,5 +140,6 @@ BRIG_TEST_BACKEND=postgresql cargo test -p brig -p brig-server --tests --locked 
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
 
 say "fuzzing: every parser of untrusted input for 20 s each (scripts/fuzz.sh; long runs: --long 3600)"
-# Its own build (target/fuzz), cargo-fuzz pinned; a crash, a hang or a memory blow-up fails the run.
+# Its own build (target/fuzz, about 15 CPU-minutes from clean), cargo-fuzz pinned; a crash, a
+# hang or a memory blow-up fails the run. RELIABILITY.md, "Fuzzing", has what it found.
 scripts/fuzz.sh --time 20
