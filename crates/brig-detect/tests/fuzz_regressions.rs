@@ -171,3 +171,21 @@ fn shell_dollar_bracket_runs_parse_in_bounded_time() {
         }
     }
 }
+
+/// A tilde with a directory-stack number too large for a `usize` made brush-parser's word
+/// parser panic (found by the hook_payload target; minimized by hand). As with the fd number,
+/// the caught panic left the script unparsed, hiding the deletion beside it.
+#[test]
+fn shell_tilde_with_huge_number_neither_panics_nor_hides_the_rest() {
+    let actions = shell(&input("shell_command-tilde-overflow.txt"));
+    assert!(
+        actions.iter().all(|a| !a.attrs.contains_key("parse_error")),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.action.to_string() == "file.delete" && a.target == "/srv/project/build"),
+        "{actions:?}"
+    );
+}

@@ -311,7 +311,8 @@ impl<'c> Shell<'c> {
             return;
         }
         let blanked = controls::blank(src);
-        let split = fd::split_oversized(&blanked);
+        let tildes = controls::escape_huge_tildes(&blanked);
+        let split = fd::split_oversized(&tildes);
         // Trailing whitespace means nothing to bash, and after a `<<` (`<<\r\t`) it made the
         // parser allocate without bound (found by fuzzing).
         let src: &str = split.trim_end();

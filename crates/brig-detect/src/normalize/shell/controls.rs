@@ -30,8 +30,49 @@ pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
     })
 }
 
+/// `src` with a backslash before each `~`, `~+` or `~-` whose directory-stack number does not
+/// fit a `usize`: brush-parser's word parser panicked on it (found by fuzzing), and the caught
+/// panic left the whole script unparsed. Bash leaves such a word unexpanded, which is what the
+/// escaped `~` means too.
+pub(crate) fn escape_huge_tildes(src: &str) -> Cow<'_, str> {
+    let mut cuts = Vec::new();
+    for (i, _) in src.match_indices('~') {
+        let rest = &src[i + 1..];
+        let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 && rest[..digits].parse::<usize>().is_err() {
+            cuts.push(i);
+        }
+    }
+    if cuts.is_empty() {
+        return Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + cuts.len());
+    let mut last = 0;
+    for c in cuts {
+        out.push_str(&src[last..c]);
+        out.push('\\');
+        last = c;
+    }
+    out.push_str(&src[last..]);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_tildes_with_numbers_too_large_are_escaped() {
+        let huge = "~99999999999999999999999";
+        assert_eq!(
+            super::escape_huge_tildes(&format!("ls {huge}/x")),
+            format!("ls \\{huge}/x")
+        );
+        assert_eq!(
+            super::escape_huge_tildes("cd ~+2 ~-1 ~/x ~"),
+            "cd ~+2 ~-1 ~/x ~"
+        );
+    }
+
     #[test]
     fn form_feeds_and_vertical_tabs_become_spaces() {
         assert_eq!(super::blank("<<\u{0c}\t"), "<< \t");
