@@ -152,11 +152,11 @@ fn shell_heredoc_with_empty_delimiter_is_refused_before_parsing() {
     );
 }
 
-/// OPEN (not fixed yet): a `tools/call` whose command has long runs of `$` and `[` (found by
-/// the mcp_frame target: the saved frame) keeps brush-parser's word-expansion parser busy for
-/// more than 30 s. Ignored until it is fixed; run it with `--ignored`.
+/// A `tools/call` whose command has long runs of `$` and unclosed `[`/`(` (found by the
+/// mcp_frame target: the saved frame) kept brush-parser's word parser backtracking for more
+/// than 30 s (12 `$((` in one word: 5 minutes). A word with more than a dozen `(`/`[` is now
+/// kept as written, dynamic, and the call's actions marked `truncated`.
 #[test]
-#[ignore = "open finding: brush-parser word expansion backtracks exponentially"]
 fn shell_dollar_bracket_runs_parse_in_bounded_time() {
     let frames = input("mcp_frame-word-expansion.jsonl");
     for line in frames.lines() {
@@ -167,7 +167,14 @@ fn shell_dollar_bracket_runs_parse_in_bounded_time() {
             .pointer("/params/arguments/command")
             .and_then(|c| c.as_str())
         {
-            assert!(!shell(command).is_empty());
+            let actions = shell(command);
+            // Its first word holds dozens of unclosed `$[` and `(`: kept as written, cut.
+            assert!(
+                actions
+                    .iter()
+                    .any(|a| a.attrs.get("truncated") == Some(&serde_json::json!(true))),
+                "{actions:?}"
+            );
         }
     }
 }

@@ -769,6 +769,15 @@ impl<'c> Shell<'c> {
                 glob: raw.contains(['*', '?', '[']),
             };
         }
+        if parens::word_openers(raw) > parens::MAX_WORD_OPENERS {
+            // Not expanded: kept as written, dynamic, and the call's actions marked cut.
+            self.truncated = true;
+            return W {
+                text: raw.to_string(),
+                dynamic: true,
+                glob: false,
+            };
+        }
         let opts = brush_parser::ParserOptions::default();
         match brush_parser::word::parse(raw, &opts) {
             Ok(pieces) => {
