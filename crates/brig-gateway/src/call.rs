@@ -141,10 +141,12 @@ impl Decided {
         let indices = match durable {
             Ok(i) => i,
             Err(e) => {
-                eprintln!("brig: the ledger cannot be written ({e}); the call is refused (fail closed)");
+                eprintln!(
+                    "brig: the ledger cannot be written ({e}); the call is refused (fail closed)"
+                );
                 return Verdict::Refuse(format!(
                     "This tool call was blocked by Brig and not run: the ledger cannot be written ({e}), and Brig fails closed"
-                ))
+                ));
             }
         };
         match self.decision.effect {

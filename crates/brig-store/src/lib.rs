@@ -19,8 +19,8 @@ mod store;
 mod tokens;
 
 pub use browse::{bucket_width, AgentSeen, Extent, Page, Span};
-pub use gateways::GatewayRow;
 pub use datadir::{DataDir, DataDirError, FileMode, InitOptions, DEFAULT_DATA_DIR};
+pub use gateways::GatewayRow;
 pub use incidents::{IncidentRow, NoteRow};
 pub use postgres::{redact, scratch_database, PgStore, SEQUENCER_LOCK};
 pub use sqlite::{Approval, Containment, Scope, SqliteStore};
