@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
+use common::mcp::McpSession;
 use common::*;
 use serde_json::{json, Value};
 
@@ -32,92 +32,18 @@ fn permit_all(dir: &Path) -> PathBuf {
 }
 
 /// An MCP client session through `brig mcp-proxy` in front of the real filesystem server.
-struct Session {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<Value>,
-    next_id: u64,
-}
-
-impl Session {
-    fn start(data: &Path, agent: &str, policies: &Path, ws: &Path) -> Session {
-        let mut child = brig()
-            .args(["mcp-proxy", "--agent", agent, "--task", "Tidy the notes"])
-            .arg("--policy")
-            .arg(policies)
-            .arg("--data")
-            .arg(data)
-            .arg("--")
-            .arg("node")
-            .arg(server_bin())
-            .arg(ws)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).expect("the proxy writes JSON");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut s = Session {
-            child,
-            stdin,
-            lines,
-            next_id: 1,
-        };
-        let init = s.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "brig-test", "version": "1"}}),
-        );
-        assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
-        s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        s
-    }
-
-    fn send(&mut self, v: &Value) {
-        writeln!(self.stdin, "{v}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = json!(self.next_id);
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no answer to {method}"));
-            if v["id"] == id {
-                return v;
-            }
-        }
-    }
-
-    fn call(&mut self, tool: &str, arguments: Value) -> Value {
-        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
-    }
-
-    fn finish(mut self) {
-        drop(self.stdin);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the proxy did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+fn proxy(data: &Path, agent: &str, policies: &Path, ws: &Path) -> McpSession {
+    let mut cmd = brig();
+    cmd.args(["mcp-proxy", "--agent", agent, "--task", "Tidy the notes"])
+        .arg("--policy")
+        .arg(policies)
+        .arg("--data")
+        .arg(data)
+        .arg("--")
+        .arg("node")
+        .arg(server_bin())
+        .arg(ws);
+    McpSession::start(cmd, Duration::from_secs(20))
 }
 
 fn text(response: &Value) -> String {
@@ -192,7 +118,7 @@ fn the_proxy_denies_brigs_own_files_under_a_permit_all_policy_and_alerts() {
     let policy_before = std::fs::read(policies.join("all.cedar")).unwrap();
 
     // The permissive policy does permit ordinary work.
-    let mut s = Session::start(&data, "agent-ok", &policies, &ws);
+    let mut s = proxy(&data, "agent-ok", &policies, &ws);
     let r = s.call(
         "write_file",
         json!({"path": ws.join("notes.md"), "content": "tidied\n"}),
@@ -235,7 +161,7 @@ fn the_proxy_denies_brigs_own_files_under_a_permit_all_policy_and_alerts() {
         ),
     ];
     for (agent, tool, args) in &attempts {
-        let mut s = Session::start(&data, agent, &policies, &ws);
+        let mut s = proxy(&data, agent, &policies, &ws);
         let r = s.call(tool, args.clone());
         assert_eq!(r["result"]["isError"], true, "{agent}: {r}");
         assert!(text(&r).contains("Brig's own"), "{agent}: {}", text(&r));

@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -24,14 +22,7 @@ const SILENT: &str = "b7d1f0c4-5a2e-4c61-9e0b-6f3a8d2c7e15";
 const PATIENCE: Duration = Duration::from_secs(40);
 
 /// A proxy session in front of the real filesystem server serving `ws`.
-struct Proxy {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<Value>,
-    /// What the proxy said on stderr.
-    said: Arc<Mutex<Vec<String>>>,
-    next_id: u64,
-}
+struct Proxy(common::mcp::McpSession);
 
 impl Proxy {
     /// A local proxy on `data` (`remote`: `--server URL` with an agent token instead).
@@ -46,81 +37,13 @@ impl Proxy {
                 cmd.arg("--data").arg(data);
             }
         }
-        let mut child = cmd
-            .arg("--")
-            .arg("node")
-            .arg(server_bin())
-            .arg(ws)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).expect("the proxy writes JSON");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let said = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let keep = said.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(line);
-            }
-        });
-        let mut p = Proxy {
-            stdin: child.stdin.take(),
-            child,
-            lines,
-            said,
-            next_id: 1,
-        };
-        let init = p.request(
-            "initialize",
-            json!({"protocolVersion": "2025-06-18", "capabilities": {},
-                   "clientInfo": {"name": "brig-test", "version": "1"}}),
-        );
-        assert!(init["result"]["serverInfo"]["name"].is_string(), "{init}");
-        p.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        p
-    }
-
-    fn send(&mut self, v: &Value) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{v}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = json!(self.next_id);
-        self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let v = self
-                .lines
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no answer to {method}"));
-            if v["id"] == id {
-                return v;
-            }
-        }
+        cmd.arg("--").arg("node").arg(server_bin()).arg(ws);
+        Proxy(common::mcp::McpSession::start(cmd, PATIENCE))
     }
 
     /// A read of `path`: its text, and whether it was refused.
     fn read(&mut self, path: &Path) -> (String, bool) {
-        let r = self.request(
-            "tools/call",
-            json!({"name": "read_text_file", "arguments": {"path": path}}),
-        );
+        let r = self.0.call("read_text_file", json!({"path": path}));
         let text = r["result"]["content"][0]["text"]
             .as_str()
             .unwrap_or_default()
@@ -129,55 +52,24 @@ impl Proxy {
     }
 
     fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on our own child's pid, which stays unreaped until `wait`.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
+        // SAFETY: kill(2) on our own child's pid, which stays unreaped until it is waited for.
+        assert_eq!(unsafe { libc::kill(self.0.pid() as i32, sig) }, 0);
     }
 
-    /// Closes the agent's end and waits for the proxy's clean exit.
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + PATIENCE;
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the proxy did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    fn finish(self) {
+        self.0.finish()
     }
 
-    /// Waits (bounded) for the proxy to exit by itself.
     fn exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the proxy did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.0.exit()
     }
 
     fn stderr(&self) -> String {
-        self.said.lock().unwrap().join("\n")
+        self.0.stderr()
     }
 
-    /// Whether the proxy says `what` on stderr (waiting, bounded, for the pipe to catch up).
     fn says(&self, what: &str) -> bool {
-        let deadline = Instant::now() + PATIENCE;
-        while !self.stderr().contains(what) {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        true
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        // SAFETY: as in `signal`; a frozen proxy must be woken to be reaped.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.says(what)
     }
 }
 
