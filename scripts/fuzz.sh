@@ -85,10 +85,11 @@ for t in "${targets[@]}"; do
   found=$(($(find "$artifacts" -type f | wc -l) - before))
   printf '%-16s %10s %8s %8s %7s %9s\n' "$t" "${runs:-?}" "${speed:-?}" "${cov:-?}" "${corp:-?}" "$found"
   if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
-    failed=1
+    failed=3
     echo "    FINDING in $t (exit $rc); log: $log" >&2
     grep -E "panicked|ERROR|SUMMARY|Test unit written" "$log" | head -n 8 | sed 's/^/    /' >&2
     echo "    reproduce: $target_dir/$triple/release/$t ARTIFACT" >&2
   fi
 done
+# Exit 3: a finding (1: the build or the tools failed).
 exit "$failed"
