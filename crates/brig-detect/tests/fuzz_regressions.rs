@@ -196,3 +196,18 @@ fn shell_tilde_with_huge_number_neither_panics_nor_hides_the_rest() {
         "{actions:?}"
     );
 }
+
+/// `<<<<<''` (a run of `<` ending in a heredoc with an empty delimiter) hid the `<<''` from
+/// the check above, which looked at non-overlapping `<<` only, and the tokenizer then ran
+/// without end (found by the hook_payload target in a clean-clone CI run).
+#[test]
+fn shell_heredoc_empty_delimiter_after_a_run_of_lt_is_refused_before_parsing() {
+    let hook: serde_json::Value =
+        serde_json::from_str(&input("hook_payload-heredoc-quotes.json")).unwrap();
+    let actions = shell(hook["command"].as_str().unwrap());
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(
+        actions[0].attrs["parse_error"],
+        "a heredoc with an empty delimiter"
+    );
+}

@@ -22,12 +22,28 @@ pub(crate) fn blank(src: &str) -> Cow<'_, str> {
 /// fuzzing), and no real command line needs it: such a script is refused like one nested too
 /// deeply.
 pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
-    src.match_indices("<<").any(|(i, _)| {
-        let rest = src[i + 2..]
-            .trim_start_matches('-')
-            .trim_start_matches([' ', '\t']);
-        rest.starts_with("''") || rest.starts_with("\"\"")
-    })
+    // Each run of `<` whole, read as the tokenizer reads it (greedily: `<<<`, then `<<`, then
+    // `<`): it ends in a heredoc when its length leaves 2 after the `<<<`s. `<<<<<''` hid its
+    // `<<''` from a search for non-overlapping `<<` (found by fuzzing too).
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let run = bytes[i..].iter().take_while(|&&b| b == b'<').count();
+        i += run;
+        if run % 3 == 2 {
+            let rest = src[i..]
+                .trim_start_matches('-')
+                .trim_start_matches([' ', '\t']);
+            if rest.starts_with("''") || rest.starts_with("\"\"") {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// `src` with a backslash before each `~`, `~+` or `~-` whose directory-stack number does not
@@ -89,5 +105,7 @@ mod tests {
         assert!(super::empty_heredoc_delimiter("cat <<- \"\"\nx"));
         assert!(!super::empty_heredoc_delimiter("cat <<'EOF'\nx\nEOF"));
         assert!(!super::empty_heredoc_delimiter("cat <<< ''"));
+        assert!(super::empty_heredoc_delimiter("x <<<<<''''"));
+        assert!(!super::empty_heredoc_delimiter("x <<<< ''"));
     }
 }
