@@ -139,7 +139,7 @@ BRIG_TEST_BACKEND=postgresql cargo test -p brig -p brig-server --tests --locked 
 # is often an empty doc-test run).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\ntotal: %d passed, %d failed\n", p, f }' "$log"
 
-say "fuzzing: every parser of untrusted input for 20 s each (scripts/fuzz.sh; long runs: --long 3600)"
+say "fuzzing: every parser of untrusted input for 30 s each (scripts/fuzz.sh; long runs: --long 3600)"
 # Its own build (target/fuzz, about 15 CPU-minutes from clean), cargo-fuzz pinned; a crash, a
 # hang or a memory blow-up is a finding. RELIABILITY.md, "Fuzzing", has what it found.
 # A finding of this short exploration is a new input, not something the change under test
@@ -147,7 +147,7 @@ say "fuzzing: every parser of untrusted input for 20 s each (scripts/fuzz.sh; lo
 # the run): it is reported, with the file that reproduces it, and the run goes on. A build
 # failure fails the run.
 fuzz_rc=0
-scripts/fuzz.sh --time 20 || fuzz_rc=$?
+scripts/fuzz.sh --time 30 || fuzz_rc=$?
 if [ "$fuzz_rc" = 3 ]; then
   echo "warning: fuzzing found a new failing input (above): save it under the crate's" \
        "tests/fuzz_inputs/ and add it to its fuzz_regressions test" >&2
