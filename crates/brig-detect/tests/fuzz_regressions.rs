@@ -212,13 +212,13 @@ fn shell_heredoc_empty_delimiter_after_a_run_of_lt_is_refused_before_parsing() {
     );
 }
 
-/// OPEN (not fixed yet): a `<<` followed by a carriage return and a tab in the middle of a
+/// A `<<` followed by a carriage return, a tab and control characters in the middle of a
 /// command line (found by the shell_command target in a clean-clone CI run, after the fix for
-/// the same bytes at the end) makes brush-parser allocate past 2 GB. Ignored until fixed; run
-/// it with `--ignored` (watch its memory).
+/// the same bytes at the end) made brush-parser allocate past 2 GB. A heredoc with no
+/// delimiter word is refused before parsing.
 #[test]
-#[ignore = "open finding: brush-parser heredoc with a CR+tab delimiter mid-script"]
 fn shell_heredoc_cr_tab_mid_script_parses_in_bounded_memory() {
     let actions = shell(&input("shell_command-heredoc-cr-mid.bin"));
-    assert!(!actions.is_empty());
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
 }

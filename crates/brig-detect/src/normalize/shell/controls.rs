@@ -37,8 +37,11 @@ pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
         if run % 3 == 2 {
             let rest = src[i..]
                 .trim_start_matches('-')
-                .trim_start_matches([' ', '\t']);
-            if rest.starts_with("''") || rest.starts_with("\"\"") {
+                .trim_start_matches([' ', '\t', '\r']);
+            // No delimiter word at all (the line ends, or a control character follows):
+            // `<<` + CR + tab mid-script made the parser allocate past 2 GB (fuzzing again).
+            let missing = rest.chars().next().is_none_or(char::is_control);
+            if missing || rest.starts_with("''") || rest.starts_with("\"\"") {
                 return true;
             }
         }
@@ -107,5 +110,7 @@ mod tests {
         assert!(!super::empty_heredoc_delimiter("cat <<< ''"));
         assert!(super::empty_heredoc_delimiter("x <<<<<''''"));
         assert!(!super::empty_heredoc_delimiter("x <<<< ''"));
+        assert!(super::empty_heredoc_delimiter("x <<\r\t\0\0 y"));
+        assert!(!super::empty_heredoc_delimiter("cat << EOF\nx\nEOF"));
     }
 }
