@@ -63,15 +63,21 @@ pub(crate) fn escape_huge_tildes(src: &str) -> Cow<'_, str> {
             cuts.push(i);
         }
     }
+    insert_at(src, &cuts, '\\')
+}
+
+/// `src` with `c` inserted before each byte offset in `cuts` (ascending, on char boundaries);
+/// borrowed when there is none.
+pub(crate) fn insert_at<'a>(src: &'a str, cuts: &[usize], c: char) -> Cow<'a, str> {
     if cuts.is_empty() {
         return Cow::Borrowed(src);
     }
-    let mut out = String::with_capacity(src.len() + cuts.len());
+    let mut out = String::with_capacity(src.len() + cuts.len() * c.len_utf8());
     let mut last = 0;
-    for c in cuts {
-        out.push_str(&src[last..c]);
-        out.push('\\');
-        last = c;
+    for &at in cuts {
+        out.push_str(&src[last..at]);
+        out.push(c);
+        last = at;
     }
     out.push_str(&src[last..]);
     Cow::Owned(out)

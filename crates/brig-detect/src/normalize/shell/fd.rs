@@ -25,18 +25,7 @@ pub(crate) fn split_oversized(src: &str) -> Cow<'_, str> {
             }
         }
     }
-    if cuts.is_empty() {
-        return Cow::Borrowed(src);
-    }
-    let mut out = String::with_capacity(src.len() + cuts.len());
-    let mut last = 0;
-    for c in cuts {
-        out.push_str(&src[last..c]);
-        out.push(' ');
-        last = c;
-    }
-    out.push_str(&src[last..]);
-    Cow::Owned(out)
+    super::controls::insert_at(src, &cuts, ' ')
 }
 
 #[cfg(test)]
