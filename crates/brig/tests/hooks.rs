@@ -69,23 +69,12 @@ fn fixture(agent: &str, name: &str, s: &Setup, session: &str) -> String {
 
 /// Runs `brig hook AGENT ARGS…` with `input` on stdin.
 fn hook(agent: &str, args: &[&str], input: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = brig()
-        .arg("hook")
+    let mut cmd = brig();
+    cmd.arg("hook")
         .arg(agent)
         .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .envs(env.iter().copied());
+    with_stdin(cmd, input.as_bytes())
 }
 
 /// `brig hook AGENT` on the setup's data directory and policy, fed a fixture; its answer.

@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::mcp::McpSession;
@@ -213,24 +211,13 @@ fn hook(
         "tool_input": input,
         "tool_use_id": format!("toolu_{agent}"),
     });
-    let mut child = brig()
-        .args(["hook", "claude-code", "--agent", agent, "--data"])
+    let mut cmd = brig();
+    cmd.args(["hook", "claude-code", "--agent", agent, "--data"])
         .arg(data)
         .arg("--policy")
         .arg(policies)
-        .env("CLAUDE_PROJECT_DIR", project)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(event.to_string().as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+        .env("CLAUDE_PROJECT_DIR", project);
+    let o = with_stdin(cmd, event.to_string().as_bytes());
     let v: Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(&o), stderr(&o)));
     let out = &v["hookSpecificOutput"];
