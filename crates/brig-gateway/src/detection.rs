@@ -34,6 +34,8 @@ pub const DETECT_POLICY: &str = "brig.detect";
 pub struct Detection {
     state: Mutex<State>,
     rules: usize,
+    /// Each rule's title by id, for people reading incidents and metrics that keep ids.
+    titles: std::collections::BTreeMap<String, String>,
     /// Saves learned facts off the decision path; joined on drop so nothing queued is lost.
     saver: Option<std::thread::JoinHandle<()>>,
 }
@@ -83,8 +85,14 @@ impl Detection {
                 learned,
             }),
             rules: rules.len(),
+            titles: rules.titles(),
             saver,
         }))
+    }
+
+    /// Each rule's title by id.
+    pub fn titles(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.titles
     }
 
     /// Evaluates one event (giving it its id now, so alerts can name it).

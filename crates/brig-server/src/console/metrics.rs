@@ -14,8 +14,8 @@ use super::session::Viewer;
 use super::{blocking, internal, layout, respond, span_words, UiResult};
 use crate::State;
 
-/// The built-in pack's rule titles by id (a rule from a custom pack is shown by its id).
-static RULE_TITLES: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
+/// The built-in pack's rule titles by id, for a server that runs no rules itself.
+static BUILTIN_TITLES: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
     std::sync::LazyLock::new(|| brig_detect::rules::Rules::builtin().titles());
 
 const DAY: i64 = 86_400 * 1_000_000_000;
@@ -185,7 +185,11 @@ pub async fn page(Shared(state): Shared<Arc<State>>, v: Viewer) -> UiResult {
         .collect();
     let mut rules: Vec<(&String, &usize)> = all.by_rule.iter().collect();
     rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let titles = &*RULE_TITLES;
+    // The titles of the pack this server runs (custom rules included), else the built-in's.
+    let titles = match &state.detection {
+        Some(d) => d.titles(),
+        None => &*BUILTIN_TITLES,
+    };
     let rules: Vec<(String, f64, String)> = rules
         .into_iter()
         .take(15)
