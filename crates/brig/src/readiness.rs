@@ -55,10 +55,10 @@ struct Gateway {
 }
 
 impl Gateway {
-    fn new(policy: Option<&Path>, data: &Path) -> anyhow::Result<Gateway> {
+    fn new(policy: Option<&Path>, register: Option<&Path>, data: &Path) -> anyhow::Result<Gateway> {
         let root = PathBuf::from(readiness::PROBE_ROOT);
-        let own =
-            brig_gateway::policy::brig_owned(data, &policy.into_iter().collect::<Vec<_>>(), &[]);
+        let config: Vec<&Path> = policy.into_iter().chain(register).collect();
+        let own = brig_gateway::policy::brig_owned(data, &config, &[]);
         let policy = brig_gateway::policy::CedarPolicy::load(policy, vec![root.clone()], own)
             .context("loading the policies")?;
         Ok(Gateway {
@@ -87,7 +87,7 @@ pub fn run(a: ReadinessArgs) -> anyhow::Result<Exit> {
         .map(|f| brig_register::Register::load(f).context("loading the risk register"))
         .transpose()?;
     let dir = a.data.open()?;
-    let mut gateway = Gateway::new(a.policy.as_deref(), dir.root())?;
+    let mut gateway = Gateway::new(a.policy.as_deref(), a.register.as_deref(), dir.root())?;
     let mut decide = |p: &Probe| gateway.decide(p);
     let mut cx = readiness::Context {
         dir: &dir,
