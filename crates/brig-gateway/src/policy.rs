@@ -146,6 +146,11 @@ fn takes_away(kind: ActionKind, target: &str, owned: &[PathBuf]) -> bool {
 
 /// Does this action stop Brig itself: a signal to a `brig` process (by pid, name or
 /// `pkill -f` pattern), to every process (`kill -9 -1`), or a stop of its service?
+///
+/// A pid computed inline is judged by the words that compute it, since the shell is not run:
+/// `kill $(pgrep brig)`, `` kill `pidof brig` `` and `kill $(cat brig-data/serve.pid)` stop
+/// Brig. A pid passed through a variable or a pipe (`kill $pid`, `pgrep brig | xargs kill`)
+/// is not resolved (RELIABILITY.md lists it among the limits).
 fn stops_brig(kind: ActionKind, target: &str) -> bool {
     use ActionKind::*;
     if !matches!(kind, ProcKill | ServiceStop | MonitorTamper) {
@@ -155,7 +160,7 @@ fn stops_brig(kind: ActionKind, target: &str) -> bool {
         return pid <= 0 || is_brig_process(pid);
     }
     target
-        .split(|c: char| c.is_whitespace() || c == '/')
+        .split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '@' | '.')))
         .map(|w| w.trim_end_matches(".service"))
         .any(|w| w == "brig" || w.starts_with("brig-") || w.starts_with("brig@"))
 }
@@ -296,12 +301,16 @@ mod tests {
             "brig mcp-proxy",
             "brig-serve.service",
             "-1",
+            "$(pgrep brig)",
+            "`pidof brig`",
+            "$(cat /home/u/brig-data/serve.pid)",
         ] {
             assert!(stops_brig(ActionKind::ProcKill, t), "{t}");
         }
         assert!(stops_brig(ActionKind::ServiceStop, "brig"));
         assert!(!stops_brig(ActionKind::ProcKill, "node"));
         assert!(!stops_brig(ActionKind::ProcKill, "brigade"));
+        assert!(!stops_brig(ActionKind::ProcKill, "$(pgrep brigade)"));
         assert!(!stops_brig(ActionKind::FileRead, "brig"));
         // By pid: this process runs the binary a gateway would be (current_exe); a sleep not.
         assert!(stops_brig(

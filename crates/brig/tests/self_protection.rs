@@ -296,6 +296,11 @@ fn a_hooked_agent_cannot_delete_brigs_data_kill_brig_or_switch_its_hooks_off() {
         ),
         ("dev-killall", "Bash", json!({"command": "killall -9 brig"})),
         (
+            "dev-kill-pgrep",
+            "Bash",
+            json!({"command": "kill -9 $(pgrep -f 'brig serve')"}),
+        ),
+        (
             "dev-systemctl",
             "Bash",
             json!({"command": "sudo systemctl stop brig"}),
