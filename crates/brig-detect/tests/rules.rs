@@ -120,7 +120,11 @@ impl Session {
     }
 
     fn alerts(&self) -> Vec<Alert> {
-        let mut d = Rules::builtin().detector();
+        self.alerts_with(&Rules::builtin())
+    }
+
+    fn alerts_with(&self, rules: &Rules) -> Vec<Alert> {
+        let mut d = rules.detector();
         d.set_roots(&self.roots);
         self.events
             .iter()
@@ -1168,4 +1172,49 @@ fn a_call_brigs_guard_denies_is_a_critical_tampering_alert_other_denials_are_not
     assert!(guarded("pkill brig", "brig.guard.brig-owned").fired(TAMPERING));
     // The same command refused by the user's policy is not tampering with Brig.
     assert!(!guarded("rm -rf /srv/repo/build", "user.no-deletes").fired(TAMPERING));
+}
+
+#[test]
+fn gateways_run_brigs_self_protection_rule_whatever_rules_they_are_given() {
+    const TAMPERING: &str = "4e37e4a8-df95-4849-a72c-6a71ffce9710";
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("self-protection-rules-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("custom.yml"), CUSTOM).unwrap();
+    let mut attack = Session::new("Tidy up the repository")
+        .run("Bash", bash("rm -rf /srv/repo/brig-data"))
+        .decided(brig_model::Effect::Deny);
+    let d = attack.events.last_mut().unwrap().decision.as_mut().unwrap();
+    d.policies = vec!["brig.guard.brig-owned".into()];
+    let tampering = |rules: &Rules| {
+        let alerts = attack.alerts_with(rules);
+        alerts
+            .into_iter()
+            .find(|a| a.rule_id == TAMPERING)
+            .map(|a| a.level)
+    };
+
+    // The user's rules alone say nothing of Brig; with the self-protection rule added they do.
+    let custom = Rules::load_dir(&dir).unwrap();
+    assert_eq!(tampering(&custom), None);
+    let guarded = Rules::with_self_protection(&dir).unwrap();
+    assert_eq!(guarded.len(), custom.len() + 1);
+    assert_eq!(tampering(&guarded).as_deref(), Some("critical"));
+    // Detection turned off still runs that one rule.
+    let alone = Rules::self_protection();
+    assert_eq!(alone.len(), 1);
+    assert_eq!(tampering(&alone).as_deref(), Some("critical"));
+
+    // A user's own version of the rule (same id) stands in its place: no duplicate id.
+    let own = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/brig_tampering.yml"),
+    )
+    .unwrap()
+    .replace("level: critical", "level: high");
+    std::fs::write(dir.join("tampering.yml"), own).unwrap();
+    let replaced = Rules::with_self_protection(&dir).unwrap();
+    assert_eq!(replaced.len(), custom.len() + 1);
+    assert_eq!(tampering(&replaced).as_deref(), Some("high"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -217,7 +217,8 @@ fn run_remote(args: McpProxyArgs, url: &str) -> anyhow::Result<Exit> {
 pub struct DetectionArgs {
     /// Directory of Sigma detection rules (*.yml, *.yaml, recursively) evaluated inline on
     /// every event [default: Brig's built-in pack]. Alerts are recorded in the ledger; a
-    /// rule marked `brig.blocking: true` denies the call it matches.
+    /// rule marked `brig.blocking: true` denies the call it matches. Brig's self-protection
+    /// rule (built-in `brig_tampering.yml`) is added unless the directory has its id.
     #[arg(long, value_name = "DIR", conflicts_with = "no_detect")]
     rules: Option<PathBuf>,
     /// The risk register (brig.toml): data classes of resources, internal domains, the
@@ -226,6 +227,8 @@ pub struct DetectionArgs {
     #[arg(long, value_name = "FILE", env = "BRIG_REGISTER")]
     register: Option<PathBuf>,
     /// Turn inline detection off (events are still recorded; calls still decided by policy).
+    /// Brig's self-protection rule still runs: an agent going for Brig's own files or
+    /// processes is still a critical alert, and is contained.
     #[arg(long)]
     no_detect: bool,
 }
@@ -254,8 +257,9 @@ impl DetectionArgs {
             .collect()
     }
 
-    /// The rule pack (none with --no-detect) and incident response to its alerts. `who`
-    /// names the command in errors: it refuses to start on an invalid rule set or register.
+    /// The rule pack (only the self-protection rule with --no-detect) and incident response
+    /// to its alerts. `who` names the command in errors: it refuses to start on an invalid
+    /// rule set or register.
     pub fn load(
         &self,
         dir: Option<&brig_store::DataDir>,
@@ -274,11 +278,10 @@ impl DetectionArgs {
             )),
             None => None,
         };
-        if self.no_detect {
-            return Ok((None, None));
-        }
         let rules = match &self.rules {
-            Some(d) => brig_detect::rules::Rules::load_dir(d).with_context(|| {
+            // The guard's alert is not the user's to switch off: see `Rules::self_protection`.
+            _ if self.no_detect => brig_detect::rules::Rules::self_protection(),
+            Some(d) => brig_detect::rules::Rules::with_self_protection(d).with_context(|| {
                 format!(
                     "loading rules from {} ({who} refuses to start without a valid set)",
                     d.display()
@@ -288,7 +291,7 @@ impl DetectionArgs {
         };
         let detection =
             brig_gateway::detection::Detection::new(&rules, register.clone(), roots, dir)?;
-        // Incidents and the playbook follow the alerts; without detection there are none.
+        // Incidents and the playbook follow the alerts.
         let response = ResponseConfig { register, policies };
         Ok((Some(detection), Some(response)))
     }

@@ -31,8 +31,20 @@ fn permit_all(dir: &Path) -> PathBuf {
 
 /// An MCP client session through `brig mcp-proxy` in front of the real filesystem server.
 fn proxy(data: &Path, agent: &str, policies: &Path, ws: &Path) -> McpSession {
+    proxy_with(data, agent, policies, ws, &[])
+}
+
+/// The same, with more of the proxy's options (`extra`).
+fn proxy_with(
+    data: &Path,
+    agent: &str,
+    policies: &Path,
+    ws: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> McpSession {
     let mut cmd = brig();
     cmd.args(["mcp-proxy", "--agent", agent, "--task", "Tidy the notes"])
+        .args(extra)
         .arg("--policy")
         .arg(policies)
         .arg("--data")
@@ -188,6 +200,49 @@ fn the_proxy_denies_brigs_own_files_under_a_permit_all_policy_and_alerts() {
             stdout(&o)
         );
     }
+    verifies(&data);
+}
+
+#[test]
+fn detection_off_or_the_users_own_rules_still_alert_on_tampering() {
+    let tmp = tempdir();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let ws = ws.canonicalize().unwrap();
+    let data = init(&ws).canonicalize().unwrap();
+    let policies = permit_all(&tmp.path().join("policies"));
+    std::fs::write(ws.join("notes.md"), "notes\n").unwrap();
+    // A user's rule set that says nothing of Brig.
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("mine.yml"),
+        "title: Deletes\nid: user-deletes\nlogsource:\n  product: brig\n  category: file\n\
+         detection:\n  del:\n    action: file.delete\n  condition: del\nlevel: low\n",
+    )
+    .unwrap();
+    let vkey = data.join("keys/ledger.vkey");
+    let before = std::fs::read(&vkey).unwrap();
+    let runs: [(&str, Vec<&std::ffi::OsStr>); 2] = [
+        ("agent-no-detect", vec!["--no-detect".as_ref()]),
+        (
+            "agent-own-rules",
+            vec!["--rules".as_ref(), rules.as_os_str()],
+        ),
+    ];
+    for (agent, extra) in &runs {
+        let mut s = proxy_with(&data, agent, &policies, &ws, extra);
+        let r = s.call(
+            "write_file",
+            json!({"path": vkey, "content": "attacker key"}),
+        );
+        assert_eq!(r["result"]["isError"], true, "{agent}: {r}");
+        let r = s.call("read_text_file", json!({"path": ws.join("notes.md")}));
+        assert!(text(&r).contains("contain"), "{agent}: {}", text(&r));
+        s.finish();
+        denied_by_guard_with_a_critical_alert(&data, agent);
+    }
+    assert_eq!(std::fs::read(&vkey).unwrap(), before);
     verifies(&data);
 }
 

@@ -72,6 +72,11 @@ pub struct Rules {
 /// The built-in pack (`rules/` in the repository), compiled in.
 const BUILTIN: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
 
+/// The built-in file of Brig's self-protection rule: the guard denying a call on Brig's own
+/// files or processes is a critical alert. Gateways run it whatever rule set they are given
+/// ([`Rules::with_self_protection`]), since the user's rules may not say it.
+const SELF_PROTECTION_FILE: &str = "brig_tampering.yml";
+
 impl Rules {
     /// Brig's built-in rule pack.
     pub fn builtin() -> Rules {
@@ -81,22 +86,25 @@ impl Rules {
 
     /// Every `*.yml` / `*.yaml` under `dir` (recursively).
     pub fn load_dir(dir: &Path) -> Result<Rules, RuleError> {
-        let mut files = Vec::new();
-        collect(dir, &mut files)?;
-        if files.is_empty() {
-            return Err(RuleError::Empty {
-                dir: dir.to_path_buf(),
-            });
+        Rules::from_sources(dir_sources(dir)?)
+    }
+
+    /// Brig's self-protection rule alone: what a gateway runs with detection turned off.
+    pub fn self_protection() -> Rules {
+        Rules::from_sources([self_protection_source()])
+            .expect("the built-in rule pack is valid (tested)")
+    }
+
+    /// `dir`'s rules plus Brig's self-protection rule, unless `dir` has a rule of its id (a
+    /// user's own version of it then stands in its place).
+    pub fn with_self_protection(dir: &Path) -> Result<Rules, RuleError> {
+        let mut sources = dir_sources(dir)?;
+        let own = Rules::from_sources(sources.clone())?;
+        let guard = Rules::self_protection().titles();
+        if guard.keys().all(|id| own.titles().contains_key(id)) {
+            return Ok(own);
         }
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|source| RuleError::Read {
-                path: f.clone(),
-                source,
-            })?;
-            sources.push((f.display().to_string(), text));
-        }
+        sources.push(self_protection_source());
         Rules::from_sources(sources)
     }
 
@@ -241,6 +249,35 @@ fn check_rule(file: &str, id: &str, product: Option<&str>) -> Result<(), RuleErr
         ));
     }
     Ok(())
+}
+
+/// (file name, YAML) of every rule file under `dir`, in name order; none is an error.
+fn dir_sources(dir: &Path) -> Result<Vec<(String, String)>, RuleError> {
+    let mut files = Vec::new();
+    collect(dir, &mut files)?;
+    if files.is_empty() {
+        return Err(RuleError::Empty {
+            dir: dir.to_path_buf(),
+        });
+    }
+    files.sort();
+    let mut sources = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|source| RuleError::Read {
+            path: f.clone(),
+            source,
+        })?;
+        sources.push((f.display().to_string(), text));
+    }
+    Ok(sources)
+}
+
+fn self_protection_source() -> (String, String) {
+    let (file, yaml) = BUILTIN
+        .iter()
+        .find(|(f, _)| *f == SELF_PROTECTION_FILE)
+        .expect("rules/brig_tampering.yml is built in");
+    (format!("(built in) {file}"), yaml.to_string())
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RuleError> {

@@ -173,7 +173,9 @@ fn overview(id: &str, view: &Span, counts: &[u64], width: i64) -> Markup {
         counts.len()
     );
     html! {
-        svg.overview xmlns="http://www.w3.org/2000/svg" role="img" aria-label=(label)
+        // A group, not an img: an img's children are presentational, and these bars are
+        // links a keyboard or screen-reader user must reach.
+        svg.overview xmlns="http://www.w3.org/2000/svg" role="group" aria-label=(label)
             viewBox={ "0 0 " (WIDTH) " " (HEIGHT + 20) } preserveAspectRatio="none" {
             @for (n, &c) in counts.iter().enumerate() {
                 @let from = view.from_nanos.saturating_add(width.saturating_mul(n as i64));

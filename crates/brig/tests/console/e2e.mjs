@@ -278,10 +278,10 @@ try {
   }
   await follow(page, page.getByRole('link', { name: back }));
   check(await firstSummary() === first, 'paging back');
-  // Zoom: the overview's bars are links to their time range.
-  const overview = page.getByRole('img', { name: /./ }).first();
+  // Zoom: the overview's bars are links to their time range, reachable inside its group.
+  const overview = page.getByRole('group', { name: /^Events over time/ }).first();
   await overview.waitFor();
-  const bar = page.getByRole('link', { name: /^Zoom to .* \(\d+ events?\)$/ }).first();
+  const bar = overview.getByRole('link', { name: /^Zoom to .* \(\d+ events?\)$/ }).first();
   const barName = await bar.getAttribute('aria-label') ?? await bar.innerText();
   const n = Number(/\((\d+) events?\)/.exec(barName)?.[1] ?? NaN);
   await follow(page, bar);
