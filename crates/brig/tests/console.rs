@@ -8,7 +8,8 @@
 //! `tests/console/e2e.mjs` plays what a responder does in the pages; this test prepares the
 //! data directory, starts the server, runs the script, then checks what a user would check
 //! afterwards: the files, the downloaded evidence bundle (`brig evidence verify`), and the
-//! ledger (every console write recorded with the signed-in token's name, none by the auditor).
+//! ledger (every console write recorded with the signed-in token's name; the auditor's only
+//! record is the evidence it exported).
 //!
 //! Skipped, with the reason, only when Chromium or the npm packages are missing and `CI` is
 //! not set; in CI a missing prerequisite fails.
@@ -221,12 +222,12 @@ fn a_responder_works_an_incident_in_the_console_in_headless_chromium() {
         SECRET
     );
     assert!(!shell_ws.join("old.txt").exists(), "the approved rm ran");
-    // The auditor's forged writes (release, export, rollback apply, verify) were all 403.
+    // The auditor's forged writes (release, rollback apply) were all 403.
     let forged = step(&steps, "auditor")["forged"]
         .as_object()
         .unwrap()
         .clone();
-    assert!(forged.len() >= 4, "{forged:?}");
+    assert!(forged.len() >= 2, "{forged:?}");
     assert!(forged.values().all(|s| s == 403), "{forged:?}");
     // The contained agent's next call was refused by the kill switch.
     let next = &step(&steps, "contained")["next_call"];
@@ -261,8 +262,8 @@ fn a_responder_works_an_incident_in_the_console_in_headless_chromium() {
         stdout(&o)
     );
 
-    // The ledger: every console write recorded with the operator token's name as actor,
-    // nothing done by the auditor, and the whole ledger verifies.
+    // The ledger: every console write recorded with the operator token's name as actor, the
+    // auditor's export alone recorded with its own, and the whole ledger verifies.
     let events = ledger(&data);
     let by = |actor: &str| -> Vec<&Value> {
         events
@@ -291,11 +292,11 @@ fn a_responder_works_an_incident_in_the_console_in_headless_chromium() {
         alice_text.contains("rollback"),
         "rollback by alice:\n{alice_text}"
     );
-    assert!(
-        by("token:audit-firm").is_empty(),
-        "the auditor changed something: {:#?}",
-        by("token:audit-firm")
-    );
+    let audit: Vec<&str> = by("token:audit-firm")
+        .iter()
+        .map(|e| e["attrs"]["action"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(audit, ["evidence.export"], "the auditor changed something");
     let o = run(&data, &["ledger", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The agent is still contained: the auditor's forged release did nothing.

@@ -186,7 +186,7 @@ pub(crate) fn layout(
                 main #main tabindex="-1" {
                     h1 { (title) }
                     @if !v.may_write() {
-                        p.notice { "Read-only: signed in as an auditor" }
+                        p.notice { "Read-only: signed in as an auditor (you may verify the ledger and export evidence)" }
                     }
                     (flash_markup(&flash))
                     (body)

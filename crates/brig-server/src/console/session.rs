@@ -127,15 +127,22 @@ impl Viewer {
         format!("token:{}", self.name)
     }
 
-    /// A write's checks, in order: the form's CSRF value, then the role (operators only).
-    /// Either failing is a 403.
-    pub fn check_write(&self, csrf: &str, what: &str) -> Result<(), UiError> {
+    /// The check of a form that checks or records but changes nothing (verifying the ledger,
+    /// exporting evidence, as the API lets auditors do): the form's CSRF value, else a 403.
+    pub fn check_form(&self, csrf: &str) -> Result<(), UiError> {
         if !same(csrf.as_bytes(), self.csrf.as_bytes()) {
             return Err(UiError(
                 StatusCode::FORBIDDEN,
                 "The form's CSRF value is missing or wrong: reload the page and try again.".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// A write's checks, in order: the form's CSRF value, then the role (operators only).
+    /// Either failing is a 403.
+    pub fn check_write(&self, csrf: &str, what: &str) -> Result<(), UiError> {
+        self.check_form(csrf)?;
         if !self.may_write() {
             return Err(UiError(
                 StatusCode::FORBIDDEN,
