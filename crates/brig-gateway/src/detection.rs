@@ -23,9 +23,16 @@ use brig_model::{Decision, Effect, EventId, EventKind, NewEvent, Timestamp};
 use brig_store::{DataDir, Store};
 use serde_json::json;
 
-/// Longest detection waits for the database when loading or saving what it learned; past
-/// it, the facts are skipped (and said so), never the call.
+/// Longest detection waits for the database when loading what it learned of an agent, on
+/// the call's decision path; past it, the facts are skipped (and said so), never the call.
 const STORE_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Longest the saver, off the decision path, waits for the database; past it, the facts are
+/// kept for its next write (a busy ledger writer must not cost detection its memory).
+const SAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Facts the saver keeps for a retry at most; past it the oldest are dropped, and said so.
+const PENDING_MAX: usize = 10_000;
 
 /// The policy id a blocking rule's denial carries.
 pub const DETECT_POLICY: &str = "brig.detect";
@@ -69,8 +76,8 @@ impl Detection {
         let (store, learned, saver) = match data {
             Some(d) => {
                 let (tx, rx) = mpsc::channel();
-                let saver = spawn_saver(waiting(d.store()?), rx);
-                (Some(waiting(d.store()?)), Some(tx), Some(saver))
+                let saver = spawn_saver(waiting(d.store()?, SAVE_WAIT), rx);
+                (Some(waiting(d.store()?, STORE_WAIT)), Some(tx), Some(saver))
             }
             None => (None, None, None),
         };
@@ -160,8 +167,8 @@ impl Drop for Detection {
     }
 }
 
-fn waiting(mut store: Store) -> Store {
-    if let Err(e) = store.set_busy_timeout(STORE_WAIT) {
+fn waiting(mut store: Store, wait: std::time::Duration) -> Store {
+    if let Err(e) = store.set_busy_timeout(wait) {
         eprintln!("brig: detection state: {e}");
     }
     store
@@ -169,21 +176,48 @@ fn waiting(mut store: Store) -> Store {
 
 /// Writes learned facts as they come, on its own thread: a first use is an SQLite commit,
 /// which must not sit on a call's decision path.
+/// Facts that could not be written are kept and go with the next write, and a last time when
+/// the channel closes.
 fn spawn_saver(mut store: Store, rx: mpsc::Receiver<Vec<Fact>>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        while let Ok(mut facts) = rx.recv() {
+        let mut pending: Vec<Fact> = Vec::new();
+        while let Ok(facts) = rx.recv() {
+            pending.extend(facts);
             // Whatever else is queued rides along in the same transaction.
             while let Ok(more) = rx.try_recv() {
-                facts.extend(more);
+                pending.extend(more);
             }
-            if let Err(err) = store.remember_seen(&facts, Timestamp::now().unix_nanos()) {
-                eprintln!(
-                    "brig: detection state not saved ({} facts): {err}",
-                    facts.len()
-                );
-            }
+            save(&mut store, &mut pending, true);
         }
+        save(&mut store, &mut pending, false);
     })
+}
+
+/// Writes `pending`; on failure keeps them when `again` (bounded by [`PENDING_MAX`]).
+fn save(store: &mut Store, pending: &mut Vec<Fact>, again: bool) {
+    if pending.is_empty() {
+        return;
+    }
+    let Err(err) = store.remember_seen(pending, Timestamp::now().unix_nanos()) else {
+        pending.clear();
+        return;
+    };
+    if !again {
+        eprintln!(
+            "brig: detection state not saved ({} facts): {err}",
+            pending.len()
+        );
+        return;
+    }
+    eprintln!(
+        "brig: detection state not saved yet ({} facts, kept for the next write): {err}",
+        pending.len()
+    );
+    if pending.len() > PENDING_MAX {
+        let dropped = pending.len() - PENDING_MAX;
+        pending.drain(..dropped);
+        eprintln!("brig: detection state: {dropped} older facts dropped");
+    }
 }
 
 /// The `alert` event for one rule hit, in the cause's session.
@@ -227,5 +261,44 @@ pub fn apply_blocking(decision: Decision, alerts: &[Alert]) -> Decision {
             "detection rule matched this call: {}",
             titles.join("; ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brig_model::{Action, ActionKind};
+
+    fn call(agent: &str, tool: &str) -> NewEvent {
+        let mut e = NewEvent::new("test", agent, EventKind::ToolCall);
+        e.session = Some("s1".into());
+        e.tool = Some(tool.into());
+        e.call = Some(format!("c-{tool}"));
+        e.actions
+            .push(Action::new(ActionKind::FileRead, "/srv/notes.md"));
+        e
+    }
+
+    #[test]
+    fn what_is_learned_while_the_store_is_busy_is_saved_once_it_is_free() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, _) = DataDir::init(&tmp.path().join("data"), None).unwrap();
+        let detection = Detection::new(&Rules::builtin(), None, &[], Some(&dir)).unwrap();
+        // Another writer holds SQLite's write lock for longer than one wait of the saver's
+        // busy timeout would allow if it gave up, but less than SAVE_WAIT.
+        let lock = rusqlite::Connection::open(dir.root().join("ledger.db")).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        detection.observe(&mut call("agent-1", "read_text_file"));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        lock.execute_batch("ROLLBACK").unwrap();
+        // Dropping it closes the channel: the saver writes what it holds and ends.
+        drop(detection);
+        let mut store = dir.store().unwrap();
+        let seen = store.seen_of("agent-1").unwrap();
+        assert!(
+            seen.iter()
+                .any(|(thing, _)| thing.contains("read_text_file")),
+            "{seen:?}"
+        );
     }
 }
