@@ -222,3 +222,14 @@ fn shell_heredoc_cr_tab_mid_script_parses_in_bounded_memory() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
 }
+
+/// `<<` + CR followed by `<` (an operator where the delimiter word should be) in the middle
+/// of a command line (found by the shell_command target in a clean-clone CI run, after 11's
+/// fix) made brush-parser allocate past 2 GB. A heredoc whose delimiter would be an operator
+/// is refused before parsing; bash calls it a syntax error.
+#[test]
+fn shell_heredoc_followed_by_an_operator_parses_in_bounded_memory() {
+    let actions = shell(&input("shell_command-heredoc-cr-operator.bin"));
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+}

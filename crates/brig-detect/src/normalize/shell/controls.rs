@@ -38,9 +38,13 @@ pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
             let rest = src[i..]
                 .trim_start_matches('-')
                 .trim_start_matches([' ', '\t', '\r']);
-            // No delimiter word at all (the line ends, or a control character follows):
-            // `<<` + CR + tab mid-script made the parser allocate past 2 GB (fuzzing again).
-            let missing = rest.chars().next().is_none_or(char::is_control);
+            // No delimiter word at all (the line ends, a control character or an operator
+            // follows; bash calls that a syntax error): `<<` + CR + tab, and `<<` + CR + `<`,
+            // mid-script made the parser allocate past 2 GB (fuzzing again, twice).
+            let missing = rest
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_control() || "<>|&;()".contains(c));
             if missing || rest.starts_with("''") || rest.starts_with("\"\"") {
                 return true;
             }
@@ -117,6 +121,14 @@ mod tests {
         assert!(super::empty_heredoc_delimiter("x <<<<<''''"));
         assert!(!super::empty_heredoc_delimiter("x <<<< ''"));
         assert!(super::empty_heredoc_delimiter("x <<\r\t\0\0 y"));
+        assert!(super::empty_heredoc_delimiter("t<\r<<\r<\rq"));
+        for op in ["<", ">", "|", "&", ";", "(", ")"] {
+            assert!(
+                super::empty_heredoc_delimiter(&format!("cat << {op}x")),
+                "{op}"
+            );
+        }
+        assert!(!super::empty_heredoc_delimiter("cat <<$END\nx\n$END"));
         assert!(!super::empty_heredoc_delimiter("cat << EOF\nx\nEOF"));
     }
 }
