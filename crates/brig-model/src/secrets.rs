@@ -163,10 +163,12 @@ pub struct Finding {
 /// that starts first, then the longer, wins).
 pub fn find(text: &str) -> Vec<Finding> {
     let s = &*SCANNER;
-    let hits = s.any.matches(text);
-    if !hits.matched_any() {
+    // Almost no text holds a secret: asking whether any pattern matches stops at the first
+    // match and is far cheaper than asking which ones do (callgrind: half the scan's cost).
+    if !s.any.is_match(text) {
         return Vec::new();
     }
+    let hits = s.any.matches(text);
     let mut found = Vec::new();
     for (i, (kind, re)) in s.each.iter().enumerate() {
         if !hits.matched(i) {
