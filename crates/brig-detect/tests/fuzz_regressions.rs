@@ -233,3 +233,14 @@ fn shell_heredoc_followed_by_an_operator_parses_in_bounded_memory() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
 }
+
+/// `<<` + CR + tab before an ordinary delimiter word (`monitor<<\r\tg`, found by the
+/// shell_command target in a clean-clone CI run, after 12's fix) still made brush-parser
+/// allocate past 2 GB. A carriage return between `<<` and its delimiter word is refused before
+/// parsing.
+#[test]
+fn shell_heredoc_cr_before_its_word_parses_in_bounded_memory() {
+    let actions = shell(&input("shell_command-heredoc-cr-word.bin"));
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+}

@@ -35,9 +35,14 @@ pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
         let run = bytes[i..].iter().take_while(|&&b| b == b'<').count();
         i += run;
         if run % 3 == 2 {
-            let rest = src[i..]
-                .trim_start_matches('-')
-                .trim_start_matches([' ', '\t', '\r']);
+            let after = src[i..].trim_start_matches('-');
+            let rest = after.trim_start_matches([' ', '\t', '\r']);
+            // A carriage return before the delimiter word (`<<\r\tEOF`) made the parser
+            // allocate past 2 GB whatever followed (fuzzing, a fourth time); bash would take
+            // the CR as the delimiter itself, which no real script means.
+            if after[..after.len() - rest.len()].contains('\r') {
+                return true;
+            }
             // No delimiter word at all (the line ends, a control character or an operator
             // follows; bash calls that a syntax error): `<<` + CR + tab, and `<<` + CR + `<`,
             // mid-script made the parser allocate past 2 GB (fuzzing again, twice).
@@ -122,6 +127,10 @@ mod tests {
         assert!(!super::empty_heredoc_delimiter("x <<<< ''"));
         assert!(super::empty_heredoc_delimiter("x <<\r\t\0\0 y"));
         assert!(super::empty_heredoc_delimiter("t<\r<<\r<\rq"));
+        assert!(super::empty_heredoc_delimiter("monitor<<\r\tg n"));
+        assert!(super::empty_heredoc_delimiter("cat << \rEOF"));
+        // A CRLF script's delimiter keeps its CR after the word: not refused.
+        assert!(!super::empty_heredoc_delimiter("cat <<EOF\r\nx\r\nEOF\r\n"));
         for op in ["<", ">", "|", "&", ";", "(", ")"] {
             assert!(
                 super::empty_heredoc_delimiter(&format!("cat << {op}x")),
