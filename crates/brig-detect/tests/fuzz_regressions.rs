@@ -244,3 +244,13 @@ fn shell_heredoc_cr_before_its_word_parses_in_bounded_memory() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
 }
+
+/// Five runs of five unclosed `(` between other commands (each run under the limit of 12 in a
+/// row) took brush-parser 11.7 s (found by the shell_command target, its slowest unit). A line
+/// with more than 16 `(` left open is refused before parsing.
+#[test]
+fn shell_many_short_runs_of_open_parens_are_refused_before_parsing() {
+    let actions = shell(&input("shell_command-open-paren-groups.txt"));
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].attrs["parse_error"], "too many `(` left open");
+}

@@ -329,6 +329,10 @@ impl<'c> Shell<'c> {
             self.parse_failed(src, "too many `(` in a row", scope);
             return;
         }
+        if parens::unclosed(src) > parens::MAX_UNCLOSED {
+            self.parse_failed(src, "too many `(` left open", scope);
+            return;
+        }
         // The parser recurses once per nesting level: give it a stack sized for the input.
         let stack = 256 * 1024 + 32 * 1024 * nesting;
         let before = self.out.len();
