@@ -254,3 +254,15 @@ fn shell_many_short_runs_of_open_parens_are_refused_before_parsing() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(actions[0].attrs["parse_error"], "too many `(` left open");
 }
+
+/// A 908-byte line (unclosed `$(`, quotes and heredocs mixed, a control character inside a
+/// `$(…)` in double quotes) makes brush-parser's tokenizer panic (`tokenizer.rs:674`, an
+/// `unwrap` on `None`; found by the shell_command target, the last finding of the session).
+/// Caught: the line becomes one `proc.exec` flagged with `parse_error`, never a crash. Open:
+/// as in finding 2, the commands in the line are then not read one by one (RELIABILITY.md).
+#[test]
+fn shell_tokenizer_panic_is_caught_and_flagged() {
+    let actions = shell(&input("shell_command-tokenizer-panic.txt"));
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].attrs["parse_error"], "parser failure");
+}
