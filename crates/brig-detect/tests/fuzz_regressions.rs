@@ -144,11 +144,11 @@ fn shell_heredoc_with_empty_delimiter_is_refused_before_parsing() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(
         actions[0].attrs["parse_error"],
-        "a heredoc with an empty delimiter"
+        "a heredoc with an empty or missing delimiter"
     );
     assert_eq!(
         shell("cat <<''<#")[0].attrs["parse_error"],
-        "a heredoc with an empty delimiter"
+        "a heredoc with an empty or missing delimiter"
     );
 }
 
@@ -208,7 +208,7 @@ fn shell_heredoc_empty_delimiter_after_a_run_of_lt_is_refused_before_parsing() {
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(
         actions[0].attrs["parse_error"],
-        "a heredoc with an empty delimiter"
+        "a heredoc with an empty or missing delimiter"
     );
 }
 
@@ -220,7 +220,10 @@ fn shell_heredoc_empty_delimiter_after_a_run_of_lt_is_refused_before_parsing() {
 fn shell_heredoc_cr_tab_mid_script_parses_in_bounded_memory() {
     let actions = shell(&input("shell_command-heredoc-cr-mid.bin"));
     assert_eq!(actions.len(), 1, "{actions:?}");
-    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+    assert_eq!(
+        actions[0].attrs["parse_error"],
+        "a heredoc with an empty or missing delimiter"
+    );
 }
 
 /// `<<` + CR followed by `<` (an operator where the delimiter word should be) in the middle
@@ -231,7 +234,10 @@ fn shell_heredoc_cr_tab_mid_script_parses_in_bounded_memory() {
 fn shell_heredoc_followed_by_an_operator_parses_in_bounded_memory() {
     let actions = shell(&input("shell_command-heredoc-cr-operator.bin"));
     assert_eq!(actions.len(), 1, "{actions:?}");
-    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+    assert_eq!(
+        actions[0].attrs["parse_error"],
+        "a heredoc with an empty or missing delimiter"
+    );
 }
 
 /// `<<` + CR + tab before an ordinary delimiter word (`monitor<<\r\tg`, found by the
@@ -242,7 +248,10 @@ fn shell_heredoc_followed_by_an_operator_parses_in_bounded_memory() {
 fn shell_heredoc_cr_before_its_word_parses_in_bounded_memory() {
     let actions = shell(&input("shell_command-heredoc-cr-word.bin"));
     assert_eq!(actions.len(), 1, "{actions:?}");
-    assert!(actions[0].attrs.contains_key("parse_error"), "{actions:?}");
+    assert_eq!(
+        actions[0].attrs["parse_error"],
+        "a heredoc with an empty or missing delimiter"
+    );
 }
 
 /// Five runs of five unclosed `(` between other commands (each run under the limit of 12 in a

@@ -321,8 +321,8 @@ impl<'c> Shell<'c> {
             self.parse_failed(src, "nested too deeply", scope);
             return;
         }
-        if controls::empty_heredoc_delimiter(src) {
-            self.parse_failed(src, "a heredoc with an empty delimiter", scope);
+        if controls::missing_heredoc_delimiter(src) {
+            self.parse_failed(src, "a heredoc with an empty or missing delimiter", scope);
             return;
         }
         if parens::longest_open_run(src) > parens::MAX_OPEN_RUN {

@@ -17,11 +17,12 @@ pub(crate) fn blank(src: &str) -> Cow<'_, str> {
     }
 }
 
-/// Whether a heredoc's delimiter is an empty quoted word (`<<''`, `<<-""`). Bash accepts one
-/// (an empty line ends it), but `<<''<#` made brush-parser allocate without bound (found by
-/// fuzzing), and no real command line needs it: such a script is refused like one nested too
-/// deeply.
-pub(crate) fn empty_heredoc_delimiter(src: &str) -> bool {
+/// Whether a heredoc has no usable delimiter: an empty quoted word (`<<''`, `<<-""`), none at
+/// all (the line ends, a control character or an operator follows), or a carriage return
+/// before it. Each made brush-parser allocate without bound or run without end (found by
+/// fuzzing, five times); bash rejects or misreads them all, and no real command line needs
+/// one: such a script is refused like one nested too deeply.
+pub(crate) fn missing_heredoc_delimiter(src: &str) -> bool {
     // Each run of `<` whole, read as the tokenizer reads it (greedily: `<<<`, then `<<`, then
     // `<`): it ends in a heredoc when its length leaves 2 after the `<<<`s. `<<<<<''` hid its
     // `<<''` from a search for non-overlapping `<<` (found by fuzzing too).
@@ -118,26 +119,28 @@ mod tests {
     }
 
     #[test]
-    fn empty_heredoc_delimiters_are_recognized() {
-        assert!(super::empty_heredoc_delimiter("cat <<''<#"));
-        assert!(super::empty_heredoc_delimiter("cat <<- \"\"\nx"));
-        assert!(!super::empty_heredoc_delimiter("cat <<'EOF'\nx\nEOF"));
-        assert!(!super::empty_heredoc_delimiter("cat <<< ''"));
-        assert!(super::empty_heredoc_delimiter("x <<<<<''''"));
-        assert!(!super::empty_heredoc_delimiter("x <<<< ''"));
-        assert!(super::empty_heredoc_delimiter("x <<\r\t\0\0 y"));
-        assert!(super::empty_heredoc_delimiter("t<\r<<\r<\rq"));
-        assert!(super::empty_heredoc_delimiter("monitor<<\r\tg n"));
-        assert!(super::empty_heredoc_delimiter("cat << \rEOF"));
+    fn missing_heredoc_delimiters_are_recognized() {
+        assert!(super::missing_heredoc_delimiter("cat <<''<#"));
+        assert!(super::missing_heredoc_delimiter("cat <<- \"\"\nx"));
+        assert!(!super::missing_heredoc_delimiter("cat <<'EOF'\nx\nEOF"));
+        assert!(!super::missing_heredoc_delimiter("cat <<< ''"));
+        assert!(super::missing_heredoc_delimiter("x <<<<<''''"));
+        assert!(!super::missing_heredoc_delimiter("x <<<< ''"));
+        assert!(super::missing_heredoc_delimiter("x <<\r\t\0\0 y"));
+        assert!(super::missing_heredoc_delimiter("t<\r<<\r<\rq"));
+        assert!(super::missing_heredoc_delimiter("monitor<<\r\tg n"));
+        assert!(super::missing_heredoc_delimiter("cat << \rEOF"));
         // A CRLF script's delimiter keeps its CR after the word: not refused.
-        assert!(!super::empty_heredoc_delimiter("cat <<EOF\r\nx\r\nEOF\r\n"));
+        assert!(!super::missing_heredoc_delimiter(
+            "cat <<EOF\r\nx\r\nEOF\r\n"
+        ));
         for op in ["<", ">", "|", "&", ";", "(", ")"] {
             assert!(
-                super::empty_heredoc_delimiter(&format!("cat << {op}x")),
+                super::missing_heredoc_delimiter(&format!("cat << {op}x")),
                 "{op}"
             );
         }
-        assert!(!super::empty_heredoc_delimiter("cat <<$END\nx\n$END"));
-        assert!(!super::empty_heredoc_delimiter("cat << EOF\nx\nEOF"));
+        assert!(!super::missing_heredoc_delimiter("cat <<$END\nx\n$END"));
+        assert!(!super::missing_heredoc_delimiter("cat << EOF\nx\nEOF"));
     }
 }
